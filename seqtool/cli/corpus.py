@@ -1,0 +1,195 @@
+"""`seqtool preprocess` and `seqtool vocab build|show|encode|decode`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seqtool.cli import render
+from seqtool.cli.app import app
+from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Normalize, Quiet, inputs_or_stdin
+from seqtool.errors import InputError, UsageError
+from seqtool.io import check_encoding, check_output_path, display_name, read_lines
+from seqtool.text.normalize import Normalizer
+from seqtool.text.vocab import Vocab, default_normalizer
+
+vocab_app = typer.Typer(help="Build, inspect and apply vocabularies.", no_args_is_help=True)
+app.add_typer(vocab_app, name="vocab")
+
+
+def _write_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+@app.command()
+def preprocess(
+    files: Inputs = None,
+    normalize: Annotated[str, typer.Option("--normalize", help="Normaliser: d2l, letters, nfkc or none.")] = "letters",
+    lower: Lower = None,
+    tokenize: Annotated[
+        str, typer.Option("--tokenize", help="none, char, word, or a vocabulary file (VOCAB.json) to split with.")
+    ] = "none",
+    encoding: Encoding = "utf-8",
+    errors: Errors = "strict",
+) -> None:
+    """Normalise (and optionally tokenise) text: one output line per input line.
+
+    Example: seqtool preprocess --normalize d2l --tokenize char timemachine.txt | head
+    """
+    check_encoding(encoding, errors)
+    norm = Normalizer.make(normalize, lower)
+    vocab: Vocab | None = None
+    if tokenize not in ("none", "char", "word"):
+        if not Path(tokenize).exists() and not tokenize.endswith(".json"):
+            raise UsageError(f"--tokenize must be none, char, word or a vocabulary file, not {tokenize!r}")
+        vocab = Vocab.load(tokenize)
+    for line in read_lines(inputs_or_stdin(files), encoding, errors):
+        if vocab is not None:
+            _write_line(" ".join(vocab.tokenize(norm.line(line))))
+        elif tokenize == "char":
+            _write_line(" ".join(norm.line(line)))
+        elif tokenize == "word":
+            _write_line(" ".join(norm.line(line).split()))
+        else:
+            _write_line(norm.line(line))
+
+
+@vocab_app.command("build")
+def vocab_build(
+    files: Inputs = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Vocabulary file to write (JSON).")] = Path("vocab.json"),
+    tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="char, word, bpe or unigram.")] = "word",
+    normalize: Normalize = None,
+    lower: Lower = None,
+    min_freq: Annotated[int, typer.Option("--min-freq", help="Drop char/word tokens seen fewer times.")] = 1,
+    max_size: Annotated[int | None, typer.Option("--max-size", help="Keep at most this many tokens, specials included.")] = None,
+    vocab_size: Annotated[int, typer.Option("--vocab-size", help="Target size of a bpe/unigram vocabulary, specials included.")] = 8000,
+    encoding: Encoding = "utf-8",
+    errors: Errors = "strict",
+    quiet: Quiet = False,
+) -> None:
+    """Build a vocabulary from text and write it as one JSON file.
+
+    Example: seqtool vocab build timemachine.txt --tokenizer char --normalize d2l -o v.json
+    """
+    render.set_quiet(quiet)
+    check_encoding(encoding, errors)
+    check_output_path(output)
+    paths = inputs_or_stdin(files)
+    norm = Normalizer.make(normalize or default_normalizer(tokenizer), lower)
+    vocab = Vocab.build(
+        read_lines(paths, encoding, errors),
+        kind=tokenizer,
+        normalizer=norm,
+        min_freq=min_freq,
+        max_size=max_size,
+        vocab_size=vocab_size,
+    )
+    vocab.save(output)
+    total = sum(vocab.counts)
+    render.info(
+        f"{output}: {len(vocab)} entries ({len(vocab) - 4} tokens + 4 specials), {tokenizer}, "
+        f"normaliser {norm.name}{' lowercase' if norm.lower else ''}, {total} tokens counted"
+    )
+
+
+@vocab_app.command("show")
+def vocab_show(
+    vocab_file: Annotated[Path, typer.Argument(help="Vocabulary file.")],
+    corpus: Annotated[list[str] | None, typer.Option("--corpus", help="Measure coverage of this corpus (repeatable).")] = None,
+    top: Annotated[int, typer.Option("--top", help="How many of the most frequent tokens to list.")] = 10,
+    fmt: Format = "auto",
+    encoding: Encoding = "utf-8",
+    errors: Errors = "strict",
+) -> None:
+    """Describe a vocabulary: size, settings, top tokens and, with --corpus, coverage.
+
+    Example: seqtool vocab show v.json --corpus valid.txt
+    """
+    fmt = render.resolve_format(fmt)
+    if top < 0:
+        raise UsageError(f"--top must be 0 or more, not {top}")
+    vocab = Vocab.load(vocab_file)
+    summary: dict[str, object] = {
+        "file": str(vocab_file),
+        "kind": vocab.kind,
+        "size": len(vocab),
+        "normalizer": vocab.normalizer.name,
+        "lowercase": vocab.normalizer.lower,
+        "fingerprint": vocab.fingerprint,
+        "tokens_counted": sum(vocab.counts),
+    }
+    if corpus:
+        check_encoding(encoding, errors)
+        n_tokens = n_unk = 0
+        unk_types: set[str] = set()
+        for line in read_lines(corpus, encoding, errors):
+            toks = vocab.tokenize(line)
+            ids = vocab.ids(toks) if not vocab.is_subword else vocab.encode(line)
+            n_tokens += len(ids)
+            for t, i in zip(toks, ids):
+                if i == 1:
+                    n_unk += 1
+                    unk_types.add(t)
+        if n_tokens == 0:
+            raise InputError(f"{', '.join(display_name(c) for c in corpus)}: no tokens found")
+        summary.update(
+            corpus_tokens=n_tokens,
+            coverage=round(1 - n_unk / n_tokens, 6),
+            oov_tokens=n_unk,
+            oov_types=len(unk_types),
+        )
+    ranked = sorted(range(4, len(vocab)), key=lambda i: (-vocab.counts[i], i))[:top]
+    top_rows = [(i, vocab.tokens[i], vocab.counts[i]) for i in ranked]
+    if fmt in ("json", "jsonl"):
+        summary["top"] = [{"id": i, "token": t, "count": c} for i, t, c in top_rows]
+        render.emit_record(summary, fmt)
+        return
+    render.emit_record(summary, fmt, title="vocabulary")
+    if top_rows:
+        render.emit_rows(("id", "token", "count"), [(i, repr(t)[1:-1] if fmt == "tsv" else repr(t), c) for i, t, c in top_rows], fmt, title="top tokens")
+
+
+@vocab_app.command("encode")
+def vocab_encode(
+    vocab_file: Annotated[Path, typer.Argument(help="Vocabulary file.")],
+    files: Inputs = None,
+    bos: Annotated[bool, typer.Option("--bos", help="Start each line with <bos> (id 2).")] = False,
+    eos: Annotated[bool, typer.Option("--eos", help="End each line with <eos> (id 3).")] = False,
+    encoding: Encoding = "utf-8",
+    errors: Errors = "strict",
+) -> None:
+    """Turn text into ids: one line of space-separated ids per input line.
+
+    Example: seqtool vocab encode v.json corpus.txt > ids.txt
+    """
+    check_encoding(encoding, errors)
+    vocab = Vocab.load(vocab_file)
+    for line in read_lines(inputs_or_stdin(files), encoding, errors):
+        _write_line(" ".join(map(str, vocab.encode(line, bos=bos, eos=eos))))
+
+
+@vocab_app.command("decode")
+def vocab_decode(
+    vocab_file: Annotated[Path, typer.Argument(help="Vocabulary file.")],
+    files: Inputs = None,
+    keep_specials: Annotated[bool, typer.Option("--keep-specials", help="Keep <pad>, <bos> and <eos> in the text.")] = False,
+) -> None:
+    """Turn lines of ids back into text (the inverse of `vocab encode`).
+
+    Example: seqtool vocab encode v.json corpus.txt | seqtool vocab decode v.json
+    """
+    vocab = Vocab.load(vocab_file)
+    paths = inputs_or_stdin(files)
+    for n, line in enumerate(read_lines(paths), 1):
+        try:
+            ids = [int(x) for x in line.split()]
+        except ValueError:
+            raise InputError(f"{display_name(paths[0]) if len(paths) == 1 else 'input'}:{n}: expected integer ids, got {line[:40]!r}") from None
+        try:
+            _write_line(vocab.decode(ids, keep_specials=keep_specials))
+        except InputError as e:
+            raise InputError(f"line {n}: {e.message}") from None

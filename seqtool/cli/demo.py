@@ -1,0 +1,96 @@
+"""`seqtool demo`: the first command a new user runs.
+
+It runs each feature's demo step in turn on the Time Machine (when it is on
+disk: `$SEQTOOL_DATA` or the cache) or on the bundled sample otherwise, writes
+what it makes under one folder, and ends with a summary.  Each feature adds one
+step function to :data:`STEPS`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seqtool.cli import render
+from seqtool.cli.app import app
+from seqtool.cli.datacmd import data_roots
+from seqtool.datasets import load_registry, locate, sample_path
+from seqtool.io import read_lines
+from seqtool.text.normalize import Normalizer
+from seqtool.text.vocab import Vocab
+
+
+@dataclass
+class DemoContext:
+    out: Path
+    corpus: Path
+    corpus_name: str
+    parallel: Path
+    parallel_name: str
+    seed: int
+    made: list[tuple[str, Path]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return list(read_lines(self.corpus))
+
+
+def step_corpus(ctx: DemoContext) -> None:
+    lines = ctx.lines()
+    norm = Normalizer.make("d2l")
+    chars = Vocab.build(lines, "char", norm)
+    words = Vocab.build(lines, "word", norm)
+    n_tokens = sum(words.counts)
+    render.info(f"  {len(lines):,} lines, {sum(len(s) for s in lines):,} characters, {n_tokens:,} word tokens, {len(words) - 4:,} distinct words (d2l normaliser)")
+    render.info(f"  character vocabulary: {len(chars) - 4} characters + 4 specials: {''.join(chars.tokens[4:])!r}")
+    top = ", ".join(f"{t} {c}" for t, c in zip(words.tokens[4:14], words.counts[4:14]))
+    render.info(f"  most frequent words: {top}")
+    path = ctx.out / "vocab.word.json"
+    words.save(path)
+    chars.save(ctx.out / "vocab.char.json")
+    ctx.made += [("word vocabulary", path), ("character vocabulary", ctx.out / "vocab.char.json")]
+
+
+STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
+    ("corpus statistics and vocabularies", step_corpus),
+]
+
+
+def _choose_corpora() -> tuple[Path, str, Path, str]:
+    reg = load_registry()
+    roots = data_roots()
+    tm = locate("timemachine", roots, reg)
+    fe = locate("fra-eng", roots, reg)
+    corpus, cname = (tm[0], "The Time Machine") if tm else (sample_path("english.txt"), "the bundled English sample")
+    parallel, pname = (fe[0], "fra-eng (Tatoeba)") if fe else (sample_path("en-fr.tsv"), "the bundled English-French sample")
+    return corpus, cname, parallel, pname
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for everything the demo makes.")] = Path("seqtool-demo"),
+    seed: Annotated[int, typer.Option("--seed", help="Seed for every random source.")] = 0,
+) -> None:
+    """Run the whole pipeline on a small corpus and show what seqtool does.
+
+    Example: seqtool demo --out /tmp/demo
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    corpus, cname, parallel, pname = _choose_corpora()
+    ctx = DemoContext(out, corpus, cname, parallel, pname, seed)
+    render.info(f"seqtool demo: corpus {cname} ({corpus}); parallel text {pname} ({parallel})")
+    if "bundled" in cname:
+        render.info("  (run `seqtool data fetch timemachine` or set SEQTOOL_DATA to use The Time Machine)")
+    start = time.perf_counter()
+    for i, (title, step) in enumerate(STEPS, 1):
+        render.info(f"[{i}/{len(STEPS)}] {title}")
+        t0 = time.perf_counter()
+        step(ctx)
+        render.info(f"  ({time.perf_counter() - t0:.1f} s)")
+    render.info(f"done in {time.perf_counter() - start:.1f} s; made:")
+    for what, path in ctx.made:
+        render.info(f"  {what}: {path}")

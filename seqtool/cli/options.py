@@ -1,0 +1,37 @@
+"""Option types shared by every command, so a flag means the same thing everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Inputs = Annotated[
+    list[str] | None,
+    typer.Argument(help="Input files (plain, .gz, .bz2 or .xz); '-' or nothing reads stdin.", show_default=False),
+]
+Format = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Output format: table, tsv, json or jsonl (default: table on a terminal, tsv otherwise)."),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but results (no progress or summaries on stderr).")]
+Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the inputs.")]
+Errors = Annotated[
+    str,
+    typer.Option("--errors", help="What to do with undecodable bytes: strict (stop with an error), replace or ignore."),
+]
+Normalize = Annotated[
+    str | None,
+    typer.Option("--normalize", help="Normaliser: d2l, letters, nfkc or none."),
+]
+Lower = Annotated[
+    bool | None,
+    typer.Option("--lower/--no-lower", help="Lowercase (default: on for d2l and letters, off otherwise).", show_default=False),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for every random source.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU).")]
+
+
+def inputs_or_stdin(files: list[str] | None) -> list[str]:
+    """The positional inputs, with stdin standing in when none are given."""
+    return list(files) if files else ["-"]

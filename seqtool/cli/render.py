@@ -1,0 +1,165 @@
+"""Everything seqtool shows a person: result tables, TSV/JSON, messages, progress.
+
+This is the only module that imports rich.  Results go to stdout: a rich table
+when stdout is a terminal, headerless TSV when it is not (so ``sort``, ``cut``
+and ``join`` work on it), or JSON / JSON Lines on request.  Messages and progress
+go to stderr, and ``--quiet`` silences them without changing stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from seqtool.errors import UsageError
+
+FORMATS = ("table", "tsv", "json", "jsonl")
+_settings = {"quiet": False}
+
+
+def set_quiet(quiet: bool) -> None:
+    _settings["quiet"] = quiet
+
+
+def is_quiet() -> bool:
+    return _settings["quiet"]
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+
+
+def resolve_format(fmt: str | None) -> str:
+    """The output format: the one asked for, else table on a terminal and TSV in a pipe."""
+    if fmt in (None, "", "auto"):
+        return "table" if stdout_is_tty() else "tsv"
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    return fmt
+
+
+def info(message: str) -> None:
+    """A note for the person at the terminal (stderr; silenced by --quiet)."""
+    if not _settings["quiet"]:
+        print(message, file=sys.stderr, flush=True)
+
+
+def warn(message: str) -> None:
+    """A warning; shown even with --quiet, since it may change how results are read."""
+    print(f"seqtool: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def emit_rows(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    fmt: str,
+    title: str | None = None,
+    header: bool = False,
+) -> None:
+    """Print rows of results in the chosen format; TSV and JSONL stream row by row."""
+    out = sys.stdout
+    if fmt == "tsv":
+        if header:
+            out.write("\t".join(columns) + "\n")
+        for row in rows:
+            out.write("\t".join(_cell(v) for v in row) + "\n")
+    elif fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n")
+    elif fmt == "json":
+        json.dump([dict(zip(columns, row)) for row in rows], out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left")
+        for c in columns:
+            table.add_column(c, justify="left")
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row))
+        Console(file=out).print(table)
+    out.flush()
+
+
+def emit_record(record: dict[str, Any], fmt: str, title: str | None = None) -> None:
+    """Print one record of named values (a summary) in the chosen format."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+    elif fmt == "jsonl":
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        emit_rows(("field", "value"), list(record.items()), fmt, title=title)
+    sys.stdout.flush()
+
+
+class Progress:
+    """A progress bar on stderr when it is a terminal, else occasional plain lines.
+
+    Library code reports through callbacks; commands wire those callbacks to
+    :meth:`update`.  Silent under --quiet.
+    """
+
+    def __init__(self, description: str, total: float | None = None, unit: str = "") -> None:
+        self.description = description
+        self.total = total
+        self.unit = unit
+        self.done = 0.0
+        self._bar: Any = None
+        self._task: Any = None
+        self._last_line = 0.0
+        self._fields: dict[str, Any] = {}
+
+    def __enter__(self) -> Progress:
+        if not _settings["quiet"] and stderr_is_tty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>5.1f}%"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[extra]}"),
+                console=Console(file=sys.stderr),
+                transient=False,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.description, total=self.total, extra="")
+        return self
+
+    def update(self, done: float | None = None, advance: float = 0.0, total: float | None = None, **fields: Any) -> None:
+        self.done = done if done is not None else self.done + advance
+        if total is not None and total != self.total:
+            self.total = total
+            if self._bar is not None:
+                self._bar.update(self._task, total=total)
+        self._fields.update(fields)
+        extra = "  ".join(f"{k} {_cell(v)}" for k, v in self._fields.items())
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done, extra=extra)
+        elif not _settings["quiet"] and not stderr_is_tty():
+            now = time.monotonic()
+            if now - self._last_line >= 10.0:
+                self._last_line = now
+                total = f"/{self.total:.0f}" if self.total else ""
+                print(f"{self.description}: {self.done:.0f}{total} {self.unit} {extra}".rstrip(), file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,253 @@
+"""The one vocabulary type every seqtool command shares.
+
+A :class:`Vocab` knows how to turn raw text into ids and back: it holds the
+normaliser settings, the tokenizer kind, the ordered token list and, for subword
+kinds, the sentencepiece model itself.  The specials have fixed ids
+(``<pad>`` 0, ``<unk>`` 1, ``<bos>`` 2, ``<eos>`` 3) so a model never depends on
+how a corpus happened to sort.  Ordinary tokens follow by count, most frequent
+first, ties broken by code-point order of the token, so the same corpus always
+gives the same ids.
+
+Example::
+
+    >>> v = Vocab.build(["the cat", "the dog"], kind="word")
+    >>> v.encode("the cow")
+    [4, 1]
+    >>> v.decode([4, 5])
+    'the cat'
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from seqtool.errors import CheckpointError, InputError, UsageError
+from seqtool.text.normalize import Normalizer
+from seqtool.text.tokenize import (
+    SUBWORD,
+    TOKENIZERS,
+    char_tokens,
+    load_sentencepiece,
+    train_sentencepiece,
+    word_tokens,
+)
+
+FORMAT = "seqtool-vocab"
+FORMAT_VERSION = 1
+SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+
+
+def default_normalizer(kind: str) -> str:
+    """Word and char vocabularies clean text by default; subword models see it raw."""
+    return "none" if kind in SUBWORD else "letters"
+
+
+@dataclass
+class Vocab:
+    kind: str
+    tokens: list[str]
+    counts: list[int]
+    normalizer: Normalizer = field(default_factory=Normalizer)
+    spm_model: bytes | None = None
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(
+        cls,
+        lines: Iterable[str],
+        kind: str = "word",
+        normalizer: Normalizer | None = None,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        vocab_size: int = 8000,
+        extra_tokens: Sequence[str] = (),
+    ) -> Vocab:
+        """Build a vocabulary from lines of raw text.
+
+        ``min_freq`` and ``max_size`` (total size, specials included) prune char and
+        word vocabularies; ``vocab_size`` is the sentencepiece target for subwords.
+        ``extra_tokens`` are always kept (a char LM adds ``"\\n"`` this way).
+        """
+        if kind not in TOKENIZERS:
+            raise UsageError(f"unknown tokenizer {kind!r}; choose one of {', '.join(TOKENIZERS)}")
+        if min_freq < 1:
+            raise UsageError(f"--min-freq must be at least 1, not {min_freq}")
+        if max_size is not None and max_size <= len(SPECIALS):
+            raise UsageError(f"--max-size must be more than the {len(SPECIALS)} special tokens, not {max_size}")
+        norm = normalizer or Normalizer.make(default_normalizer(kind))
+        if kind in SUBWORD:
+            return cls._build_subword(lines, kind, norm, vocab_size)
+        split = char_tokens if kind == "char" else word_tokens
+        counter: Counter[str] = Counter()
+        for line in lines:
+            counter.update(split(norm.line(line)))
+        for tok in extra_tokens:
+            counter.setdefault(tok, 0)
+        unk_seen = sum(counter.pop(s, 0) for s in SPECIALS)  # e.g. PTB's literal "<unk>"
+        if not counter:
+            raise InputError("no tokens found in the input (is it empty after normalisation?)")
+        ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+        keep = [(t, c) for t, c in ranked if c >= min_freq or t in extra_tokens]
+        if max_size is not None:
+            keep = keep[: max_size - len(SPECIALS)]
+        dropped = sum(counter.values()) - sum(c for _, c in keep) + unk_seen
+        tokens = list(SPECIALS) + [t for t, _ in keep]
+        counts = [0, dropped, 0, 0] + [c for _, c in keep]
+        return cls(kind, tokens, counts, norm)
+
+    @classmethod
+    def _build_subword(cls, lines: Iterable[str], kind: str, norm: Normalizer, vocab_size: int) -> Vocab:
+        if vocab_size <= len(SPECIALS):
+            raise UsageError(f"--vocab-size must be more than {len(SPECIALS)}, not {vocab_size}")
+        text = [norm.line(line) for line in lines]
+        if not any(line.strip() for line in text):
+            raise InputError("no text found in the input to train a subword model on")
+        model = train_sentencepiece(text, kind, vocab_size, SPECIALS)
+        sp = load_sentencepiece(model)
+        tokens = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+        counter: Counter[int] = Counter()
+        for ids in sp.encode(text):
+            counter.update(ids)
+        counts = [counter.get(i, 0) for i in range(len(tokens))]
+        return cls(kind, tokens, counts, norm, model)
+
+    # ------------------------------------------------------------------ using
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {t: i for i, t in enumerate(self.tokens)}
+
+    @cached_property
+    def _sp(self) -> Any:
+        assert self.spm_model is not None
+        return load_sentencepiece(self.spm_model)
+
+    @property
+    def is_subword(self) -> bool:
+        return self.kind in SUBWORD
+
+    def tokenize(self, text: str) -> list[str]:
+        """Normalise and split one line into token strings."""
+        text = self.normalizer.line(text)
+        if self.is_subword:
+            return list(self._sp.encode(text, out_type=str))
+        return char_tokens(text) if self.kind == "char" else word_tokens(text)
+
+    def ids(self, tokens: Iterable[str]) -> list[int]:
+        index = self.index
+        return [index.get(t, UNK) for t in tokens]
+
+    def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
+        """Ids of one line of raw text."""
+        if self.is_subword:
+            ids = list(self._sp.encode(self.normalizer.line(text)))
+        else:
+            ids = self.ids(self.tokenize(text))
+        return ([BOS] if bos else []) + ids + ([EOS] if eos else [])
+
+    def encode_batch(self, lines: Sequence[str]) -> list[list[int]]:
+        if self.is_subword:
+            return [list(x) for x in self._sp.encode([self.normalizer.line(s) for s in lines])]
+        return [self.encode(s) for s in lines]
+
+    def decode(self, ids: Iterable[int], keep_specials: bool = False) -> str:
+        """Text of a sequence of ids; ``<pad>``, ``<bos>``, ``<eos>`` are dropped unless asked."""
+        n = len(self.tokens)
+        out: list[int] = []
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < n:
+                raise InputError(f"id {i} is outside this vocabulary (size {n})")
+            if not keep_specials and i in (PAD, BOS, EOS):
+                continue
+            out.append(i)
+        if self.is_subword:
+            return str(self._sp.decode(out))
+        sep = "" if self.kind == "char" else " "
+        return sep.join(self.tokens[i] for i in out)
+
+    # ------------------------------------------------------------------ files
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of what decides the ids: tokenizer, normaliser, tokens, model."""
+        h = hashlib.sha256()
+        h.update(json.dumps([self.kind, self.normalizer.to_dict(), self.tokens]).encode())
+        if self.spm_model:
+            h.update(self.spm_model)
+        return h.hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "normalizer": self.normalizer.to_dict(),
+            "specials": list(SPECIALS),
+            "size": len(self.tokens),
+            "fingerprint": self.fingerprint,
+            "tokens": [[t, c] for t, c in zip(self.tokens, self.counts)],
+        }
+        if self.spm_model is not None:
+            d["spm_model"] = base64.b64encode(self.spm_model).decode("ascii")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str = "vocabulary") -> Vocab:
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            found = d.get("format") if isinstance(d, dict) else type(d).__name__
+            raise CheckpointError(f"{source}: not a seqtool vocabulary (format {found!r}, expected {FORMAT!r})")
+        version = d.get("format_version")
+        if version != FORMAT_VERSION:
+            raise CheckpointError(
+                f"{source}: vocabulary format version {version} is not supported "
+                f"(this seqtool reads version {FORMAT_VERSION})"
+            )
+        try:
+            kind = d["kind"]
+            if kind not in TOKENIZERS:
+                raise CheckpointError(f"{source}: unknown tokenizer kind {kind!r}")
+            norm = Normalizer.from_dict(d["normalizer"])
+            tokens = [str(t) for t, _ in d["tokens"]]
+            counts = [int(c) for _, c in d["tokens"]]
+            model = base64.b64decode(d["spm_model"]) if "spm_model" in d else None
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, UsageError) as e:
+            raise CheckpointError(f"{source}: malformed vocabulary ({type(e).__name__}: {e})") from None
+        if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
+            raise CheckpointError(f"{source}: the first tokens must be the specials {', '.join(SPECIALS)}")
+        if (kind in SUBWORD) != (model is not None):
+            raise CheckpointError(f"{source}: a {kind} vocabulary must {'' if kind in SUBWORD else 'not '}carry a sentencepiece model")
+        return cls(kind, tokens, counts, norm, model)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        from seqtool.io import write_text
+
+        write_text(path, json.dumps(self.to_dict(), ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Vocab:
+        name = str(path)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            raise InputError(f"{name}: no such file") from None
+        except IsADirectoryError:
+            raise InputError(f"{name}: is a directory, not a vocabulary file") from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise CheckpointError(f"{name}: not a seqtool vocabulary (not a JSON file)") from None
+        return cls.from_dict(data, name)
