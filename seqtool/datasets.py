@@ -45,7 +45,9 @@ def package_data_dir() -> Path:
     for candidate in (here / "_data", here.parent / "data"):
         if (candidate / "datasets.json").is_file():
             return candidate
-    raise ResourceError("seqtool's data folder is missing from this installation; reinstall seqtool")
+    raise ResourceError(
+        "seqtool's data folder is missing from this installation; reinstall seqtool"
+    )
 
 
 def sample_path(name: str) -> Path:
@@ -81,12 +83,20 @@ def load_registry(path: str | os.PathLike[str] | None = None) -> dict[str, Datas
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"{source}: not a JSON registry file") from None
     if not isinstance(raw, dict) or raw.get("format") != REGISTRY_FORMAT:
-        raise InputError(f"{source}: not a seqtool dataset registry (format {raw.get('format') if isinstance(raw, dict) else None!r})")
+        raise InputError(
+            f"{source}: not a seqtool dataset registry (format {raw.get('format') if isinstance(raw, dict) else None!r})"
+        )
     out: dict[str, Dataset] = {}
     try:
         for name, entry in raw["datasets"].items():
             files = tuple(
-                RemoteFile(f["path"], f["url"], f["sha1"].lower(), f.get("size"), tuple(f.get("extract", ())))
+                RemoteFile(
+                    f["path"],
+                    f["url"],
+                    f["sha1"].lower(),
+                    f.get("size"),
+                    tuple(f.get("extract", ())),
+                )
                 for f in entry["files"]
             )
             for f in files:
@@ -137,9 +147,23 @@ def locate(name: str, roots: list[Path], registry: dict[str, Dataset]) -> list[P
     for rf in ds.files:
         hit: list[Path] | None
         if rf.extract:  # unpacked members are written atomically by us, so presence suffices
-            hit = next(([r / m for m in rf.extract] for r in roots if all((r / m).is_file() for m in rf.extract)), None)
+            hit = next(
+                (
+                    [r / m for m in rf.extract]
+                    for r in roots
+                    if all((r / m).is_file() for m in rf.extract)
+                ),
+                None,
+            )
         else:
-            hit = next(([r / rf.path] for r in roots if (r / rf.path).is_file() and sha1_of(r / rf.path) == rf.sha1), None)
+            hit = next(
+                (
+                    [r / rf.path]
+                    for r in roots
+                    if (r / rf.path).is_file() and sha1_of(r / rf.path) == rf.sha1
+                ),
+                None,
+            )
         if hit is None:
             return None
         found.extend(hit)
@@ -176,7 +200,11 @@ def fetch(
                 url = f"{mirror.rstrip('/')}/{rf.path}" if mirror else rf.url
                 _download(url, archive, rf, on_progress, timeout)
         if rf.extract:
-            dest = archive.parent if _writable(archive.parent) else (fallback / PurePosixPath(rf.path).parent if fallback else None)
+            dest = (
+                archive.parent
+                if _writable(archive.parent)
+                else (fallback / PurePosixPath(rf.path).parent if fallback else None)
+            )
             if dest is None:
                 raise ResourceError(f"{archive.parent}: not writable, cannot unpack {archive.name}")
             out.extend(extract_zip(archive, rf.extract, dest))
@@ -218,7 +246,9 @@ def _download(
             ) from None
         digest = h.hexdigest()
         if digest != rf.sha1:
-            raise InputError(f"checksum mismatch for {url}: expected sha1 {rf.sha1}, found {digest} ({got} bytes); nothing was kept")
+            raise InputError(
+                f"checksum mismatch for {url}: expected sha1 {rf.sha1}, found {digest} ({got} bytes); nothing was kept"
+            )
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -241,9 +271,13 @@ def extract_zip(archive: Path, members: tuple[str, ...], dest: Path) -> list[Pat
         for info in infos.values():
             p = PurePosixPath(info.filename)
             if p.is_absolute() or ".." in p.parts or "\\" in info.filename:
-                raise InputError(f"{archive}: refusing archive member {info.filename!r} outside its folder")
+                raise InputError(
+                    f"{archive}: refusing archive member {info.filename!r} outside its folder"
+                )
             if stat.S_ISLNK(info.external_attr >> 16):
-                raise InputError(f"{archive}: refusing symbolic link {info.filename!r} in the archive")
+                raise InputError(
+                    f"{archive}: refusing symbolic link {info.filename!r} in the archive"
+                )
         for member in members:
             if member not in infos:
                 raise InputError(f"{archive}: member {member} is missing from the archive")
@@ -253,7 +287,9 @@ def extract_zip(archive: Path, members: tuple[str, ...], dest: Path) -> list[Pat
                 out.append(target)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part", dir=target.parent
+            )
             try:
                 with zf.open(info) as src, os.fdopen(fd, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)

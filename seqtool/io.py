@@ -66,7 +66,7 @@ def open_binary(path: str | os.PathLike[str]) -> BinaryIO:
     head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
     for magic, opener in _MAGIC:
         if head.startswith(magic):
-            return opener(raw)  # type: ignore[no-any-return]
+            return opener(raw)  # type: ignore[call-overload,return-value,no-any-return]
     return raw
 
 
@@ -96,7 +96,9 @@ def iter_chunks(
         yield from _chunks_of(path, encoding, errors, chunk_bytes)
 
 
-def _chunks_of(path: str | os.PathLike[str], encoding: str, errors: str, chunk_bytes: int) -> Iterator[str]:
+def _chunks_of(
+    path: str | os.PathLike[str], encoding: str, errors: str, chunk_bytes: int
+) -> Iterator[str]:
     name = display_name(path)
     decoder = codecs.getincrementaldecoder(encoding)(errors)
     consumed = 0  # bytes handed to the decoder so far
@@ -176,7 +178,9 @@ def require_lines(lines: list[str], paths: Iterable[str | os.PathLike[str]]) -> 
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str = "utf-8") -> Iterator[IO]:
+def atomic_write(
+    path: str | os.PathLike[str], mode: str = "w", encoding: str = "utf-8"
+) -> Iterator[IO]:
     """Write ``path`` all at once: readers see the old file or the complete new one.
 
     The data goes to a temporary file in the same folder, is flushed to disk, and is
@@ -189,7 +193,12 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str = 
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
         binary = "b" in mode
-        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else encoding, newline=None if binary else "") as f:
+        with os.fdopen(
+            fd,
+            "wb" if binary else "w",
+            encoding=None if binary else encoding,
+            newline=None if binary else "",
+        ) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

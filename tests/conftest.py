@@ -11,11 +11,15 @@ from typer.testing import CliRunner
 
 from seqtool.cli import app
 
-SHARED_DATA = Path(os.environ.get("SEQTOOL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("SEQTOOL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Never touch the user's cache or pick up a developer's SEQTOOL_DATA by accident.
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
@@ -77,7 +81,12 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
     binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00hello\n")
     latin = tmp_path / "latin1.txt"
     latin.write_bytes("caf\u00e9 au lait\n".encode("latin-1"))
-    return {"missing": tmp_path / "missing.txt", "empty": empty, "binary": binary, "invalid-utf8": latin}
+    return {
+        "missing": tmp_path / "missing.txt",
+        "empty": empty,
+        "binary": binary,
+        "invalid-utf8": latin,
+    }
 
 
 def assert_one_line_error(run: Run, code: int | None = None) -> None:

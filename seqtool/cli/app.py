@@ -50,13 +50,19 @@ class SeqtoolGroup(TyperGroup):
         _state["debug"] = False
         code = 0
         try:
-            rv = super().main(args, prog_name or "seqtool", complete_var, standalone_mode=False, **extra)
+            rv = super().main(
+                args, prog_name or "seqtool", complete_var, standalone_mode=False, **extra
+            )
             code = rv if isinstance(rv, int) else 0
         except click_exc.NoArgsIsHelpError as e:
             e.show()
             code = 0
         except click_exc.UsageError as e:
-            code = _fail(e.format_message().strip().splitlines()[0], 2, "run the command with --help to see its options")
+            code = _fail(
+                e.format_message().strip().splitlines()[0],
+                2,
+                "run the command with --help to see its options",
+            )
         except click_exc.ClickException as e:
             code = _fail(e.format_message(), e.exit_code)
         except typer.Abort:
@@ -138,8 +144,16 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print versions and the device, then exit."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks (also SEQTOOL_DEBUG=1)."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print versions and the device, then exit.",
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show full tracebacks (also SEQTOOL_DEBUG=1)."
+    ),
 ) -> None:
     """seqtool: NLP and sequence modeling from the command line.
 

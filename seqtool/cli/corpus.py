@@ -10,7 +10,16 @@ import typer
 
 from seqtool.cli import render
 from seqtool.cli.app import app
-from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Normalize, Quiet, inputs_or_stdin
+from seqtool.cli.options import (
+    Encoding,
+    Errors,
+    Format,
+    Inputs,
+    Lower,
+    Normalize,
+    Quiet,
+    inputs_or_stdin,
+)
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, check_output_path, display_name, read_lines
 from seqtool.text.normalize import Normalizer
@@ -27,10 +36,15 @@ def _write_line(text: str) -> None:
 @app.command()
 def preprocess(
     files: Inputs = None,
-    normalize: Annotated[str, typer.Option("--normalize", help="Normaliser: d2l, letters, nfkc or none.")] = "letters",
+    normalize: Annotated[
+        str, typer.Option("--normalize", help="Normaliser: d2l, letters, nfkc or none.")
+    ] = "letters",
     lower: Lower = None,
     tokenize: Annotated[
-        str, typer.Option("--tokenize", help="none, char, word, or a vocabulary file (VOCAB.json) to split with.")
+        str,
+        typer.Option(
+            "--tokenize", help="none, char, word, or a vocabulary file (VOCAB.json) to split with."
+        ),
     ] = "none",
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
@@ -44,7 +58,9 @@ def preprocess(
     vocab: Vocab | None = None
     if tokenize not in ("none", "char", "word"):
         if not Path(tokenize).exists() and not tokenize.endswith(".json"):
-            raise UsageError(f"--tokenize must be none, char, word or a vocabulary file, not {tokenize!r}")
+            raise UsageError(
+                f"--tokenize must be none, char, word or a vocabulary file, not {tokenize!r}"
+            )
         vocab = Vocab.load(tokenize)
     for line in read_lines(inputs_or_stdin(files), encoding, errors):
         if vocab is not None:
@@ -60,13 +76,27 @@ def preprocess(
 @vocab_app.command("build")
 def vocab_build(
     files: Inputs = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Vocabulary file to write (JSON).")] = Path("vocab.json"),
-    tokenizer: Annotated[str, typer.Option("--tokenizer", "-t", help="char, word, bpe or unigram.")] = "word",
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Vocabulary file to write (JSON).")
+    ] = Path("vocab.json"),
+    tokenizer: Annotated[
+        str, typer.Option("--tokenizer", "-t", help="char, word, bpe or unigram.")
+    ] = "word",
     normalize: Normalize = None,
     lower: Lower = None,
-    min_freq: Annotated[int, typer.Option("--min-freq", help="Drop char/word tokens seen fewer times.")] = 1,
-    max_size: Annotated[int | None, typer.Option("--max-size", help="Keep at most this many tokens, specials included.")] = None,
-    vocab_size: Annotated[int, typer.Option("--vocab-size", help="Target size of a bpe/unigram vocabulary, specials included.")] = 8000,
+    min_freq: Annotated[
+        int, typer.Option("--min-freq", help="Drop char/word tokens seen fewer times.")
+    ] = 1,
+    max_size: Annotated[
+        int | None,
+        typer.Option("--max-size", help="Keep at most this many tokens, specials included."),
+    ] = None,
+    vocab_size: Annotated[
+        int,
+        typer.Option(
+            "--vocab-size", help="Target size of a bpe/unigram vocabulary, specials included."
+        ),
+    ] = 8000,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
     quiet: Quiet = False,
@@ -99,8 +129,13 @@ def vocab_build(
 @vocab_app.command("show")
 def vocab_show(
     vocab_file: Annotated[Path, typer.Argument(help="Vocabulary file.")],
-    corpus: Annotated[list[str] | None, typer.Option("--corpus", help="Measure coverage of this corpus (repeatable).")] = None,
-    top: Annotated[int, typer.Option("--top", help="How many of the most frequent tokens to list.")] = 10,
+    corpus: Annotated[
+        list[str] | None,
+        typer.Option("--corpus", help="Measure coverage of this corpus (repeatable)."),
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", help="How many of the most frequent tokens to list.")
+    ] = 10,
     fmt: Format = "auto",
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
@@ -150,7 +185,12 @@ def vocab_show(
         return
     render.emit_record(summary, fmt, title="vocabulary")
     if top_rows:
-        render.emit_rows(("id", "token", "count"), [(i, repr(t)[1:-1] if fmt == "tsv" else repr(t), c) for i, t, c in top_rows], fmt, title="top tokens")
+        render.emit_rows(
+            ("id", "token", "count"),
+            [(i, repr(t)[1:-1] if fmt == "tsv" else repr(t), c) for i, t, c in top_rows],
+            fmt,
+            title="top tokens",
+        )
 
 
 @vocab_app.command("encode")
@@ -176,7 +216,9 @@ def vocab_encode(
 def vocab_decode(
     vocab_file: Annotated[Path, typer.Argument(help="Vocabulary file.")],
     files: Inputs = None,
-    keep_specials: Annotated[bool, typer.Option("--keep-specials", help="Keep <pad>, <bos> and <eos> in the text.")] = False,
+    keep_specials: Annotated[
+        bool, typer.Option("--keep-specials", help="Keep <pad>, <bos> and <eos> in the text.")
+    ] = False,
 ) -> None:
     """Turn lines of ids back into text (the inverse of `vocab encode`).
 
@@ -188,7 +230,9 @@ def vocab_decode(
         try:
             ids = [int(x) for x in line.split()]
         except ValueError:
-            raise InputError(f"{display_name(paths[0]) if len(paths) == 1 else 'input'}:{n}: expected integer ids, got {line[:40]!r}") from None
+            raise InputError(
+                f"{display_name(paths[0]) if len(paths) == 1 else 'input'}:{n}: expected integer ids, got {line[:40]!r}"
+            ) from None
         try:
             _write_line(vocab.decode(ids, keep_specials=keep_specials))
         except InputError as e:

@@ -17,8 +17,14 @@ from seqtool.datasets import fetch, load_registry, locate
 data_app = typer.Typer(help="List and fetch the registered datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-Dir = Annotated[Path | None, typer.Option("--dir", help="Data folder (default: $SEQTOOL_DATA, else ~/.cache/seqtool).")]
-Registry = Annotated[Path | None, typer.Option("--registry", help="Use this registry file instead of the bundled one.")]
+Dir = Annotated[
+    Path | None,
+    typer.Option("--dir", help="Data folder (default: $SEQTOOL_DATA, else ~/.cache/seqtool)."),
+]
+Registry = Annotated[
+    Path | None,
+    typer.Option("--registry", help="Use this registry file instead of the bundled one."),
+]
 
 
 def user_cache() -> Path:
@@ -54,14 +60,24 @@ def data_list(dir: Dir = None, registry: Registry = None, fmt: Format = "auto") 
         size = sum(f.size or 0 for f in ds.files)
         present = locate(name, data_roots(dir), reg) is not None
         rows.append((name, "yes" if present else "no", f"{size / 1e6:.1f} MB", ds.description))
-    render.emit_rows(("name", "on disk", "download", "description"), rows, fmt, title=f"datasets (data folder {data_root(dir)})")
+    render.emit_rows(
+        ("name", "on disk", "download", "description"),
+        rows,
+        fmt,
+        title=f"datasets (data folder {data_root(dir)})",
+    )
 
 
 @data_app.command("fetch")
 def data_fetch(
     name: Annotated[str, typer.Argument(help="Dataset name (see `seqtool data list`).")],
     dir: Dir = None,
-    mirror: Annotated[str | None, typer.Option("--mirror", help="Base URL of a mirror holding the files under their registry paths.")] = None,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror", help="Base URL of a mirror holding the files under their registry paths."
+        ),
+    ] = None,
     registry: Registry = None,
     quiet: Quiet = False,
 ) -> None:
@@ -79,7 +95,9 @@ def data_fetch(
             def progress(path: str, done: int, total: int | None) -> None:
                 bar.update(done=done, total=total, file=path)
 
-            paths = fetch(name, roots[0], reg, mirror=mirror, fallback=user_cache(), on_progress=progress)
+            paths = fetch(
+                name, roots[0], reg, mirror=mirror, fallback=user_cache(), on_progress=progress
+            )
         render.info(f"{name}: ready ({len(paths)} file{'s' if len(paths) != 1 else ''})")
     else:
         render.info(f"{name}: already on disk, checksums verified")

@@ -45,8 +45,12 @@ def step_corpus(ctx: DemoContext) -> None:
     chars = Vocab.build(lines, "char", norm)
     words = Vocab.build(lines, "word", norm)
     n_tokens = sum(words.counts)
-    render.info(f"  {len(lines):,} lines, {sum(len(s) for s in lines):,} characters, {n_tokens:,} word tokens, {len(words) - 4:,} distinct words (d2l normaliser)")
-    render.info(f"  character vocabulary: {len(chars) - 4} characters + 4 specials: {''.join(chars.tokens[4:])!r}")
+    render.info(
+        f"  {len(lines):,} lines, {sum(len(s) for s in lines):,} characters, {n_tokens:,} word tokens, {len(words) - 4:,} distinct words (d2l normaliser)"
+    )
+    render.info(
+        f"  character vocabulary: {len(chars) - 4} characters + 4 specials: {''.join(chars.tokens[4:])!r}"
+    )
     top = ", ".join(f"{t} {c}" for t, c in zip(words.tokens[4:14], words.counts[4:14]))
     render.info(f"  most frequent words: {top}")
     path = ctx.out / "vocab.word.json"
@@ -65,14 +69,24 @@ def _choose_corpora() -> tuple[Path, str, Path, str]:
     roots = data_roots()
     tm = locate("timemachine", roots, reg)
     fe = locate("fra-eng", roots, reg)
-    corpus, cname = (tm[0], "The Time Machine") if tm else (sample_path("english.txt"), "the bundled English sample")
-    parallel, pname = (fe[0], "fra-eng (Tatoeba)") if fe else (sample_path("en-fr.tsv"), "the bundled English-French sample")
+    corpus, cname = (
+        (tm[0], "The Time Machine")
+        if tm
+        else (sample_path("english.txt"), "the bundled English sample")
+    )
+    parallel, pname = (
+        (fe[0], "fra-eng (Tatoeba)")
+        if fe
+        else (sample_path("en-fr.tsv"), "the bundled English-French sample")
+    )
     return corpus, cname, parallel, pname
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for everything the demo makes.")] = Path("seqtool-demo"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for everything the demo makes.")
+    ] = Path("seqtool-demo"),
     seed: Annotated[int, typer.Option("--seed", help="Seed for every random source.")] = 0,
 ) -> None:
     """Run the whole pipeline on a small corpus and show what seqtool does.
@@ -84,7 +98,9 @@ def demo(
     ctx = DemoContext(out, corpus, cname, parallel, pname, seed)
     render.info(f"seqtool demo: corpus {cname} ({corpus}); parallel text {pname} ({parallel})")
     if "bundled" in cname:
-        render.info("  (run `seqtool data fetch timemachine` or set SEQTOOL_DATA to use The Time Machine)")
+        render.info(
+            "  (run `seqtool data fetch timemachine` or set SEQTOOL_DATA to use The Time Machine)"
+        )
     start = time.perf_counter()
     for i, (title, step) in enumerate(STEPS, 1):
         render.info(f"[{i}/{len(STEPS)}] {title}")

@@ -8,17 +8,32 @@ import typer
 
 Inputs = Annotated[
     list[str] | None,
-    typer.Argument(help="Input files (plain, .gz, .bz2 or .xz); '-' or nothing reads stdin.", show_default=False),
+    typer.Argument(
+        help="Input files (plain, .gz, .bz2 or .xz); '-' or nothing reads stdin.",
+        show_default=False,
+    ),
 ]
 Format = Annotated[
     str,
-    typer.Option("--format", "-f", help="Output format: table, tsv, json or jsonl (default: table on a terminal, tsv otherwise)."),
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format: table, tsv, json or jsonl (default: table on a terminal, tsv otherwise).",
+    ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but results (no progress or summaries on stderr).")]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Print nothing but results (no progress or summaries on stderr)."
+    ),
+]
 Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the inputs.")]
 Errors = Annotated[
     str,
-    typer.Option("--errors", help="What to do with undecodable bytes: strict (stop with an error), replace or ignore."),
+    typer.Option(
+        "--errors",
+        help="What to do with undecodable bytes: strict (stop with an error), replace or ignore.",
+    ),
 ]
 Normalize = Annotated[
     str | None,
@@ -26,10 +41,19 @@ Normalize = Annotated[
 ]
 Lower = Annotated[
     bool | None,
-    typer.Option("--lower/--no-lower", help="Lowercase (default: on for d2l and letters, off otherwise).", show_default=False),
+    typer.Option(
+        "--lower/--no-lower",
+        help="Lowercase (default: on for d2l and letters, off otherwise).",
+        show_default=False,
+    ),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for every random source.")]
-Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU).")]
+Device = Annotated[
+    str,
+    typer.Option(
+        "--device", help="auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU)."
+    ),
+]
 
 
 def inputs_or_stdin(files: list[str] | None) -> list[str]:

@@ -127,7 +127,15 @@ class Progress:
     def __enter__(self) -> Progress:
         if not _settings["quiet"] and stderr_is_tty():
             from rich.console import Console
-            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import (
+                Progress as RichProgress,
+            )
 
             self._bar = RichProgress(
                 TextColumn("{task.description}"),
@@ -143,7 +151,13 @@ class Progress:
             self._task = self._bar.add_task(self.description, total=self.total, extra="")
         return self
 
-    def update(self, done: float | None = None, advance: float = 0.0, total: float | None = None, **fields: Any) -> None:
+    def update(
+        self,
+        done: float | None = None,
+        advance: float = 0.0,
+        total: float | None = None,
+        **fields: Any,
+    ) -> None:
         self.done = done if done is not None else self.done + advance
         if total is not None and total != self.total:
             self.total = total
@@ -157,8 +171,12 @@ class Progress:
             now = time.monotonic()
             if now - self._last_line >= 10.0:
                 self._last_line = now
-                total = f"/{self.total:.0f}" if self.total else ""
-                print(f"{self.description}: {self.done:.0f}{total} {self.unit} {extra}".rstrip(), file=sys.stderr, flush=True)
+                of_total = f"/{self.total:.0f}" if self.total else ""
+                print(
+                    f"{self.description}: {self.done:.0f}{of_total} {self.unit} {extra}".rstrip(),
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def __exit__(self, *exc: Any) -> None:
         if self._bar is not None:

@@ -82,7 +82,9 @@ class Vocab:
         if min_freq < 1:
             raise UsageError(f"--min-freq must be at least 1, not {min_freq}")
         if max_size is not None and max_size <= len(SPECIALS):
-            raise UsageError(f"--max-size must be more than the {len(SPECIALS)} special tokens, not {max_size}")
+            raise UsageError(
+                f"--max-size must be more than the {len(SPECIALS)} special tokens, not {max_size}"
+            )
         norm = normalizer or Normalizer.make(default_normalizer(kind))
         if kind in SUBWORD:
             return cls._build_subword(lines, kind, norm, vocab_size)
@@ -105,7 +107,9 @@ class Vocab:
         return cls(kind, tokens, counts, norm)
 
     @classmethod
-    def _build_subword(cls, lines: Iterable[str], kind: str, norm: Normalizer, vocab_size: int) -> Vocab:
+    def _build_subword(
+        cls, lines: Iterable[str], kind: str, norm: Normalizer, vocab_size: int
+    ) -> Vocab:
         if vocab_size <= len(SPECIALS):
             raise UsageError(f"--vocab-size must be more than {len(SPECIALS)}, not {vocab_size}")
         text = [norm.line(line) for line in lines]
@@ -206,7 +210,9 @@ class Vocab:
     def from_dict(cls, d: Any, source: str = "vocabulary") -> Vocab:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             found = d.get("format") if isinstance(d, dict) else type(d).__name__
-            raise CheckpointError(f"{source}: not a seqtool vocabulary (format {found!r}, expected {FORMAT!r})")
+            raise CheckpointError(
+                f"{source}: not a seqtool vocabulary (format {found!r}, expected {FORMAT!r})"
+            )
         version = d.get("format_version")
         if version != FORMAT_VERSION:
             raise CheckpointError(
@@ -224,11 +230,17 @@ class Vocab:
         except CheckpointError:
             raise
         except (KeyError, TypeError, ValueError, UsageError) as e:
-            raise CheckpointError(f"{source}: malformed vocabulary ({type(e).__name__}: {e})") from None
+            raise CheckpointError(
+                f"{source}: malformed vocabulary ({type(e).__name__}: {e})"
+            ) from None
         if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
-            raise CheckpointError(f"{source}: the first tokens must be the specials {', '.join(SPECIALS)}")
+            raise CheckpointError(
+                f"{source}: the first tokens must be the specials {', '.join(SPECIALS)}"
+            )
         if (kind in SUBWORD) != (model is not None):
-            raise CheckpointError(f"{source}: a {kind} vocabulary must {'' if kind in SUBWORD else 'not '}carry a sentencepiece model")
+            raise CheckpointError(
+                f"{source}: a {kind} vocabulary must {'' if kind in SUBWORD else 'not '}carry a sentencepiece model"
+            )
         return cls(kind, tokens, counts, norm, model)
 
     def save(self, path: str | os.PathLike[str]) -> None:
