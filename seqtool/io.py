@@ -20,9 +20,9 @@ import lzma
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from seqtool.errors import InputError, UsageError
 
@@ -30,10 +30,10 @@ STDIN = "-"
 CHUNK_BYTES = 1 << 20
 ERROR_POLICIES = ("strict", "replace", "ignore")
 
-_MAGIC = (
-    (b"\x1f\x8b", gzip.GzipFile),
-    (b"BZh", bz2.BZ2File),
-    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+_MAGIC: tuple[tuple[bytes, Callable[[BinaryIO], Any]], ...] = (
+    (b"\x1f\x8b", lambda f: gzip.GzipFile(fileobj=f, mode="rb")),
+    (b"BZh", lambda f: bz2.BZ2File(f)),
+    (b"\xfd7zXZ\x00", lambda f: lzma.LZMAFile(f)),
 )
 
 
@@ -66,7 +66,7 @@ def open_binary(path: str | os.PathLike[str]) -> BinaryIO:
     head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
     for magic, opener in _MAGIC:
         if head.startswith(magic):
-            return opener(raw)  # type: ignore[call-overload,return-value,no-any-return]
+            return opener(raw)  # type: ignore[no-any-return]
     return raw
 
 
@@ -169,12 +169,19 @@ def read_text(path: str | os.PathLike[str], encoding: str = "utf-8", errors: str
     return "".join(line + "\n" for line in read_lines([path], encoding, errors))
 
 
-def require_lines(lines: list[str], paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Refuse an input that holds nothing but blank lines."""
-    if not any(line.strip() for line in lines):
+def nonempty(lines: Iterable[str], paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
+    """Pass lines through, refusing (at the end) an input that held no line at all.
+
+    An empty input is almost always a mistake upstream (a wrong path, an empty
+    pipe), so commands say so rather than succeed silently with no output.
+    """
+    seen = False
+    for line in lines:
+        seen = True
+        yield line
+    if not seen:
         names = ", ".join(display_name(p) for p in paths)
-        raise InputError(f"{names}: empty input (no text found)")
-    return lines
+        raise InputError(f"{names}: empty input")
 
 
 @contextlib.contextmanager

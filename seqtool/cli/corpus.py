@@ -21,7 +21,7 @@ from seqtool.cli.options import (
     inputs_or_stdin,
 )
 from seqtool.errors import InputError, UsageError
-from seqtool.io import check_encoding, check_output_path, display_name, read_lines
+from seqtool.io import check_encoding, check_output_path, display_name, nonempty, read_lines
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import Vocab, default_normalizer
 
@@ -62,9 +62,10 @@ def preprocess(
                 f"--tokenize must be none, char, word or a vocabulary file, not {tokenize!r}"
             )
         vocab = Vocab.load(tokenize)
-    for line in read_lines(inputs_or_stdin(files), encoding, errors):
+    paths = inputs_or_stdin(files)
+    for line in nonempty(read_lines(paths, encoding, errors), paths):
         if vocab is not None:
-            _write_line(" ".join(vocab.tokenize(norm.line(line))))
+            _write_line(" ".join(vocab.tokenize(line)))
         elif tokenize == "char":
             _write_line(" ".join(norm.line(line)))
         elif tokenize == "word":
@@ -117,6 +118,7 @@ def vocab_build(
         min_freq=min_freq,
         max_size=max_size,
         vocab_size=vocab_size,
+        source=", ".join(display_name(p) for p in paths),
     )
     vocab.save(output)
     total = sum(vocab.counts)
@@ -208,7 +210,8 @@ def vocab_encode(
     """
     check_encoding(encoding, errors)
     vocab = Vocab.load(vocab_file)
-    for line in read_lines(inputs_or_stdin(files), encoding, errors):
+    paths = inputs_or_stdin(files)
+    for line in nonempty(read_lines(paths, encoding, errors), paths):
         _write_line(" ".join(map(str, vocab.encode(line, bos=bos, eos=eos))))
 
 
@@ -226,7 +229,7 @@ def vocab_decode(
     """
     vocab = Vocab.load(vocab_file)
     paths = inputs_or_stdin(files)
-    for n, line in enumerate(read_lines(paths), 1):
+    for n, line in enumerate(nonempty(read_lines(paths), paths), 1):
         try:
             ids = [int(x) for x in line.split()]
         except ValueError:

@@ -83,7 +83,7 @@ def data_fetch(
 ) -> None:
     """Download a dataset (or find it on disk), verify its sha1, unpack it; print its file paths.
 
-    Example: SEQTOOL_DATA=/data/mirror seqtool data fetch fra-eng
+    Example: seqtool data fetch fra-eng
     """
     render.set_quiet(quiet)
     reg = load_registry(registry)

@@ -70,12 +70,14 @@ class Vocab:
         max_size: int | None = None,
         vocab_size: int = 8000,
         extra_tokens: Sequence[str] = (),
+        source: str = "input",
     ) -> Vocab:
         """Build a vocabulary from lines of raw text.
 
         ``min_freq`` and ``max_size`` (total size, specials included) prune char and
         word vocabularies; ``vocab_size`` is the sentencepiece target for subwords.
         ``extra_tokens`` are always kept (a char LM adds ``"\\n"`` this way).
+        ``source`` names the input in error messages.
         """
         if kind not in TOKENIZERS:
             raise UsageError(f"unknown tokenizer {kind!r}; choose one of {', '.join(TOKENIZERS)}")
@@ -87,7 +89,7 @@ class Vocab:
             )
         norm = normalizer or Normalizer.make(default_normalizer(kind))
         if kind in SUBWORD:
-            return cls._build_subword(lines, kind, norm, vocab_size)
+            return cls._build_subword(lines, kind, norm, vocab_size, source)
         split = char_tokens if kind == "char" else word_tokens
         counter: Counter[str] = Counter()
         for line in lines:
@@ -96,7 +98,7 @@ class Vocab:
             counter.setdefault(tok, 0)
         unk_seen = sum(counter.pop(s, 0) for s in SPECIALS)  # e.g. PTB's literal "<unk>"
         if not counter:
-            raise InputError("no tokens found in the input (is it empty after normalisation?)")
+            raise InputError(f"{source}: no tokens found (is it empty after normalisation?)")
         ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
         keep = [(t, c) for t, c in ranked if c >= min_freq or t in extra_tokens]
         if max_size is not None:
@@ -108,13 +110,13 @@ class Vocab:
 
     @classmethod
     def _build_subword(
-        cls, lines: Iterable[str], kind: str, norm: Normalizer, vocab_size: int
+        cls, lines: Iterable[str], kind: str, norm: Normalizer, vocab_size: int, source: str
     ) -> Vocab:
         if vocab_size <= len(SPECIALS):
             raise UsageError(f"--vocab-size must be more than {len(SPECIALS)}, not {vocab_size}")
         text = [norm.line(line) for line in lines]
         if not any(line.strip() for line in text):
-            raise InputError("no text found in the input to train a subword model on")
+            raise InputError(f"{source}: no text found to train a subword model on")
         model = train_sentencepiece(text, kind, vocab_size, SPECIALS)
         sp = load_sentencepiece(model)
         tokens = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]

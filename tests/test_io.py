@@ -1,0 +1,136 @@
+"""Corpus reading and atomic writing."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+import pytest
+
+from seqtool.errors import InputError, UsageError
+from seqtool.io import atomic_write, iter_chunks, read_lines, read_text, write_text
+
+TEXT = "first line\nsecond line\n\nfourth, with é and ß\n"
+
+
+@pytest.mark.parametrize(
+    "suffix,compress",
+    [
+        (".txt", lambda b: b),
+        (".gz", gzip.compress),
+        (".bz2", bz2.compress),
+        (".xz", lzma.compress),
+        (".data", gzip.compress),  # recognised by content, not by name
+    ],
+)
+def test_reads_plain_and_compressed(tmp_path: Path, suffix: str, compress) -> None:
+    p = tmp_path / f"corpus{suffix}"
+    p.write_bytes(compress(TEXT.encode("utf-8")))
+    assert list(read_lines(p)) == ["first line", "second line", "", "fourth, with é and ß"]
+
+
+def test_crlf_bom_and_missing_final_newline(tmp_path: Path) -> None:
+    p = tmp_path / "win.txt"
+    p.write_bytes("\ufeffone\r\ntwo\r\nthree".encode())
+    assert list(read_lines(p)) == ["one", "two", "three"]
+
+
+def test_multiple_files_in_order(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("a1\na2")
+    b.write_text("b1\n")
+    assert list(read_lines([a, b])) == ["a1", "a2", "b1"]
+
+
+def test_chunks_never_split_lines(tmp_path: Path) -> None:
+    p = tmp_path / "long.txt"
+    lines = [f"line {i} " + "x" * (i % 37) for i in range(5000)]
+    p.write_text("\n".join(lines) + "\n")
+    chunks = list(iter_chunks([p], chunk_bytes=1000))
+    assert len(chunks) > 10
+    assert all(c.endswith("\n") for c in chunks)
+    assert "".join(chunks).split("\n")[:-1] == lines
+
+
+def test_multibyte_character_across_chunk_boundary(tmp_path: Path) -> None:
+    p = tmp_path / "utf8.txt"
+    text = ("é" * 999 + "\n") * 3
+    p.write_text(text, encoding="utf-8")
+    assert "".join(iter_chunks([p], chunk_bytes=7)) == text
+
+
+def test_invalid_utf8_names_file_line_and_offset(tmp_path: Path) -> None:
+    p = tmp_path / "bad.txt"
+    p.write_bytes(b"good\nalso good\nbad \xff here\n")
+    with pytest.raises(InputError) as e:
+        list(read_lines(p))
+    assert str(e.value) == f"{p}:3: invalid utf-8 byte 0xff at byte offset 19"
+    assert "--errors replace" in (e.value.hint or "")
+
+
+def test_invalid_utf8_offset_in_a_later_chunk(tmp_path: Path) -> None:
+    p = tmp_path / "bad.txt"
+    p.write_bytes(b"abc\n" * 1000 + b"\xc3\x28\n")
+    with pytest.raises(InputError, match=r":1001: invalid utf-8 byte 0xc3 at byte offset 4000$"):
+        list(iter_chunks([p], chunk_bytes=64))
+
+
+def test_errors_replace_and_other_encodings(tmp_path: Path) -> None:
+    p = tmp_path / "latin.txt"
+    p.write_bytes("café\n".encode("latin-1"))
+    assert list(read_lines(p, errors="replace")) == ["caf\ufffd"]
+    assert list(read_lines(p, encoding="latin-1")) == ["café"]
+    with pytest.raises(UsageError):
+        list(read_lines(p, encoding="no-such-codec"))
+
+
+def test_binary_file_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "x.bin"
+    p.write_bytes(b"abc\x00def\n")
+    with pytest.raises(InputError, match="binary"):
+        list(read_lines(p))
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        list(read_lines(tmp_path / "nope.txt"))
+    with pytest.raises(InputError, match="is a directory"):
+        list(read_lines(tmp_path))
+
+
+def test_read_text_normalises_line_ends(tmp_path: Path) -> None:
+    p = tmp_path / "t.txt"
+    p.write_bytes(b"a\r\nb")
+    assert read_text(p) == "a\nb\n"
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    p = tmp_path / "out.txt"
+    write_text(p, "old\n")
+    with pytest.raises(RuntimeError), atomic_write(p) as f:
+        f.write("partial")
+        raise RuntimeError("boom")
+    assert p.read_text() == "old\n"
+    assert sorted(os.listdir(tmp_path)) == ["out.txt"]
+
+
+def _writer(path: str, letter: str) -> None:
+    for _ in range(30):
+        write_text(path, letter * 200_000)
+
+
+def test_concurrent_writers_never_corrupt(tmp_path: Path) -> None:
+    p = tmp_path / "shared.txt"
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(str(p), c)) for c in "ab"]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    content = p.read_text()
+    assert content in ("a" * 200_000, "b" * 200_000)
+    assert sorted(os.listdir(tmp_path)) == ["shared.txt"]

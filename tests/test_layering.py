@@ -1,0 +1,38 @@
+"""The library never pulls in the CLI stack, and the text/stats layers stay torch-free."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+LIBRARY = ["seqtool.errors", "seqtool.io", "seqtool.text", "seqtool.datasets"]
+TORCH_FREE = ["seqtool.errors", "seqtool.io", "seqtool.text", "seqtool.datasets"]
+
+
+def imported_after(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize("module", LIBRARY)
+def test_library_does_not_import_cli_stack(module: str) -> None:
+    mods = imported_after(module)
+    assert not {"typer", "rich", "seqtool.cli"} & mods
+
+
+@pytest.mark.parametrize("module", TORCH_FREE)
+def test_text_layers_do_not_import_torch(module: str) -> None:
+    assert "torch" not in imported_after(module)
+
+
+def test_help_does_not_import_torch() -> None:
+    code = "import sys; from seqtool.cli import app; print('torch' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
