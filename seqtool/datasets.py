@@ -130,10 +130,15 @@ def sha1_of(path: Path) -> str:
 
 
 def _writable(folder: Path) -> bool:
+    """Whether seqtool may write under ``folder``.
+
+    A folder without write permission bits counts as read-only even for root, so
+    a shared read-only mirror is never written into: unpacked files go to the cache.
+    """
     probe = folder
     while not probe.exists():
         probe = probe.parent
-    return os.access(probe, os.W_OK)
+    return os.access(probe, os.W_OK) and bool(probe.stat().st_mode & 0o222)
 
 
 def locate(name: str, roots: list[Path], registry: dict[str, Dataset]) -> list[Path] | None:
