@@ -40,6 +40,11 @@ def test_letters_keeps_accented_letters() -> None:
     assert Normalizer.make("letters", lower=False).line("Élan Vital") == "Élan Vital"
 
 
+def test_letters_keeps_combining_vowel_signs() -> None:
+    # Devanagari writes vowels as combining marks: words must stay whole
+    assert Normalizer.make("letters").line("हिन्दी भाषा, 2024!") == "हिन्दी भाषा"
+
+
 def test_nfkc_and_none() -> None:
     assert Normalizer.make("nfkc")("ﬁne ＡＢ") == "fine AB"
     assert Normalizer.make("none")(" As Is ") == " As Is "

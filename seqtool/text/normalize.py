@@ -16,14 +16,37 @@ The name and the lowercase flag are recorded in every vocabulary and checkpoint.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from seqtool.errors import UsageError
 
 _NOT_ASCII_LETTER = re.compile(r"[^A-Za-z]+")
-_NOT_LETTER = re.compile(r"[\W\d_]+")
+
+
+@cache
+def _not_letter() -> re.Pattern[str]:
+    """Runs of characters that are neither letters nor combining marks.
+
+    ``\\w`` alone would split words of scripts that write vowels as combining
+    marks (Devanagari, Thai, ...), so marks are kept with their letters.  Built
+    once per process, and only for non-ASCII text.
+    """
+    marks: list[str] = []
+    start = prev = -2
+    for cp in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(cp))[0] == "M":
+            if cp != prev + 1:
+                if start >= 0:
+                    marks.append(f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
+                start = cp
+            prev = cp
+    marks.append(f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
+    return re.compile(rf"(?:[^\w{''.join(marks)}]|[\d_])+")
+
 
 NORMALIZERS = ("d2l", "letters", "nfkc", "none")
 _LOWER_BY_DEFAULT = {"d2l": True, "letters": True, "nfkc": False, "none": False}
@@ -34,7 +57,9 @@ def _d2l(text: str) -> str:
 
 
 def _letters(text: str) -> str:
-    return _NOT_LETTER.sub(" ", unicodedata.normalize("NFC", text))
+    if text.isascii():  # the common case, and exactly the d2l rule
+        return _NOT_ASCII_LETTER.sub(" ", text)
+    return _not_letter().sub(" ", unicodedata.normalize("NFC", text))
 
 
 def _nfkc(text: str) -> str:
