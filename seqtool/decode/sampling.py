@@ -1,0 +1,114 @@
+"""Sampling text from a language model: greedy, temperature, top-k and top-p (nucleus).
+
+:func:`generate` works with any model whose ``forward(ids, state)`` returns
+``(logits, state)`` and that offers ``init_state(batch)`` and ``context`` (the
+longest context it was trained on, or None): the prompt is read once, then one
+token per step is fed with the carried state (an RNN's hidden state or a
+Transformer's KV caches).  When a Transformer's cache reaches its context, the
+last half of the context is re-read and generation continues from there.
+
+All rows of a batch share one prompt length; callers group prompts by length.
+
+Example::
+
+    >>> out = generate(lm, torch.tensor([[5, 6, 7]]), SamplingConfig(max_tokens=20, top_k=10))
+    >>> len(out[0]) <= 20
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from seqtool.errors import UsageError
+
+
+@dataclass
+class SamplingConfig:
+    max_tokens: int = 200
+    temperature: float = 1.0
+    top_k: int = 0  # 0: no limit
+    top_p: float = 1.0  # 1: no limit
+    greedy: bool = False
+    stop: Collection[int] = field(default_factory=tuple)  # ids that end a sample (not kept)
+    banned: Collection[int] = field(default_factory=tuple)  # ids never produced
+
+    def check(self) -> None:
+        if self.max_tokens < 0:
+            raise UsageError(f"--max-tokens must be 0 or more, not {self.max_tokens}")
+        if not self.temperature > 0:
+            raise UsageError(f"--temperature must be positive, not {self.temperature}")
+        if self.top_k < 0:
+            raise UsageError(f"--top-k must be 0 (off) or more, not {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise UsageError(f"--top-p must be in (0, 1], not {self.top_p}")
+
+
+def filter_logits(logits: Tensor, temperature: float, top_k: int, top_p: float) -> Tensor:
+    """Temperature-scaled logits with everything outside top-k / the top-p nucleus at -inf."""
+    logits = logits / temperature  # (B, V)
+    if top_k and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, idx = torch.sort(logits, dim=-1, descending=True)
+        cum = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
+        # Drop a token when the tokens before it already hold top_p of the mass.
+        drop = (cum - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        logits = logits.masked_fill(torch.zeros_like(drop).scatter(-1, idx, drop), float("-inf"))
+    return logits
+
+
+def next_tokens(logits: Tensor, cfg: SamplingConfig, generator: torch.Generator | None) -> Tensor:
+    """One token id per row from the last-position logits ``(B, V)``."""
+    logits = logits.float()
+    if cfg.banned:
+        logits[:, list(cfg.banned)] = float("-inf")
+    if cfg.greedy:
+        return logits.argmax(-1)
+    probs = torch.softmax(filter_logits(logits, cfg.temperature, cfg.top_k, cfg.top_p), -1)
+    if generator is not None and generator.device != probs.device:
+        return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(probs.device)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    prompt: Tensor,
+    cfg: SamplingConfig,
+    generator: torch.Generator | None = None,
+) -> list[list[int]]:
+    """Continue each row of ``prompt`` ``(B, T0)``, ``T0 >= 1``; returns the new ids per row."""
+    cfg.check()
+    b = prompt.shape[0]
+    context: int | None = getattr(model, "context", None)
+    tokens = prompt
+    state = model.init_state(b)  # type: ignore[operator]
+    logits, state = model(tokens[:, -context:] if context else tokens, state)
+    out: list[list[int]] = [[] for _ in range(b)]
+    done = torch.zeros(b, dtype=torch.bool)
+    for _ in range(cfg.max_tokens):
+        nxt = next_tokens(logits[:, -1], cfg, generator)  # (B,)
+        for r, t in enumerate(nxt.tolist()):
+            if done[r]:
+                continue
+            if t in cfg.stop:
+                done[r] = True
+            else:
+                out[r].append(t)
+        if bool(done.all()):
+            break
+        tokens = torch.cat([tokens, nxt[:, None]], dim=1)  # (B, T+1)
+        cached = state[0].self_attn.length if isinstance(state, list) and state else 0
+        if context and cached >= context:
+            # The cache is full: re-read the last half of the context and go on from there.
+            state = model.init_state(b)  # type: ignore[operator]
+            logits, state = model(tokens[:, -(context // 2 or 1) :], state)
+        else:
+            logits, state = model(nxt[:, None], state)
+    return out

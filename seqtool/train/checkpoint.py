@@ -1,0 +1,113 @@
+"""One self-describing checkpoint file: save atomically, load without running code.
+
+A checkpoint is ``torch.save`` of a dict holding only primitives, lists, dicts,
+bytes and tensors (layout in ``STYLE.md``)::
+
+    {"format": "seqtool", "format_version": 1, "seqtool_version": "0.1.0",
+     "kind": "transformer_lm", "config": {...}, "vocab": {...}, "model": state_dict,
+     "train_state": {...} (only in resumable files), "metrics": {...},
+     "created": "2025-...", "argv": [...]}
+
+so :func:`load_checkpoint` reads it with ``torch.load(weights_only=True)``: a file
+carrying any other pickled object (which could run code when unpickled) is refused
+with a one-line :class:`~seqtool.errors.CheckpointError`, as are files of another
+format, version or kind.  Old versions are upgraded by explicit functions in
+:data:`MIGRATIONS`, never by probing for attributes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import pickle
+import zipfile
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqtool import __version__
+from seqtool.errors import CheckpointError, InputError
+from seqtool.io import atomic_write
+
+FORMAT = "seqtool"
+FORMAT_VERSION = 1
+
+# version -> function upgrading a checkpoint dict of that version to the next one.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
+    """Write ``payload`` (kind, config, vocab, model, ...) as a checkpoint, atomically."""
+    if "kind" not in payload or "model" not in payload:
+        raise ValueError("a checkpoint needs at least 'kind' and 'model'")
+    data = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "seqtool_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **payload,
+    }
+    with atomic_write(path, "wb") as f:
+        torch.save(data, f)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    kinds: Collection[str] | None = None,
+    map_location: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Read and validate a checkpoint; ``kinds`` lists the kinds the caller accepts."""
+    name = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{name}: no such file")
+    if p.is_dir():
+        raise InputError(f"{name}: is a directory, not a checkpoint")
+    try:
+        data = torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        detail = str(e).strip().splitlines()
+        what = next((ln for ln in detail if "GLOBAL" in ln or "Unsupported" in ln), "")
+        raise CheckpointError(
+            f"{name}: refusing to load: the file holds pickled Python objects other than "
+            f"tensors, which could run code (not a seqtool checkpoint)"
+            + (f" [{what.strip()[:120]}]" if what else "")
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"{name}: not a readable checkpoint (truncated or not a torch file: {first[:120]})"
+        ) from None
+    return check_checkpoint(data, name, kinds)
+
+
+def check_checkpoint(data: Any, name: str, kinds: Collection[str] | None = None) -> dict[str, Any]:
+    """Validate format, version and kind; upgrade old versions through :data:`MIGRATIONS`."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(
+            f"{name}: not a seqtool checkpoint (format {found!r}, expected {FORMAT!r})"
+        )
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise CheckpointError(
+            f"{name}: checkpoint format version {version!r} is not supported "
+            f"(this seqtool {__version__} reads versions 1..{FORMAT_VERSION})",
+            hint="upgrade seqtool"
+            if isinstance(version, int) and version > FORMAT_VERSION
+            else None,
+        )
+    while version < FORMAT_VERSION:
+        data = MIGRATIONS[version](data)
+        version = data["format_version"]
+    kind = data.get("kind")
+    if kinds is not None and kind not in kinds:
+        raise CheckpointError(
+            f"{name}: a {kind!r} checkpoint, but this command needs {' or '.join(map(repr, sorted(kinds)))}"
+        )
+    for key in ("config", "model"):
+        if not isinstance(data.get(key), dict):
+            raise CheckpointError(f"{name}: malformed checkpoint (no {key!r} section)")
+    return data

@@ -1,0 +1,636 @@
+"""The one training loop every seqtool model uses.
+
+The :class:`Trainer` knows nothing about language models or translation.  It is
+given five things:
+
+* ``model``: an ``nn.Module`` (moved to the device by the trainer);
+* ``train``: a *batch source*, anything with ``len(source)`` (batches per epoch
+  on this rank) and ``source.batches(epoch, start)`` yielding that epoch's
+  batches from index ``start`` on.  The source derives all its randomness from
+  ``(seed, epoch)``, so the data position ``(epoch, index)`` is all a checkpoint
+  needs to resume it exactly; under ``torchrun`` it yields this rank's shard;
+* ``loss_fn(model, batch) -> (loss_sum, n_tokens)``: the *summed* loss of a batch
+  and how many tokens it covers.  The trainer divides by the tokens of the whole
+  optimizer step (over accumulation steps and ranks), so every token weighs the
+  same however batches are split.  A ``loss_fn`` with ``state_dict()`` /
+  ``load_state_dict()`` (an RNN carrying its hidden state) is checkpointed too;
+* ``evaluate(model) -> {"valid_ppl": 4.2, ...}``: called in eval mode under
+  ``no_grad``; ``metric`` names the entry that decides ``best`` checkpoints and
+  early stopping and ``mode`` says whether lower (``"min"``, perplexity) or higher
+  (``"max"``, BLEU) is better;
+* ``checkpoint_extra() -> {"kind": ..., "config": ..., "vocab": ...}``: what makes
+  a checkpoint self-contained besides the weights.
+
+Progress is reported through callbacks (``on_step(StepInfo)`` every
+``log_every`` steps, ``on_eval(record)`` after each evaluation), rendered by the
+CLI; each evaluation record is also appended to the JSONL ``log_path``.
+
+Example::
+
+    cfg = TrainConfig(lr=3e-3, max_steps=1000, eval_every=200)
+    trainer = Trainer(model, cfg, source, loss_fn, evaluate=valid_ppl,
+                      metric="valid_ppl", mode="min", output=Path("lm.pt"),
+                      checkpoint_extra=lambda: {"kind": "rnn_lm", "config": ..., "vocab": ...})
+    result = trainer.fit()                       # or fit(resume=ckpt["train_state"])
+    print(result.best, result.stop_reason)
+
+Files: ``output`` receives the best weights (or the final ones when there is no
+evaluation) and ``last_path`` (default ``<output>.last.pt``) the full resumable
+state: optimizer, schedule position, step, RNG states, data position, every
+``checkpoint_every_minutes`` and at the end.  SIGINT / SIGTERM stop the loop
+after the current step, write ``last_path`` and raise :class:`TrainingInterrupted`
+(exit code 130 / 143).  Under ``torchrun`` the model is wrapped in
+``DistributedDataParallel`` and only rank 0 reports and writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from seqtool.errors import SeqtoolError, UsageError
+from seqtool.train import distributed as dist_util
+from seqtool.train.checkpoint import save_checkpoint
+from seqtool.train.device import (
+    resolve_device,
+    resolve_precision,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    set_threads,
+)
+
+log = logging.getLogger("seqtool.train")
+
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("cosine", "linear", "constant", "inverse-sqrt")
+
+
+class BatchSource(Protocol):
+    def __len__(self) -> int: ...
+
+    def batches(self, epoch: int, start: int = 0) -> Iterator[Any]: ...
+
+
+LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, int]]
+
+
+@dataclass
+class TrainConfig:
+    """How to train, independent of what is trained (recorded in every checkpoint)."""
+
+    device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    compile: bool = False
+    threads: int | None = None
+    optimizer: str = "adamw"  # adamw | sgd
+    lr: float = 1e-3
+    weight_decay: float = 0.01  # on matrices only (not biases, norms)
+    beta1: float = 0.9
+    beta2: float = 0.99
+    momentum: float = 0.0  # sgd
+    schedule: str = "cosine"
+    warmup: int = 0  # steps of linear warm-up
+    min_lr: float = 0.1  # the decayed learning rate, as a fraction of lr
+    clip: float = 1.0  # global gradient-norm clip; 0 turns it off
+    accumulate: int = 1  # batches per optimizer step
+    epochs: int | None = None
+    max_steps: int | None = None
+    time_budget: float | None = None  # seconds of wall-clock time, all runs together
+    patience: int | None = None  # evaluations without improvement before stopping
+    eval_every: int | None = None  # steps; evaluation also happens at each epoch end
+    checkpoint_every_minutes: float = 10.0
+    log_every: int = 10
+    seed: int = 0
+
+    def check(self) -> None:
+        """Refuse impossible settings with a message naming the flag."""
+        if self.optimizer not in OPTIMIZERS:
+            raise UsageError(f"unknown --optimizer {self.optimizer!r}; choose adamw or sgd")
+        if self.schedule not in SCHEDULES:
+            raise UsageError(f"unknown --schedule {self.schedule!r}; choose {', '.join(SCHEDULES)}")
+        positive = {
+            "--lr": self.lr,
+            "--accumulate": self.accumulate,
+            "--epochs": self.epochs,
+            "--max-steps": self.max_steps,
+            "--time-budget": self.time_budget,
+            "--patience": self.patience,
+            "--eval-every": self.eval_every,
+        }
+        for flag, value in positive.items():
+            if value is not None and not value > 0:
+                raise UsageError(f"{flag} must be positive, not {value}")
+        for flag, value in {
+            "--warmup": self.warmup,
+            "--clip": self.clip,
+            "--weight-decay": self.weight_decay,
+        }.items():
+            if value < 0:
+                raise UsageError(f"{flag} must be 0 or more, not {value}")
+        if not 0 <= self.min_lr <= 1:
+            raise UsageError(f"--min-lr must be a fraction of --lr in [0, 1], not {self.min_lr}")
+        if self.epochs is None and self.max_steps is None and self.time_budget is None:
+            raise UsageError("give a stopping rule: --epochs, --max-steps or --time-budget")
+
+
+@dataclass
+class StepInfo:
+    """What ``on_step`` receives."""
+
+    step: int
+    epoch: int
+    loss: float  # mean per token since the previous report
+    tokens_per_s: float
+    lr: float
+    elapsed: float
+    progress: float  # 0..1 towards the nearest stopping rule
+
+    @property
+    def ppl(self) -> float:
+        return math.exp(min(self.loss, 50.0))
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: float
+    elapsed: float
+    tokens: int
+    stop_reason: str
+    best: float | None
+    best_step: int | None
+    last_eval: dict[str, Any] | None
+
+
+class TrainingInterrupted(SeqtoolError):
+    """SIGINT or SIGTERM stopped training; a resumable checkpoint was written."""
+
+    def __init__(self, signum: int, path: Path | None) -> None:
+        name = signal.Signals(signum).name
+        where = (
+            f"; resumable checkpoint saved to {path} (continue with --resume {path})"
+            if path
+            else ""
+        )
+        super().__init__(f"interrupted by {name}{where}")
+        self.exit_code = 128 + signum
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor inside (dicts, lists, tuples) moved to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: move_to(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to(v, device) for v in batch)
+    return batch
+
+
+def lr_factor(cfg: TrainConfig, step: int, progress: float) -> float:
+    """The learning rate multiplier after ``step`` optimizer steps at ``progress`` (0..1).
+
+    Warm-up is counted in steps; decay follows progress towards the stopping rule,
+    which is how a ``--time-budget`` run gets a complete cosine schedule.
+    """
+    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else 1.0
+    p = min(max(progress, 0.0), 1.0)
+    if cfg.schedule == "constant":
+        decay = 1.0
+    elif cfg.schedule == "linear":
+        decay = 1.0 - (1.0 - cfg.min_lr) * p
+    elif cfg.schedule == "cosine":
+        decay = cfg.min_lr + (1.0 - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * p))
+    else:  # inverse-sqrt: the "Attention is all you need" rule after warm-up
+        decay = math.sqrt(max(cfg.warmup, 1) / max(step + 1, cfg.warmup, 1))
+    return warm * decay
+
+
+def build_optimizer(
+    model: nn.Module, cfg: TrainConfig, device: torch.device
+) -> torch.optim.Optimizer:
+    """AdamW or SGD; weight decay only on matrices (embeddings and weights), not on
+    biases and norm gains, as in nanoGPT."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    extra = {"fused": True} if device.type == "cuda" else {}
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **extra)
+
+
+class Trainer:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        train: BatchSource,
+        loss_fn: LossFn,
+        *,
+        evaluate: Callable[[nn.Module], dict[str, Any]] | None = None,
+        metric: str = "valid_loss",
+        mode: str = "min",
+        output: Path | None = None,
+        last_path: Path | None = None,
+        log_path: Path | None = None,
+        checkpoint_extra: Callable[[], dict[str, Any]] | None = None,
+        on_step: Callable[[StepInfo], None] | None = None,
+        on_eval: Callable[[dict[str, Any]], None] | None = None,
+        dist: dist_util.DistInfo = dist_util.SINGLE,
+        device: torch.device | None = None,
+    ) -> None:
+        config.check()
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
+        self.cfg = config
+        self.module = model  # the unwrapped module: what is saved and evaluated
+        self.train = train
+        self.loss_fn = loss_fn
+        self.evaluate_fn = evaluate
+        self.metric, self.mode = metric, mode
+        self.output = output
+        self.last_path = last_path or (
+            output.with_name(output.stem + ".last" + output.suffix) if output else None
+        )
+        self.log_path = log_path
+        self.checkpoint_extra = checkpoint_extra or (lambda: {"kind": "model", "config": {}})
+        self.on_step, self.on_eval = on_step, on_eval
+        self.dist = dist
+        self.device = device or resolve_device(config.device)
+        self.amp_dtype = resolve_precision(config.precision, self.device)
+        set_threads(config.threads)
+        if len(train) == 0:
+            raise UsageError("the training data does not fill a single batch")
+        # Loop state (all of it goes into the resumable checkpoint).
+        self.step = 0
+        self.epoch = 0
+        self.index = 0  # next batch of the epoch
+        self.tokens = 0
+        self.elapsed_before = 0.0
+        self.best: float | None = None
+        self.best_step: int | None = None
+        self.bad_evals = 0
+        self.last_eval: dict[str, Any] | None = None
+        self._signal: int | None = None
+        self._stop_reason: str | None = None
+        self._t0 = time.perf_counter()
+
+    # ------------------------------------------------------------------ public
+    def request_stop(self, signum: int = signal.SIGINT) -> None:
+        """Stop after the current step as if ``signum`` arrived (also used by tests)."""
+        self._signal = signum
+
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self._t0
+
+    def progress(self) -> float:
+        """How far along the nearest stopping rule the run is, 0..1."""
+        c = self.cfg
+        parts = [0.0]
+        if c.max_steps:
+            parts.append(self.step / c.max_steps)
+        if c.time_budget:
+            parts.append(self.elapsed / c.time_budget)
+        if c.epochs:
+            parts.append((self.epoch + self.index / len(self.train)) / c.epochs)
+        return min(1.0, max(parts))
+
+    def fit(self, resume: dict[str, Any] | None = None) -> TrainResult:
+        """Train until a stopping rule fires; returns a summary."""
+        cfg = self.cfg
+        if resume is None:
+            seed_everything(cfg.seed)
+        self.module.to(self.device)
+        self.optimizer = build_optimizer(self.module, cfg, self.device)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.amp_dtype == torch.float16
+        )
+        if resume is not None:
+            self._load_state(resume)
+        model: nn.Module = self.module
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            model = DDP(
+                self.module, device_ids=[self.device] if self.device.type == "cuda" else None
+            )
+        if cfg.compile:
+            model = torch.compile(model)  # type: ignore[assignment]
+        self.model = model
+        self._t0 = time.perf_counter()
+        self._last_save = time.perf_counter()
+        with self._signals():
+            reason = self._loop()
+        return TrainResult(
+            steps=self.step,
+            epochs=self.epoch + self.index / len(self.train),
+            elapsed=self.elapsed,
+            tokens=self.tokens,
+            stop_reason=reason,
+            best=self.best,
+            best_step=self.best_step,
+            last_eval=self.last_eval,
+        )
+
+    # ------------------------------------------------------------------ the loop
+    def _stream(self) -> Iterator[tuple[Any, bool]]:
+        """Batches from the saved position on, across epochs: (batch, ends_epoch)."""
+        n = len(self.train)
+        while self.cfg.epochs is None or self.epoch < self.cfg.epochs:
+            for batch in self.train.batches(self.epoch, self.index):
+                self.index += 1
+                end = self.index >= n
+                if end:
+                    self.epoch, self.index = self.epoch + 1, 0
+                yield batch, end
+                if end:
+                    break
+            else:
+                if self.index:  # the source gave fewer batches than it promised
+                    self.epoch, self.index = self.epoch + 1, 0
+
+    def _loop(self) -> str:
+        cfg = self.cfg
+        stream = self._stream()
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        autocast = (
+            torch.autocast(self.device.type, dtype=self.amp_dtype)
+            if self.amp_dtype is not None
+            else contextlib.nullcontext()
+        )
+        report_loss = torch.zeros((), device=self.device, dtype=torch.float64)
+        report_tokens = 0
+        report_t = time.perf_counter()
+        exhausted = False
+        self.model.train()
+        while True:
+            step_tokens = 0
+            epoch_end = False
+            for micro in range(cfg.accumulate):
+                try:
+                    batch, ends = next(stream)
+                except StopIteration:
+                    exhausted = True
+                    break
+                epoch_end |= ends
+                batch = move_to(batch, self.device)
+                last_micro = micro == cfg.accumulate - 1
+                sync = (
+                    self.model.no_sync()  # type: ignore[operator]
+                    if self.dist.enabled and not last_micro and hasattr(self.model, "no_sync")
+                    else contextlib.nullcontext()
+                )
+                with sync:
+                    with autocast:
+                        loss_sum, n = self.loss_fn(self.model, batch)
+                    self.scaler.scale(loss_sum.float()).backward()
+                report_loss += loss_sum.detach().double()
+                step_tokens += int(n)
+            if exhausted and step_tokens == 0:
+                return self._finish("epochs")
+            over_time = cfg.time_budget is not None and self.elapsed >= cfg.time_budget
+            flag = 1.0 if (self._signal is not None or over_time) else 0.0
+            total_tokens, flags = dist_util.all_sum(
+                [float(step_tokens), flag], self.dist, self.device
+            )
+            self._optimizer_step(params, total_tokens)
+            self.step += 1
+            self.tokens += int(total_tokens)
+            report_tokens += int(total_tokens)
+
+            if (
+                self.dist.is_main
+                and self.on_step
+                and (self.step % cfg.log_every == 0 or self.step == 1)
+            ):
+                now = time.perf_counter()
+                loss = float(report_loss) * self.dist.world_size / max(report_tokens, 1)
+                self.on_step(
+                    StepInfo(
+                        step=self.step,
+                        epoch=self.epoch,
+                        loss=loss,
+                        tokens_per_s=report_tokens / max(now - report_t, 1e-9),
+                        lr=self.optimizer.param_groups[0]["lr"],
+                        elapsed=self.elapsed,
+                        progress=self.progress(),
+                    )
+                )
+                self._train_loss = loss
+                report_loss.zero_()
+                report_tokens, report_t = 0, now
+
+            if flags > 0 and self._signal is not None:
+                self._save_last()
+                raise TrainingInterrupted(
+                    self._signal, self.last_path if self.dist.is_main else None
+                )
+            done = self._stopping_rule(over_time=flags > 0) or (exhausted and "epochs")
+            if (cfg.eval_every and self.step % cfg.eval_every == 0) or epoch_end or done:
+                self._run_eval()
+                if self._stop_reason:
+                    done = done or self._stop_reason
+            if done:
+                return self._finish(done)
+            if time.perf_counter() - self._last_save >= cfg.checkpoint_every_minutes * 60:
+                self._save_last()
+
+    def _optimizer_step(self, params: list[nn.Parameter], total_tokens: float) -> None:
+        cfg = self.cfg
+        self.scaler.unscale_(self.optimizer)
+        # DDP averaged the summed gradients over ranks; make them a per-token mean.
+        scale = self.dist.world_size / max(total_tokens, 1.0)
+        grads = [p.grad for p in params if p.grad is not None]
+        if grads:
+            torch._foreach_mul_(grads, scale)
+        if cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+        lr = cfg.lr * lr_factor(cfg, self.step, self.progress())
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def _stopping_rule(self, over_time: bool) -> str | None:
+        if over_time:
+            return "time budget"
+        if self.cfg.max_steps is not None and self.step >= self.cfg.max_steps:
+            return "max steps"
+        if self.cfg.epochs is not None and self.epoch >= self.cfg.epochs:
+            return "epochs"
+        return None
+
+    def _finish(self, reason: str) -> str:
+        if self.last_eval is None or self.last_eval.get("step") != self.step:
+            self._run_eval()
+        if self.evaluate_fn is None:
+            self._save_best()  # no validation: the final weights are the result
+        self._save_last()
+        return reason
+
+    # ------------------------------------------------------------------ evaluation
+    def _run_eval(self) -> None:
+        record: dict[str, Any] = {
+            "step": self.step,
+            "epoch": round(self.epoch + self.index / len(self.train), 4),
+            "train_loss": getattr(self, "_train_loss", None),
+        }
+        if record["train_loss"] is not None:
+            record["train_ppl"] = math.exp(min(record["train_loss"], 50.0))
+        metrics: dict[str, Any] = {}
+        if self.evaluate_fn is not None:
+            self.module.eval()
+            autocast = (
+                torch.autocast(self.device.type, dtype=self.amp_dtype)
+                if self.amp_dtype is not None
+                else contextlib.nullcontext()
+            )
+            with torch.no_grad(), autocast:
+                metrics = self.evaluate_fn(self.module)
+            self.model.train()
+        record.update(metrics)
+        record.update(
+            tokens=self.tokens,
+            lr=self.optimizer.param_groups[0]["lr"],
+            elapsed=round(self.elapsed, 2),
+        )
+        self.last_eval = record
+        value = metrics.get(self.metric)
+        if value is not None:
+            better = (
+                self.best is None
+                or (self.mode == "min" and value < self.best)
+                or (self.mode == "max" and value > self.best)
+            )
+            if better:
+                self.best, self.best_step, self.bad_evals = float(value), self.step, 0
+                self._save_best()
+            else:
+                self.bad_evals += 1
+                if self.cfg.patience and self.bad_evals >= self.cfg.patience:
+                    self._stop_reason = "early stopping"
+            record["best"] = self.best
+        if self.dist.is_main:
+            if self.log_path is not None:
+                with open(self.log_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+            if self.on_eval:
+                self.on_eval(record)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _payload(self, with_state: bool) -> dict[str, Any]:
+        payload = dict(self.checkpoint_extra())
+        payload["model"] = {k: v.detach().cpu() for k, v in self.module.state_dict().items()}
+        payload["metrics"] = {
+            k: v for k, v in (self.last_eval or {}).items() if isinstance(v, (int, float))
+        } | {"best": self.best, "best_step": self.best_step, "step": self.step}
+        payload["train_config"] = dataclasses.asdict(self.cfg)
+        if with_state:
+            payload["train_state"] = self._state()
+        return payload
+
+    def _save_best(self) -> None:
+        if self.output is not None and self.dist.is_main:
+            save_checkpoint(self.output, self._payload(with_state=False))
+
+    def _save_last(self) -> None:
+        if self.last_path is not None and self.dist.is_main:
+            save_checkpoint(self.last_path, self._payload(with_state=True))
+        dist_util.barrier(self.dist)
+        self._last_save = time.perf_counter()
+
+    def _state(self) -> dict[str, Any]:
+        loss_state = None
+        if hasattr(self.loss_fn, "state_dict"):
+            loss_state = _to_cpu(self.loss_fn.state_dict())
+        return {
+            "optimizer": _to_cpu(self.optimizer.state_dict()),
+            "scaler": self.scaler.state_dict(),
+            "scheduler": {"schedule": self.cfg.schedule, "step": self.step},
+            "step": self.step,
+            "epoch": self.epoch,
+            "data_position": {"epoch": self.epoch, "index": self.index},
+            "tokens": self.tokens,
+            "elapsed": self.elapsed,
+            "best": self.best,
+            "best_step": self.best_step,
+            "bad_evals": self.bad_evals,
+            "train_loss": getattr(self, "_train_loss", None),
+            "rng": rng_state(),
+            "loss_state": loss_state,
+            "world_size": self.dist.world_size,
+        }
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        self.epoch = int(state["data_position"]["epoch"])
+        self.index = int(state["data_position"]["index"])
+        self.tokens = int(state.get("tokens", 0))
+        self.elapsed_before = float(state.get("elapsed", 0.0))
+        self.best = state.get("best")
+        self.best_step = state.get("best_step")
+        self.bad_evals = int(state.get("bad_evals", 0))
+        if state.get("train_loss") is not None:
+            self._train_loss = float(state["train_loss"])
+        if self.index >= len(self.train):
+            self.epoch, self.index = self.epoch + 1, 0
+        set_rng_state(state["rng"])
+        if state.get("loss_state") is not None and hasattr(self.loss_fn, "load_state_dict"):
+            self.loss_fn.load_state_dict(move_to(state["loss_state"], self.device))
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM set a flag the loop checks after each step; a second one
+        acts immediately (the previous handlers are back by then)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, frame: Any) -> None:
+            self._signal = signum
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+        for s in previous:
+            signal.signal(s, handler)
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+
+def _to_cpu(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
