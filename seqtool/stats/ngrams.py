@@ -35,7 +35,7 @@ import numpy as np
 
 from seqtool import __version__
 from seqtool.errors import InputError, UsageError
-from seqtool.io import atomic_write, display_name, iter_chunks
+from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
 from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, unpack
 from seqtool.stats.tokens import BOUNDARY, ChunkTokenizer
 from seqtool.text.normalize import Normalizer
@@ -493,6 +493,7 @@ def count_ngrams(
     encoding: str = "utf-8",
     errors: str = "strict",
     on_chunk: Callable[[int], None] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> NgramCounts:
     """Count the n-grams of every order in ``orders`` over the inputs.
 
@@ -506,7 +507,7 @@ def count_ngrams(
         settings = Settings(vocab.normalizer, vocab.kind, settings.per_line, vocab.fingerprint)
     elif settings.tokenizer not in TOKENIZERS:
         raise UsageError(f"--tokenizer must be word or char, not {settings.tokenizer!r}")
-    chunks = iter_chunks(paths, encoding, errors)
+    chunks = iter_chunks(paths, encoding, errors, chunk_bytes)
     if workers > 1:
         merger = _count_parallel(chunks, settings, orders, vocab, workers, on_chunk)
     else:
