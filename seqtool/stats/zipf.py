@@ -40,7 +40,7 @@ _ALPHA_MAX = 50.0
 # B_2j / (2j)! for the Euler-Maclaurin tail of the Hurwitz zeta (j = 1..7).
 _BERNOULLI = [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6]
 _EM_COEF = [b / math.factorial(2 * j + 2) for j, b in enumerate(_BERNOULLI)]
-_EM_START = 12.0  # sum terms directly until q + k >= this, then the tail formula
+_EM_START = 12.0  # sum terms directly until q + k >= this + 2s, then the tail formula
 
 
 def hurwitz_zeta(s: np.ndarray | float, q: np.ndarray | float) -> np.ndarray:
@@ -58,15 +58,15 @@ def _hurwitz(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The Hurwitz zeta and (with ``deriv``) its s-derivative.
 
-    Euler-Maclaurin summation: direct terms until ``q + k >= 12``, then the
-    integral, half the first term and seven Bernoulli corrections, which is
-    accurate to about 1e-15 relative for the s < 50 met here.
+    Euler-Maclaurin summation: direct terms until ``q + k >= 12 + 2s``, then the
+    integral, half the first term and seven Bernoulli corrections; the remainder
+    is then below about 1e-14 relative for every s < 50 met here.
     """
     s, q = np.broadcast_arrays(np.asarray(s, dtype=float), np.asarray(q, dtype=float))
     s, q = s.ravel(), q.ravel()
     z = np.zeros(s.shape)
     dz = np.zeros(s.shape)
-    n_direct = np.maximum(0, np.ceil(_EM_START - q)).astype(np.int64)
+    n_direct = np.maximum(0, np.ceil(_EM_START + 2 * s - q)).astype(np.int64)
     near = np.flatnonzero(n_direct)  # only small q need direct terms
     if len(near):
         sn, qn, kn = s[near], q[near], n_direct[near]
