@@ -125,7 +125,9 @@ def count(
     workers: Annotated[
         int,
         typer.Option(
-            "--workers", "-j", help="Counting processes; 0: one per CPU for inputs over 24 MB."
+            "--workers",
+            "-j",
+            help="Counting processes; 0: one per CPU (4 or more) for inputs over 24 MB.",
         ),
     ] = 0,
     save: Save = None,
@@ -224,9 +226,15 @@ def _input_bytes(paths: list[str]) -> int:
 
 
 def _auto_workers(paths: list[str]) -> int:
-    if "-" in paths or _input_bytes(paths) < AUTO_WORKERS_BYTES:
+    """One process per core for large files, on machines with cores to spare.
+
+    On two cores the merging process and the workers compete, and measured runs
+    were slower than one process, so small machines count in one process.
+    """
+    cpus = os.cpu_count() or 1
+    if cpus < 4 or "-" in paths or _input_bytes(paths) < AUTO_WORKERS_BYTES:
         return 1
-    return max(1, min(os.cpu_count() or 1, 8))
+    return min(cpus, 8)
 
 
 def _check_counts(counts: NgramCounts, paths: list[str]) -> None:

@@ -1,0 +1,318 @@
+"""Benchmark `seqtool ngrams` against NLTK, a collections.Counter script and
+`LC_ALL=C tr | sort | uniq -c` (and IRSTLM's `ngt` when installed).
+
+Every tool counts the n-grams (n = 1, 2, 3) of the same d2l-normalised word
+stream (runs of non-letters -> one space, lowercase; the whole text is one
+sequence) and writes *all* counts to a file.  Runs are interleaved (each
+repetition runs every tool once, in a shuffled order) and the table reports
+medians of wall time and of peak memory, the resident set size summed over the
+whole process tree (pipelines, worker processes), sampled every 20 ms.  The
+first repetition checks that every tool produced the same counts.
+
+Corpora (built under benchmarks/work/, which git ignores):
+  tm10, tm100   The Time Machine repeated to 10 MB / 100 MB: distinct n-grams stay fixed;
+  zipf100       100 MB sampled from a Zipf(1) distribution over 1,000,000 words,
+                where distinct n-grams grow with size as in real corpora.
+
+    python benchmarks/ngrams.py                       # everything (long)
+    python benchmarks/ngrams.py --corpora tm10 --reps 5
+    python benchmarks/ngrams.py --peer counter FILE N OUT   # one peer run (used internally)
+
+Needs: pip install nltk; optional: apt-get install irstlm (ngt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+WORK = ROOT / "work"
+SHARED = Path(os.environ.get("SEQTOOL_SHARED_DATA", ROOT.parents[1] / "shared" / "data"))
+NGT = shutil.which("ngt") or "/usr/lib/irstlm/bin/ngt"
+MB = 1 << 20
+
+
+# ---------------------------------------------------------------- corpora
+def build_repeated(size_mb: int) -> Path:
+    out = WORK / f"tm{size_mb}.txt"
+    if not out.exists():
+        text = (SHARED / "timemachine.txt").read_bytes()
+        reps = size_mb * 1_000_000 // len(text) + 1
+        out.write_bytes(text * reps)
+    return out
+
+
+def _word(i: int) -> str:
+    """The i-th word of the synthetic vocabulary: base-26 letters, shorter for frequent ranks."""
+    letters = []
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        letters.append(chr(97 + r))
+    return "".join(reversed(letters))
+
+
+def build_zipf(size_mb: int, vocab: int = 1_000_000, s: float = 1.0, seed: int = 0) -> Path:
+    import numpy as np
+
+    out = WORK / f"zipf{size_mb}.txt"
+    if out.exists():
+        return out
+    rng = np.random.default_rng(seed)
+    words = np.array([_word(i) for i in range(vocab)], dtype=object)
+    cdf = np.cumsum(np.arange(1, vocab + 1, dtype=float) ** -s)
+    cdf /= cdf[-1]
+    target = size_mb * 1_000_000
+    written = 0
+    with open(out, "w", encoding="ascii") as f:
+        while written < target:
+            ranks = np.searchsorted(cdf, rng.random(1_000_000))
+            toks = words[ranks]
+            lines = [" ".join(toks[i : i + 15]) for i in range(0, len(toks), 15)]
+            block = "\n".join(lines) + "\n"
+            f.write(block)
+            written += len(block)
+    return out
+
+
+CORPORA = {
+    "tm10": lambda: build_repeated(10),
+    "tm100": lambda: build_repeated(100),
+    "zipf100": lambda: build_zipf(100),
+}
+
+
+# ---------------------------------------------------------------- peers
+def _d2l_tokens(path: str) -> list[str]:
+    import re
+
+    with open(path, encoding="utf-8") as f:
+        return re.sub("[^A-Za-z]+", " ", f.read()).lower().split()
+
+
+def peer_counter(path: str, n: int, out: str) -> None:
+    from collections import Counter
+
+    toks = _d2l_tokens(path)
+    counts = Counter(toks) if n == 1 else Counter(zip(*(toks[i:] for i in range(n))))
+    with open(out, "w", encoding="utf-8") as f:
+        for k, v in counts.most_common():
+            f.write(f"{k if n == 1 else '--'.join(k)}\t{v}\n")
+
+
+def peer_nltk(path: str, n: int, out: str) -> None:
+    from nltk import FreqDist, ngrams
+
+    toks = _d2l_tokens(path)
+    fd = FreqDist(ngrams(toks, n))
+    with open(out, "w", encoding="utf-8") as f:
+        for k, v in fd.most_common():
+            f.write(f"{'--'.join(k)}\t{v}\n")
+
+
+def command(tool: str, corpus: Path, n: int, out: Path) -> list[str] | None:
+    py = sys.executable
+    if tool == "seqtool":
+        exe = shutil.which("seqtool") or f"{Path(py).parent}/seqtool"
+        return ["bash", "-c", f"{exe} ngrams {corpus} -n {n} --top 0 -q > {out}"]
+    if tool in ("counter", "nltk"):
+        return [py, __file__, "--peer", tool, str(corpus), str(n), str(out)]
+    if tool == "sort":
+        words = f"{out}.words"
+        tok = f"tr -cs 'A-Za-z' '\\n' < {corpus} | tr 'A-Z' 'a-z'"
+        if n == 1:
+            script = f"{tok} | sort | uniq -c > {out}"
+        else:
+            cols = " ".join(f"<(tail -n +{k + 1} {words})" for k in range(1, n))
+            script = (
+                f"{tok} > {words}; paste -d ' ' {words} {cols} | head -n -{n - 1} "
+                f"| sort | uniq -c > {out}; rm -f {words}"
+            )
+        return ["bash", "-c", f"export LC_ALL=C; {script}"]
+    if tool == "ngt":
+        if not Path(NGT).exists():
+            return None
+        words = WORK / f"{corpus.stem}.d2l.txt"  # tokenised beforehand: ngt counts only
+        if not words.exists():
+            subprocess.run(
+                ["bash", "-c", f"LC_ALL=C tr -cs 'A-Za-z\\n' ' ' < {corpus} | tr 'A-Z' 'a-z' > {words}"],
+                check=True,
+            )  # fmt: skip
+        return [NGT, f"-i={words}", f"-n={n}", f"-o={out}", "-gooout=yes"]
+    raise ValueError(tool)
+
+
+# ---------------------------------------------------------------- measuring
+def _tree_rss(pid: int) -> int:
+    """Resident memory (bytes) of a process and all its descendants."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def measure(cmd: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak tree RSS in MB, exit code) of one run."""
+    peak = 0
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            done.wait(0.02)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    done.set()
+    t.join()
+    if proc.returncode:
+        print(f"  ! {' '.join(cmd)[:120]} failed: {err.decode()[-300:]}", file=sys.stderr)
+    return wall, peak / MB, proc.returncode
+
+
+# ---------------------------------------------------------------- agreement
+def read_counts(tool: str, path: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if tool == "sort":
+                count, _, gram = line.strip().partition(" ")
+                out[gram.replace(" ", "--")] = int(count)
+            else:
+                gram, _, count = line.rstrip("\n").rpartition("\t")
+                out[gram] = int(count)
+    return out
+
+
+def summary(tool: str, path: Path) -> tuple[int, int, int]:
+    """(distinct, total, largest count) without holding the counts."""
+    distinct = total = largest = 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            c = int(line.split()[0] if tool == "sort" else line.rpartition("\t")[2])
+            distinct += 1
+            total += c
+            largest = max(largest, c)
+    return distinct, total, largest
+
+
+def agree(outputs: dict[str, Path]) -> str:
+    comparable = {t: p for t, p in outputs.items() if t != "ngt" and p.exists()}
+    if not comparable:
+        return "n/a"
+    if max(p.stat().st_size for p in comparable.values()) < 64 * MB:
+        got = {t: read_counts(t, p) for t, p in comparable.items()}
+        ref = got.get("seqtool")
+        same = all(g == ref for g in got.values())
+        return (
+            "all counts equal"
+            if same
+            else "DIFFER: " + ", ".join(t for t, g in got.items() if g != ref)
+        )
+    sums = {t: summary(t, p) for t, p in comparable.items()}
+    ref = sums.get("seqtool")
+    same = all(s == ref for s in sums.values())
+    return "distinct/total/max equal" if same else f"DIFFER: {sums}"
+
+
+# ---------------------------------------------------------------- main
+def run(corpora: list[str], orders: list[int], tools: list[str], reps: int) -> list[dict]:
+    WORK.mkdir(exist_ok=True)
+    outdir = WORK / "out"
+    outdir.mkdir(exist_ok=True)
+    paths = {c: CORPORA[c]() for c in corpora}
+    results: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
+    checks: dict[tuple[str, int], str] = {}
+    rng = random.Random(0)
+    for rep in range(reps):
+        for c in corpora:
+            for n in orders:
+                order = tools[:]
+                rng.shuffle(order)
+                outputs = {}
+                for tool in order:
+                    out = outdir / f"{tool}.{c}.{n}.txt"
+                    cmd = command(tool, paths[c], n, out)
+                    if cmd is None:
+                        continue
+                    wall, peak, code = measure(cmd)
+                    if code == 0:
+                        results.setdefault((c, n, tool), []).append((wall, peak))
+                        outputs[tool] = out
+                    print(f"rep {rep + 1} {c} n={n} {tool:8s} {wall:7.2f} s {peak:8.0f} MB",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                if rep == 0:
+                    checks[(c, n)] = agree(outputs)
+                    print(f"  check {c} n={n}: {checks[(c, n)]}", file=sys.stderr, flush=True)
+                for p in outputs.values():
+                    p.unlink(missing_ok=True)
+    rows = []
+    for (c, n, tool), runs in results.items():
+        wall = statistics.median(w for w, _ in runs)
+        peak = statistics.median(m for _, m in runs)
+        rows.append({"corpus": c, "n": n, "tool": tool, "wall_s": wall, "peak_mb": peak,
+                     "runs": len(runs), "check": checks.get((c, n), "")})  # fmt: skip
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    base = {(r["corpus"], r["n"]): r for r in rows if r["tool"] == "seqtool"}
+    lines = [
+        "| corpus | n | tool | wall (s) | peak memory (MB) | time / seqtool | counts |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["corpus"], r["n"], r["wall_s"])):
+        b = base.get((r["corpus"], r["n"]))
+        ratio = f"{r['wall_s'] / b['wall_s']:.1f}x" if b else ""
+        lines.append(
+            f"| {r['corpus']} | {r['n']} | {r['tool']} | {r['wall_s']:.2f} | "
+            f"{r['peak_mb']:.0f} | {ratio} | {r['check']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--peer":
+        tool, path, n, out = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+        {"counter": peer_counter, "nltk": peer_nltk}[tool](path, n, out)
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpora", default="tm10,tm100,zipf100")
+    ap.add_argument("--orders", default="1,2,3")
+    ap.add_argument("--tools", default="seqtool,sort,counter,nltk,ngt")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
+    a = ap.parse_args()
+    rows = run(
+        a.corpora.split(","), [int(x) for x in a.orders.split(",")], a.tools.split(","), a.reps
+    )
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
