@@ -244,3 +244,14 @@ def test_cli_zipf_bad_counts(cli, tmp_path: Path, bad_inputs: dict[str, Path]) -
     for path in bad_inputs.values():
         assert_one_line_error(cli("zipf", path), 1)
         assert_one_line_error(cli("zipf", "--counts", path), 1)
+
+
+def test_demo_step(tmp_path: Path, tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from seqtool.cli.demo import STEPS, DemoContext, step_ngrams_zipf
+
+    assert step_ngrams_zipf in [step for _, step in STEPS]
+    ctx = DemoContext(tmp_path, tiny, "tiny", tiny, "tiny", 0)
+    step_ngrams_zipf(ctx)
+    made = dict(ctx.made)
+    assert made["n-gram counts (seqtool zipf --counts ngrams.npz)"].is_file()
+    assert "the 5" in capsys.readouterr().err

@@ -59,8 +59,46 @@ def step_corpus(ctx: DemoContext) -> None:
     ctx.made += [("word vocabulary", path), ("character vocabulary", ctx.out / "vocab.char.json")]
 
 
+def step_ngrams_zipf(ctx: DemoContext) -> None:
+    """n-gram counts and Zipf fits of the corpus, as in the d2l book; a plot with matplotlib."""
+    import importlib.util
+
+    import numpy as np
+
+    from seqtool.stats.ngrams import Settings, count_ngrams
+    from seqtool.stats.zipf import fit_power_law, fit_zipf, heaps_fit
+
+    counts = count_ngrams([ctx.corpus], (1, 2, 3), Settings(Normalizer.make("d2l")), heaps=True)
+    series = []
+    for n in (1, 2, 3):
+        freqs = counts.counts_of(n)
+        z, pl = fit_zipf(freqs), fit_power_law(freqs)
+        top = ", ".join(f"{g} {c}" for g, c in counts.top(n, 3))
+        render.info(
+            f"  {n}-grams: {counts.distinct(n):,} distinct; top {top}; Zipf s = {z.s:.3f} (MLE), "
+            f"power law alpha = {pl.alpha:.3f} from x_min = {pl.xmin}"
+        )
+        series.append((f"{n}-grams", np.sort(freqs)[::-1], z))
+    if counts.heaps is not None:
+        k, beta = heaps_fit(counts.heaps)
+        render.info(f"  vocabulary growth (Heaps' law): V(N) = {k:.2f} N^{beta:.3f}")
+    path = ctx.out / "ngrams.npz"
+    counts.save(path)
+    ctx.made.append(("n-gram counts (seqtool zipf --counts ngrams.npz)", path))
+    if importlib.util.find_spec("matplotlib") is not None:
+        from seqtool.io import write_bytes
+        from seqtool.stats.plot import rank_frequency_png
+
+        plot = ctx.out / "zipf.png"
+        write_bytes(plot, rank_frequency_png(series, title=f"Zipf's law: {ctx.corpus_name}"))
+        ctx.made.append(("rank-frequency plot", plot))
+    else:
+        render.info("  (pip install 'seqtool[plot]' to draw the rank-frequency plot)")
+
+
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("corpus statistics and vocabularies", step_corpus),
+    ("n-grams and Zipf's law", step_ngrams_zipf),
 ]
 
 
