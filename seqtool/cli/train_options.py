@@ -171,12 +171,13 @@ class TrainOptions:
         """The TrainConfig: typed flags > ``saved`` (a resumed run's) > ``defaults``."""
         from seqtool.train.trainer import TrainConfig
 
-        merged = {**defaults, **(saved or {}), **self.given()}
-        if saved and any(k in self.given() for k in ("epochs", "max_steps", "time_budget")):
-            # A new stopping rule replaces the old ones rather than adding to them.
-            for k in ("epochs", "max_steps", "time_budget"):
-                if k not in self.given():
-                    merged[k] = None
+        given = self.given()
+        merged = {**defaults, **(saved or {}), **given}
+        rules = ("epochs", "max_steps", "time_budget")
+        if any(k in given for k in rules):
+            # A stopping rule on the command line replaces the default or saved ones.
+            for k in rules:
+                merged[k] = given.get(k)
         cfg = TrainConfig(**merged)
         cfg.check()
         return cfg

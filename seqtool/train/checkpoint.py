@@ -65,6 +65,10 @@ def load_checkpoint(
         raise InputError(f"{name}: no such file")
     if p.is_dir():
         raise InputError(f"{name}: is a directory, not a checkpoint")
+    if not zipfile.is_zipfile(p):
+        raise CheckpointError(
+            f"{name}: not a readable checkpoint (truncated, or not a torch checkpoint file)"
+        )
     try:
         data = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:

@@ -410,9 +410,11 @@ class Trainer:
             if exhausted and step_tokens == 0:
                 return self._finish("epochs")
             over_time = cfg.time_budget is not None and self.elapsed >= cfg.time_budget
-            flag = 1.0 if (self._signal is not None or over_time) else 0.0
-            total_tokens, flags = dist_util.all_sum(
-                [float(step_tokens), flag], self.dist, self.device
+            # Every rank must stop at the same step: share the stop flags with the token count.
+            total_tokens, signalled, timed_out = dist_util.all_sum(
+                [float(step_tokens), float(self._signal is not None), float(over_time)],
+                self.dist,
+                self.device,
             )
             self._optimizer_step(params, total_tokens)
             self.step += 1
@@ -441,12 +443,13 @@ class Trainer:
                 report_loss.zero_()
                 report_tokens, report_t = 0, now
 
-            if flags > 0 and self._signal is not None:
+            # A signal that came during this step (or its report) stops the run now.
+            if signalled > 0 or (not self.dist.enabled and self._signal is not None):
                 self._save_last()
                 raise TrainingInterrupted(
-                    self._signal, self.last_path if self.dist.is_main else None
+                    self._signal or signal.SIGTERM, self.last_path if self.dist.is_main else None
                 )
-            done = self._stopping_rule(over_time=flags > 0) or (exhausted and "epochs")
+            done = self._stopping_rule(over_time=timed_out > 0) or (exhausted and "epochs")
             if (cfg.eval_every and self.step % cfg.eval_every == 0) or epoch_end or done:
                 self._run_eval()
                 if self._stop_reason:
