@@ -1,14 +1,20 @@
-"""`seqtool train-mt`, `seqtool translate` and `seqtool bleu`."""
+"""`seqtool train-mt`, `seqtool translate` and `seqtool bleu`: the flags.
+
+The training and translation work is in :mod:`seqtool.cli.translate_run`,
+imported when a command runs, so that ``seqtool --help`` does not import torch.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from seqtool.cli import render
 from seqtool.cli.app import app
-from seqtool.cli.options import Encoding, Errors, Format, Quiet
+from seqtool.cli.options import Device, Encoding, Errors, Format, Quiet
+from seqtool.cli.train_options import TrainOptions, train_options
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, display_name, read_lines
 
@@ -110,3 +116,196 @@ def bleu(
         fmt,
         title=f"d2l sentence BLEU (k={d2l_k})",
     )
+
+
+# ---------------------------------------------------------------------- train-mt
+def _opt(*decls: str, help: str, panel: str = "Model") -> Any:
+    return typer.Option(*decls, help=help, rich_help_panel=panel, show_default=False)
+
+
+@app.command("train-mt")
+@train_options
+def train_mt(
+    src: Annotated[
+        str | None, _opt("--src", help="Source-language training text.", panel="Data")
+    ] = None,
+    tgt: Annotated[
+        str | None,
+        _opt("--tgt", help="Target-language training text, line-aligned with --src.", panel="Data"),
+    ] = None,
+    pairs: Annotated[
+        str | None,
+        _opt("--pairs", help="Training pairs: source<TAB>target lines (fra-eng).", panel="Data"),
+    ] = None,
+    src_lang: Annotated[
+        str | None,
+        _opt(
+            "--src-lang",
+            help="Source language: a code read from a pairs file's name (en-fr.tsv, fra.txt) "
+            "or a column number.",
+            panel="Data",
+        ),
+    ] = None,
+    tgt_lang: Annotated[
+        str | None, _opt("--tgt-lang", help="Target language (as --src-lang).", panel="Data")
+    ] = None,
+    valid_src: Annotated[
+        str | None, _opt("--valid-src", help="Validation source text.", panel="Data")
+    ] = None,
+    valid_tgt: Annotated[
+        str | None, _opt("--valid-tgt", help="Validation target text.", panel="Data")
+    ] = None,
+    valid_pairs: Annotated[
+        str | None, _opt("--valid-pairs", help="Validation pairs file.", panel="Data")
+    ] = None,
+    valid_size: Annotated[
+        int | None,
+        _opt(
+            "--valid-size",
+            help="Without validation files: hold out this many training pairs "
+            "(default min(500, 10%)).",
+            panel="Data",
+        ),
+    ] = None,
+    max_len: Annotated[
+        int | None,
+        _opt(
+            "--max-len",
+            help="Drop training pairs with a side longer than this many tokens (default 256).",
+            panel="Data",
+        ),
+    ] = 256,
+    empty_lines: Annotated[
+        str,
+        _opt(
+            "--empty-lines",
+            help="Pairs with an empty side: skip (default; dropped and counted) or error.",
+            panel="Data",
+        ),
+    ] = "skip",
+    max_tokens: Annotated[
+        int | None,
+        _opt(
+            "--max-tokens", help="Tokens per batch, padding included (default 4096).", panel="Data"
+        ),
+    ] = None,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Checkpoint to write (best by valid BLEU); also OUT.last.pt."
+        ),
+    ] = Path("mt.pt"),
+    model: Annotated[str, _opt("--model", "-m", help="transformer (default) or gru-attn.")] = (
+        "transformer"
+    ),
+    layers: Annotated[
+        int | None,
+        _opt(
+            "--layers", help="Transformer: encoder and decoder layers each; gru-attn: GRU layers."
+        ),
+    ] = None,
+    dim: Annotated[int | None, _opt("--dim", help="Transformer width.")] = None,
+    heads: Annotated[int | None, _opt("--heads", help="Transformer attention heads.")] = None,
+    ff_dim: Annotated[int | None, _opt("--ff-dim", help="Transformer feed-forward size.")] = None,
+    embed: Annotated[int | None, _opt("--embed", help="gru-attn embedding size.")] = None,
+    hidden: Annotated[int | None, _opt("--hidden", help="gru-attn hidden size.")] = None,
+    bidirectional: Annotated[
+        bool | None,
+        _opt("--bidirectional/--unidirectional", help="gru-attn encoder (default bidirectional)."),
+    ] = None,
+    dropout: Annotated[float | None, _opt("--dropout", help="Dropout rate.")] = None,
+    label_smoothing: Annotated[
+        float, _opt("--label-smoothing", help="Label smoothing of the training loss (default 0.1).")
+    ] = 0.1,
+    vocab_file: Annotated[
+        Path | None, _opt("--vocab", help="One joint vocabulary (VOCAB.json).", panel="Text")
+    ] = None,
+    src_vocab: Annotated[
+        Path | None, _opt("--src-vocab", help="Source vocabulary.", panel="Text")
+    ] = None,
+    tgt_vocab: Annotated[
+        Path | None, _opt("--tgt-vocab", help="Target vocabulary.", panel="Text")
+    ] = None,
+    vocab_size: Annotated[
+        int,
+        _opt("--vocab-size", help="Size of the vocabulary built (default 8000).", panel="Text"),
+    ] = 8000,
+    tokenizer: Annotated[
+        str,
+        _opt("--tokenizer", "-t", help="bpe (default), unigram, word or char.", panel="Text"),
+    ] = "bpe",
+    encoding: Encoding = "utf-8",
+    errors: Errors = "strict",
+    train: TrainOptions = TrainOptions(),
+) -> None:
+    """Train a translation model (Transformer or GRU with attention) on parallel text.
+
+    By default one joint BPE vocabulary is trained on both sides and the model keeps
+    its best weights by validation BLEU.
+
+    Example: seqtool train-mt --src train.de.gz --tgt train.en.gz --valid-src val.de.gz --valid-tgt val.en.gz --time-budget 20m -o de-en.pt
+    """
+    from seqtool.cli import translate_run
+
+    translate_run.train(locals())
+
+
+# ---------------------------------------------------------------------- translate
+@app.command()
+def translate(
+    checkpoint: Annotated[Path, typer.Argument(help="A model trained by `seqtool train-mt`.")],
+    file: Annotated[
+        str, typer.Argument(help="Sentences to translate, one per line ('-': stdin).")
+    ] = "-",
+    beam: Annotated[int, typer.Option("--beam", "-b", help="Beam size; 1 is greedy search.")] = 5,
+    lenpen: Annotated[
+        float, typer.Option("--lenpen", help="Length penalty: scores are divided by length**A.")
+    ] = 1.0,
+    max_len_a: Annotated[
+        float, typer.Option("--max-len-a", help="Output cap: A * source tokens + B.")
+    ] = 1.5,
+    max_len_b: Annotated[int, typer.Option("--max-len-b", help="See --max-len-a.")] = 10,
+    nbest: Annotated[
+        int,
+        typer.Option("--nbest", help="The N best translations (TSV: line, rank, score, text)."),
+    ] = 1,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Sentences translated together.")
+    ] = 64,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="text (default), tsv or jsonl (these two with scores)."
+        ),
+    ] = "text",
+    eval_bleu: Annotated[
+        bool,
+        typer.Option("--eval-bleu", help="Score against --ref: BLEU and chrF on stderr."),
+    ] = False,
+    ref: Annotated[
+        list[str] | None,
+        typer.Option("--ref", help="Reference translations, line-aligned (repeatable)."),
+    ] = None,
+    metrics_json: Annotated[
+        Path | None, typer.Option("--metrics-json", help="Also write the scores to this file.")
+    ] = None,
+    show_attention: Annotated[
+        Path | None,
+        typer.Option(
+            "--show-attention", help="Draw the first sentence's attention as a PNG (matplotlib)."
+        ),
+    ] = None,
+    device: Device = "auto",
+    encoding: Encoding = "utf-8",
+    errors: Errors = "strict",
+    quiet: Quiet = False,
+) -> None:
+    """Translate text: one output line per input line, in order, streamed.
+
+    Example: seqtool translate de-en.pt val.de --eval-bleu --ref val.en > hyp.en
+    """
+    from seqtool.cli import translate_run
+
+    render.set_quiet(quiet)
+    check_encoding(encoding, errors)
+    translate_run.translate(locals())

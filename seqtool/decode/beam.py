@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from seqtool.errors import UsageError
-from seqtool.text.vocab import BOS, EOS
+from seqtool.text.vocab import BOS, EOS, PAD
 
 
 class Seq2SeqModel(Protocol):
@@ -68,7 +68,10 @@ def max_lengths(src_lens: Tensor, a: float, b: int) -> Tensor:
 
 
 def _log_probs(logits: Tensor, forced: Tensor) -> Tensor:
-    lp = torch.log_softmax(logits.float(), dim=-1)  # (N, V)
+    """Log-probabilities of the next token; ``<pad>`` and ``<bos>`` are never produced,
+    and rows in ``forced`` can only end (``<eos>``)."""
+    never = torch.tensor([PAD, BOS], device=logits.device)
+    lp = torch.log_softmax(logits.float().index_fill(1, never, float("-inf")), dim=-1)  # (N, V)
     if bool(forced.any()):
         eos_only = torch.full_like(lp[0], float("-inf"))
         eos_only[EOS] = 0.0
