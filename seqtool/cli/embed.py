@@ -1,0 +1,316 @@
+"""`seqtool word2vec train|similar|analogy|eval`: skip-gram word vectors.
+
+Training lives in :mod:`seqtool.models.skipgram`, the vectors in
+:mod:`seqtool.wordvectors`, the scores in :mod:`seqtool.metrics.wordvec`; this
+module maps flags to them and renders.  torch is imported only by ``train``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from seqtool import __version__
+from seqtool.cli import render
+from seqtool.cli.app import app
+from seqtool.cli.options import (
+    Device,
+    Encoding,
+    Errors,
+    Format,
+    Inputs,
+    Lower,
+    Normalize,
+    Quiet,
+    Seed,
+    inputs_or_stdin,
+)
+from seqtool.errors import InputError, UsageError
+from seqtool.io import check_encoding, check_output_path, display_name, read_lines
+
+if TYPE_CHECKING:
+    from seqtool.models.skipgram import Progress
+    from seqtool.text.vocab import Vocab
+
+w2v_app = typer.Typer(
+    help="Train word vectors (skip-gram, negative sampling) and query and score them.",
+    no_args_is_help=True,
+)
+app.add_typer(w2v_app, name="word2vec")
+
+Vectors = Annotated[Path, typer.Argument(help="Vectors file (word2vec text or binary).")]
+Top = Annotated[int, typer.Option("--top", "-k", help="How many words to list.")]
+
+
+@w2v_app.command("train")
+def train_cmd(
+    files: Inputs = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Vectors file to write.")] = Path(
+        "vectors.txt"
+    ),
+    dim: Annotated[int, typer.Option("--dim", help="Vector dimension.")] = 100,
+    window: Annotated[
+        int, typer.Option("--window", help="Largest distance to a context word (shrunk at random).")
+    ] = 5,
+    negative: Annotated[int, typer.Option("--negative", help="Noise words per centre word.")] = 5,
+    min_count: Annotated[
+        int, typer.Option("--min-count", help="Ignore words seen fewer times.")
+    ] = 5,
+    max_vocab: Annotated[
+        int | None, typer.Option("--max-vocab", help="Keep only this many most frequent words.")
+    ] = None,
+    sample: Annotated[
+        float, typer.Option("--sample", help="Subsampling threshold for frequent words (0: off).")
+    ] = 1e-3,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the corpus.")] = 5,
+    lr: Annotated[
+        float, typer.Option("--lr", help="Initial learning rate (decays linearly to 0.0001).")
+    ] = 0.025,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size", help="Centre words per step [default: 512 on CPUs, 16384 on GPUs]."
+        ),
+    ] = None,
+    threads: Annotated[
+        int, typer.Option("--threads", help="CPU threads (0: all cores; 1: reproducible).")
+    ] = 0,
+    seed: Seed = 0,
+    device: Device = "auto",
+    binary: Annotated[
+        bool, typer.Option("--binary", help="Write the word2vec binary format (default: text).")
+    ] = False,
+    vocab_file: Annotated[
+        Path | None, typer.Option("--vocab", help="Reuse this vocabulary (from `vocab build`).")
+    ] = None,
+    normalize: Normalize = None,
+    lower: Lower = None,
+    encoding: Encoding = "utf-8",
+    errors: Errors = "strict",
+    quiet: Quiet = False,
+) -> None:
+    """Train skip-gram word vectors with negative sampling (word2vec).
+
+    Text is split on whitespace as it is (normaliser 'none'), as word2vec and gensim
+    do; pass --normalize letters for raw text.
+
+    Example: seqtool word2vec train ptb.train.txt -o ptb.vec
+    """
+    from seqtool.models.skipgram import SkipGramConfig, encode_corpus, train
+    from seqtool.wordvectors import WordVectors
+
+    render.set_quiet(quiet)
+    cfg = SkipGramConfig(
+        dim=dim,
+        window=window,
+        negative=negative,
+        sample=sample,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        threads=threads,
+        seed=seed,
+        device=device,
+    )
+    cfg.check()
+    if min_count < 1:
+        raise UsageError(f"--min-count must be at least 1, not {min_count}")
+    if max_vocab is not None and max_vocab < 2:
+        raise UsageError(f"--max-vocab must be at least 2, not {max_vocab}")
+    check_encoding(encoding, errors)
+    check_output_path(output)
+    paths = inputs_or_stdin(files)
+    names = ", ".join(display_name(p) for p in paths)
+    # read twice (vocabulary, then ids) unless the text comes from stdin
+    lines = list(read_lines(paths, encoding, errors)) if "-" in paths else None
+
+    def text() -> Iterable[str]:
+        return lines if lines is not None else read_lines(paths, encoding, errors)
+
+    vocab = _vocabulary(text(), vocab_file, normalize, lower, min_count, max_vocab, names)
+    corpus = encode_corpus(text(), vocab, min_count, max_vocab)
+    render.info(
+        f"{names}: {len(corpus.ids):,} words, {len(corpus.words):,} distinct with count >= "
+        f"{min_count}; skip-gram dim {dim}, window {window}, {negative} noise words, "
+        f"{epochs} epochs"
+    )
+    with render.Progress("word2vec", total=len(corpus.ids) * epochs, unit="words") as bar:
+
+        def report(p: Progress) -> None:
+            rate = p.effective_words / p.elapsed if p.elapsed > 0 else 0.0
+            bar.update(done=p.raw_words, rate=f"{rate:,.0f} words/s", lr=f"{p.lr:.5f}")
+
+        result = train(corpus, cfg, on_progress=report)
+    WordVectors(corpus.words, result.vectors).save(output, binary=binary)
+    rate = result.effective_words / result.seconds if result.seconds > 0 else 0.0
+    render.info(
+        f"trained on {result.raw_words:,} words ({result.effective_words:,} after subsampling) "
+        f"in {result.seconds:.1f} s: {rate:,.0f} words/s ({result.device}, "
+        f"{result.threads} thread{'s' if result.threads != 1 else ''}); wrote "
+        f"{len(corpus.words):,} vectors of dimension {dim} to {output} "
+        f"({'binary' if binary else 'text'})"
+    )
+
+
+def _vocabulary(
+    lines: Iterable[str],
+    vocab_file: Path | None,
+    normalize: str | None,
+    lower: bool | None,
+    min_count: int,
+    max_vocab: int | None,
+    names: str,
+) -> Vocab:
+    """The vocabulary to train with: ``--vocab``, or built here (normaliser ``none``)."""
+    from seqtool.text.normalize import Normalizer
+    from seqtool.text.vocab import SPECIALS, Vocab
+
+    if vocab_file is not None:
+        if normalize is not None or lower is not None:
+            raise UsageError(
+                "--normalize/--lower cannot be combined with --vocab: "
+                "the vocabulary carries its own normaliser"
+            )
+        return Vocab.load(vocab_file)
+    norm = Normalizer.make(normalize or "none", lower)
+    try:
+        return Vocab.build(
+            lines,
+            kind="word",
+            normalizer=norm,
+            min_freq=min_count,
+            max_size=None if max_vocab is None else max_vocab + len(SPECIALS),
+        )
+    except InputError as e:
+        raise InputError(f"{names}: {e.message}", hint=e.hint) from None
+
+
+@w2v_app.command("similar")
+def similar_cmd(
+    vectors: Vectors,
+    words: Annotated[list[str], typer.Argument(help="Words to find neighbours of.")],
+    top: Top = 10,
+    fmt: Format = "auto",
+) -> None:
+    """List each word's nearest neighbours by cosine similarity.
+
+    Example: seqtool word2vec similar ptb.vec company market
+    """
+    from seqtool.wordvectors import WordVectors
+
+    fmt = render.resolve_format(fmt)
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, not {top}")
+    wv = WordVectors.load(vectors)
+    rows = []
+    for word in words:
+        for rank, (other, score) in enumerate(wv.most_similar([word], top=top), 1):
+            rows.append((word, rank, other, round(score, 4)))
+    render.emit_rows(("word", "rank", "neighbour", "cosine"), rows, fmt, title="nearest words")
+
+
+@w2v_app.command("analogy")
+def analogy_cmd(
+    vectors: Vectors,
+    a: Annotated[str, typer.Argument(help="A, in A : B :: C : ?")],
+    b: Annotated[str, typer.Argument(help="B")],
+    c: Annotated[str, typer.Argument(help="C")],
+    top: Top = 5,
+    fmt: Format = "auto",
+) -> None:
+    """Solve A : B :: C : ? by 3CosAdd (nearest to B - A + C, inputs excluded).
+
+    Example: seqtool word2vec analogy vectors.txt man king woman
+    """
+    from seqtool.wordvectors import WordVectors
+
+    fmt = render.resolve_format(fmt)
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, not {top}")
+    wv = WordVectors.load(vectors)
+    answers = wv.analogy(a, b, c, top=top)
+    rows = [(rank, word, round(score, 4)) for rank, (word, score) in enumerate(answers, 1)]
+    render.emit_rows(("rank", "word", "cosine"), rows, fmt, title=f"{a} : {b} :: {c} : ?")
+
+
+@w2v_app.command("eval")
+def eval_cmd(
+    vectors: Vectors,
+    analogies: Annotated[
+        Path | None,
+        typer.Option("--analogies", help="Analogy questions (questions-words.txt format)."),
+    ] = None,
+    pairs: Annotated[
+        list[Path] | None,
+        typer.Option("--pairs", help="Word pairs with scores, TAB-separated (repeatable)."),
+    ] = None,
+    restrict: Annotated[
+        int, typer.Option("--restrict", help="Answer analogies among this many frequent words.")
+    ] = 300_000,
+    fmt: Format = "auto",
+    encoding: Encoding = "utf-8",
+) -> None:
+    """Score vectors: analogy accuracy per section, Spearman on word-pair files.
+
+    Follows gensim's evaluate_word_analogies / evaluate_word_pairs: case-insensitive,
+    questions and pairs with unknown words skipped and counted.
+
+    Example: seqtool word2vec eval vec.txt --analogies questions-words.txt --pairs wordsim353.tsv
+    """
+    from seqtool.metrics.wordvec import evaluate_analogies, evaluate_pairs
+    from seqtool.wordvectors import WordVectors
+
+    fmt = render.resolve_format(fmt)
+    if analogies is None and not pairs:
+        raise UsageError(
+            "nothing to evaluate: give --analogies FILE and/or --pairs FILE",
+            hint="gensim ships questions-words.txt, wordsim353.tsv and simlex999.txt "
+            "in gensim/test/test_data",
+        )
+    if restrict < 1:
+        raise UsageError(f"--restrict must be at least 1, not {restrict}")
+    check_encoding(encoding)
+    wv = WordVectors.load(vectors)
+    signature = f"restrict:{restrict}|case:folded|3cosadd|seqtool:{__version__}"
+    rows: list[tuple[object, ...]] = []
+    if analogies is not None:
+        name = display_name(analogies)
+        score = evaluate_analogies(wv, read_lines(analogies, encoding), name, restrict)
+        for s in score.sections:
+            rows.append(
+                (
+                    analogies.name,
+                    s.name,
+                    "accuracy",
+                    _acc(s.correct, s.answered),
+                    s.answered,
+                    s.skipped,
+                )
+            )
+        rows.append(
+            (
+                analogies.name,
+                "total",
+                "accuracy",
+                _acc(score.correct, score.answered),
+                score.answered,
+                score.skipped,
+            )
+        )
+    for path in pairs or []:
+        p = evaluate_pairs(wv, read_lines(path, encoding), display_name(path), restrict)
+        rows.append((path.name, "all", "spearman", round(p.spearman, 4), p.pairs, p.unknown))
+        rows.append((path.name, "all", "pearson", round(p.pearson, 4), p.pairs, p.unknown))
+    columns: tuple[str, ...] = ("test", "part", "metric", "value", "n", "skipped")
+    if fmt in ("json", "jsonl"):
+        columns = (*columns, "signature")
+        rows = [(*r, signature) for r in rows]
+    render.emit_rows(columns, rows, fmt, title=f"{display_name(vectors)} ({len(wv):,} words)")
+    render.info(f"signature: {signature}")
+
+
+def _acc(correct: int, answered: int) -> float:
+    return round(correct / answered, 4) if answered else float("nan")
