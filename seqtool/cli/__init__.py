@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from seqtool.cli import corpus, datacmd, demo, lm, ngrams, translate, zipf  # noqa: F401,E402 - register commands
+from seqtool.cli import corpus, datacmd, demo, embed, lm, ngrams, translate, zipf  # noqa: F401,E402 - register commands
 from seqtool.cli.app import app
 
 __all__ = ["app", "main"]
