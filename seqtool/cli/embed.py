@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -314,3 +314,34 @@ def eval_cmd(
 
 def _acc(correct: int, answered: int) -> float:
     return round(correct / answered, 4) if answered else float("nan")
+
+
+DEMO_WORDS = ("time", "machine", "traveller", "man", "little", "people", "said")
+
+
+def demo_step(ctx: Any) -> None:
+    """`seqtool demo`: a few seconds of word2vec on the demo corpus, then neighbours."""
+    from seqtool.models.skipgram import SkipGramConfig, encode_corpus, train
+    from seqtool.text.normalize import Normalizer
+    from seqtool.text.vocab import Vocab
+    from seqtool.wordvectors import WordVectors
+
+    lines = ctx.lines()
+    vocab = Vocab.build(lines, "word", Normalizer.make("d2l"), min_freq=3)
+    corpus = encode_corpus(lines, vocab, min_count=3)
+    cfg = SkipGramConfig(dim=50, window=5, epochs=10, seed=ctx.seed)
+    result = train(corpus, cfg)
+    wv = WordVectors(corpus.words, result.vectors)
+    path = ctx.out / "word2vec.txt"
+    wv.save(path)
+    rate = result.effective_words / result.seconds if result.seconds > 0 else 0.0
+    render.info(
+        f"  skip-gram, {len(wv):,} words seen 3+ times, dim 50, 10 epochs: "
+        f"{result.seconds:.1f} s, {rate:,.0f} words/s"
+    )
+    words = [w for w in DEMO_WORDS if w in wv][:4] or wv.words[:4]
+    for word in words:
+        near = ", ".join(w for w, _ in wv.most_similar([word], top=5))
+        render.info(f"  nearest to {word!r}: {near}")
+    render.info(f"  (try: seqtool word2vec similar {path} {words[0]})")
+    ctx.made.append(("word vectors", path))

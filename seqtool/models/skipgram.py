@@ -343,30 +343,35 @@ class SkipGram(nn.Module):
         g = torch.bmm(x, u.transpose(1, 2))  # (B, c, 1+k) scores u_t · v_o
         g.sigmoid_().neg_()
         g[:, :, 0].add_(1.0)  # label - σ(score): 1 for the centre word, 0 for noise
-        g.mul_(self.step_masks(contexts, targets, self.pad)).mul_(lr)
-        if row_cap > 0:
-            gx = g * _row_share(contexts, len(inp), row_cap).unsqueeze(2)
-            gu = g * _row_share(targets, len(out), row_cap).unsqueeze(1)
-        else:
-            gx = gu = g
-        dx = torch.bmm(gx, u)  # (B, c, d)
-        du = torch.bmm(gu.transpose(1, 2), x)  # (B, 1+k, d)
+        g[:, :, 1:].mul_((targets[:, 1:] != targets[:, :1]).unsqueeze(1))  # noise == centre
+        lr_x, lr_u = _step_sizes(contexts, targets, len(inp), lr, row_cap, self.pad)
+        dx = torch.bmm(g * lr_x.unsqueeze(2), u)  # (B, c, d)
+        du = torch.bmm((g * lr_u.unsqueeze(1)).transpose(1, 2), x)  # (B, 1+k, d)
         inp.index_add_(0, contexts.reshape(-1), dx.reshape(-1, inp.shape[1]))
         out.index_add_(0, targets.reshape(-1), du.reshape(-1, out.shape[1]))
 
 
-def _row_share(index: torch.Tensor, n_rows: int, cap: int) -> torch.Tensor:
-    """``cap / max(cap, hits)`` for every entry of ``index``, hits counted in ``index``.
+def _step_sizes(
+    contexts: torch.Tensor, targets: torch.Tensor, n_rows: int, lr: float, cap: int, pad: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The learning rate of every context (B, c) and target (B, 1+k) entry of a step.
 
-    Counted with a scatter, not ``bincount``: no device sync on a GPU, and only the
-    touched rows of the counter are written, whatever the vocabulary size.
+    ``lr``, times ``cap / hits`` for a row hit more than ``cap`` times in the step, and
+    0 for padding contexts (so the padding row stays zero and adds nothing to the
+    output gradients).  Hits are counted with a scatter rather than ``bincount``: no
+    device sync on a GPU, one pass for both tables (targets offset by ``n_rows``).
     """
-    flat = index.reshape(-1)
-    hits = torch.zeros(n_rows, device=index.device).index_add_(
-        0, flat, torch.ones(flat.shape, device=index.device)
-    )
-    share = hits.index_select(0, flat).clamp_(min=cap).reciprocal_().mul_(cap)
-    return share.view(index.shape)
+    if cap > 0:
+        flat = torch.cat([contexts.reshape(-1), targets.reshape(-1) + n_rows])
+        ones = torch.ones(flat.shape, device=flat.device)
+        hits = torch.zeros(2 * n_rows, device=flat.device).index_add_(0, flat, ones)
+        share = hits.index_select(0, flat).clamp_(min=cap).reciprocal_().mul_(cap * lr)
+        lr_x, lr_u = share.split([contexts.numel(), targets.numel()])
+        lr_x, lr_u = lr_x.view(contexts.shape), lr_u.view(targets.shape)
+    else:
+        lr_x = torch.full(contexts.shape, lr, device=contexts.device)
+        lr_u = torch.full(targets.shape, lr, device=targets.device)
+    return lr_x * (contexts != pad), lr_u
 
 
 # ---------------------------------------------------------------------- training
