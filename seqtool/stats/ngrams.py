@@ -24,7 +24,6 @@ of the tokens, as ``--`` does for the default ``letters`` word tokens.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -136,22 +135,22 @@ class NgramCounts:
 
     def _output_order(self, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Count descending, then tokens in code-point order (see the module docstring)."""
-        used = np.unique(rows)
-        strings = np.array([self.tokens[i] for i in used.tolist()], dtype=object)
-        rank = np.empty(int(used[-1]) + 1 if len(used) else 1, dtype=np.int64)
-        rank[used] = np.argsort(np.argsort(strings, kind="stable"), kind="stable")
+        used = np.zeros(len(self.tokens), dtype=bool)
+        used[rows.ravel()] = True
+        ids = np.flatnonzero(used)
+        rank = np.zeros(len(self.tokens), dtype=np.int64)
+        rank[ids[_string_order([self.tokens[i] for i in ids.tolist()])]] = np.arange(len(ids))
         by_rank = rank[rows]  # (k, n)
-        keys = pack([by_rank[:, j] for j in range(rows.shape[1])], bits_for(len(used) + 1))
+        keys = pack([by_rank[:, j] for j in range(rows.shape[1])], bits_for(len(ids) + 1))
         first = np.argsort(keys, kind="stable") if keys.ndim == 1 else np.lexsort(keys.T[::-1])
         return first[np.argsort(-counts[first], kind="stable")]
 
     def strings(self, rows: np.ndarray, sep: str = "--") -> list[str]:
         """The n-grams of (k, n) id rows as strings, tokens joined by ``sep``."""
-        tok = np.array(self.tokens, dtype=object)
-        out = tok[rows[:, 0]]
-        for j in range(1, rows.shape[1]):
-            out = out + sep + tok[rows[:, j]]
-        return list(out)
+        cols = _columns(np.array(self.tokens, dtype=object), rows)
+        if len(cols) == 1:
+            return cols[0]
+        return list(map(_pattern(len(cols), sep).__mod__, zip(*cols)))
 
     def top(self, n: int, k: int = 10, sep: str = "--") -> list[tuple[str, int]]:
         rows, counts = self.ranked(n, k)
@@ -160,11 +159,17 @@ class NgramCounts:
     def tsv_blocks(
         self, n: int, sep: str = "--", min_count: int = 1, block: int = 1 << 16
     ) -> Iterator[str]:
-        """Every n-gram as ``ngram<TAB>count`` lines, in output order, in blocks of text."""
+        """Every n-gram as ``ngram<TAB>count`` lines, in output order, in blocks of text.
+
+        One %-format per line from plain lists: the cheapest way CPython has to
+        write millions of lines.
+        """
         rows, counts = self.ranked(n, 0, min_count)
+        tok = np.array(self.tokens, dtype=object)
+        line = (_pattern(n, sep) + "\t%d\n").__mod__
         for i in range(0, len(counts), block):
-            grams = self.strings(rows[i : i + block], sep)
-            yield "".join(f"{g}\t{c}\n" for g, c in zip(grams, counts[i : i + block].tolist()))
+            cols = _columns(tok, rows[i : i + block])
+            yield "".join(map(line, zip(*cols, counts[i : i + block].tolist())))
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -241,6 +246,26 @@ class NgramCounts:
             raise
         except (KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
             raise InputError(f"{name}: damaged seqtool counts file: {e}") from None
+
+
+def _columns(tok: np.ndarray, rows: np.ndarray) -> list[list[str]]:
+    """The tokens of each column of (k, n) id rows, as plain lists."""
+    return [tok[rows[:, j]].tolist() for j in range(rows.shape[1])]
+
+
+def _pattern(n: int, sep: str) -> str:
+    """A %-format joining n strings with ``sep``."""
+    return sep.replace("%", "%%").join(["%s"] * n)
+
+
+def _string_order(strings: list[str]) -> np.ndarray:
+    """argsort of strings in code-point order; UTF-8 bytes sort the same way, in C."""
+    encoded = [t.encode("utf-8", "surrogatepass") for t in strings]
+    width = max(map(len, encoded), default=1)
+    if width * len(encoded) <= 1 << 28:
+        # NUL padding ties "a" with "a\0"; a NUL never occurs in a token read from text.
+        return np.argsort(np.array(encoded, dtype=f"S{max(width, 1)}"), kind="stable")
+    return np.asarray(sorted(range(len(strings)), key=strings.__getitem__), dtype=np.int64)
 
 
 def _table_from_rows(rows: np.ndarray, counts: np.ndarray, vocab_size: int) -> KeyTable:
@@ -554,6 +579,8 @@ def _count_parallel(
     workers: int,
     on_chunk: Callable[[int], None] | None,
 ) -> _Merger:
+    import multiprocessing  # only here: its import costs a small run's time
+
     merger = _Merger(settings, orders, heaps=False)
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)

@@ -44,6 +44,24 @@ def _ascii_table(lower: bool, per_line: bool) -> bytes:
     return bytes(table)
 
 
+class _WordIndex(dict[bytes, int]):
+    """token -> id; looking up an unseen token gives it the next id (first-appearance order).
+
+    One C-level pass (``map(index.__getitem__, tokens)``) both assigns and looks
+    up; Python runs only for new tokens.  With a large vocabulary the lookups
+    miss the cache, so a second pass would cost as much again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__({_MARK: BOUNDARY})
+        self.tokens: list[bytes] = [_MARK]
+
+    def __missing__(self, token: bytes) -> int:
+        i = self[token] = len(self.tokens)
+        self.tokens.append(token)
+        return i
+
+
 class Lexicon:
     """Token <-> dense id in order of first appearance; id 0 is the boundary marker.
 
@@ -53,30 +71,20 @@ class Lexicon:
 
     def __init__(self, char: bool) -> None:
         self.char = char
-        self.tokens: list[bytes] = [_MARK]  # word mode
-        self.index: dict[bytes, int] = {_MARK: BOUNDARY}
+        self.index = _WordIndex()
         self.cps: list[int] = [0]  # char mode: id -> code point
         self._cp2id: np.ndarray | None = None
-        self._growing = True
+
+    @property
+    def tokens(self) -> list[bytes]:
+        return self.index.tokens
 
     def __len__(self) -> int:
-        return len(self.cps) if self.char else len(self.tokens)
+        return len(self.cps) if self.char else len(self.index.tokens)
 
     def word_ids(self, toks: list[bytes]) -> np.ndarray:
         """Ids of the tokens, adding unseen ones; (len(toks),) int64."""
-        index = self.index
-        if not self._growing:
-            try:
-                return np.fromiter(map(index.__getitem__, toks), np.int64, len(toks))
-            except KeyError:
-                pass
-        before = len(self.tokens)
-        for t in dict.fromkeys(toks):  # first-appearance order
-            if t not in index:
-                index[t] = len(self.tokens)
-                self.tokens.append(t)
-        self._growing = len(self.tokens) > before
-        return np.fromiter(map(index.__getitem__, toks), np.int64, len(toks))
+        return np.fromiter(map(self.index.__getitem__, toks), np.int64, len(toks))
 
     def char_ids(self, cps: np.ndarray) -> np.ndarray:
         """Ids of the code points, adding unseen ones; (len(cps),) int64."""
@@ -98,7 +106,11 @@ class Lexicon:
         """Tokens as strings, from id ``start`` on."""
         if self.char:
             return [chr(c) for c in self.cps[start:]]
-        return [t.decode("utf-8") for t in self.tokens[start:]]
+        tokens = self.index.tokens[start:]
+        joined = b"\n".join(tokens)
+        if joined.count(b"\n") == len(tokens) - 1:  # no token holds a line break
+            return joined.decode("utf-8").split("\n")  # one decode instead of one per token
+        return [t.decode("utf-8") for t in tokens]
 
 
 class ChunkTokenizer:
