@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import assert_one_line_error
 from seqtool.wordvectors import WordVectors
@@ -233,3 +235,47 @@ def test_ptb_quality_is_gensims(cli, shared_data: Path, tmp_path: Path) -> None:
     spearman = {x["test"]: x["value"] for x in rows if x["metric"] == "spearman"}
     assert total["n"] == 4575 and total["value"] > 0.022
     assert spearman["wordsim353.tsv"] > 0.14 and spearman["simlex999.txt"] > 0.09
+
+
+# ---------------------------------------------------------------------- robustness
+SPECIAL = {
+    "crlf": b"one two\r\nthree one\r\n",
+    "bom": "\ufeffone two\ntwo one\n".encode(),
+    "huge line": b"word " * 200_000,
+    "only newlines": b"\n\n\n",
+    "nul": b"a\x00b\n",
+    "gzip magic but truncated": b"\x1f\x8b\x08\x00broken",
+}
+TINY_RUN = ["--min-count", "1", "--dim", "8", "--epochs", "1", "--threads", "1"]
+
+
+def no_crash(run, out: Path) -> None:
+    assert "Traceback" not in run.stderr, run.stderr
+    if run.exit_code != 0:
+        errors = [ln for ln in run.stderr.splitlines() if ln.startswith("seqtool: error: ")]
+        assert len(errors) == 1 and "unexpected" not in errors[0], run.stderr
+        assert not out.exists()
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("case", sorted(SPECIAL))
+def test_train_on_special_inputs(cli, tmp_path: Path, case: str) -> None:
+    f = tmp_path / "in.txt"
+    f.write_bytes(SPECIAL[case])
+    out = tmp_path / "v.vec"
+    no_crash(cli("word2vec", "train", f, "-o", out, *TINY_RUN), out)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=200), text=st.text(max_size=200))
+def test_random_text_and_vector_files(cli, tmp_path: Path, data: bytes, text: str) -> None:
+    f = tmp_path / "in.txt"
+    f.write_bytes(text.encode("utf-8", "surrogatepass"))
+    out = tmp_path / "v.vec"
+    out.unlink(missing_ok=True)
+    no_crash(cli("word2vec", "train", f, "-o", out, *TINY_RUN), out)
+    for header in (b"", b"2 3\n", b"1 1\n"):
+        f.write_bytes(header + data)
+        no_crash(cli("word2vec", "similar", f, "w"), tmp_path / "never-written")
