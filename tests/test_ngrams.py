@@ -81,6 +81,8 @@ TEXTS = [
     "  leading space\n\n\n...\ttabs\tand  spaces\r\nCRLF line\r\n",
     "one\n",
     "x y x y x y x\ny x y\n",
+    "Antidisestablishmentarianism IS supercalifragilistic;\nABCDEFGHIJKL abcdefghijklm "
+    "twelveletter abcdefghijkl abcdefgh abcdefghi a\n",  # 12-letter limit of packed codes
 ]
 
 
@@ -109,6 +111,18 @@ def test_property_chunking_never_changes_counts(
     got = count_ngrams([path], (1, 2, 3), s, chunk_bytes=chunk)
     for n in (1, 2, 3):
         assert as_counter(got, n) == reference(text, n, s)
+
+
+@settings(max_examples=40, deadline=None)
+@given(words=st.lists(st.text(alphabet="abcXYZ", min_size=1, max_size=16), min_size=1, max_size=60))
+def test_packed_letter_ids_match_dict_ids(words: list[str]) -> None:
+    from seqtool.stats.letters import LetterCodes
+    from seqtool.stats.tokens import Lexicon
+
+    lex = Lexicon(char=False)
+    text = " ".join(words).encode()
+    ids = LetterCodes(lex).word_ids(text)
+    assert [lex.tokens[i] for i in ids.tolist()] == text.lower().split()
 
 
 def test_workers_equal_one_process(tmp_path: Path) -> None:

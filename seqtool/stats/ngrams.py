@@ -370,11 +370,15 @@ class _ChunkCounter:
     """Tokenises and counts one chunk at a time: the work a worker process does."""
 
     def __init__(
-        self, settings: Settings, orders: tuple[int, ...], vocab: Vocab | None = None
+        self,
+        settings: Settings,
+        orders: tuple[int, ...],
+        vocab: Vocab | None = None,
+        ordered_ids: bool = False,
     ) -> None:
         subword = vocab if vocab is not None and vocab.is_subword else None
         self.tokenize = ChunkTokenizer(
-            settings.normalizer, settings.tokenizer, settings.per_line, subword
+            settings.normalizer, settings.tokenizer, settings.per_line, subword, ordered_ids
         )
         self.settings = settings
         self.orders = orders
@@ -559,7 +563,7 @@ def _count_serial(
     heaps: bool,
     on_chunk: Callable[[int], None] | None,
 ) -> _Merger:
-    counter = _ChunkCounter(settings, orders, vocab)
+    counter = _ChunkCounter(settings, orders, vocab, ordered_ids=heaps)
     merger = _Merger(settings, orders, heaps)
     lex = counter.tokenize.lexicon
     for i, chunk in enumerate(chunks):

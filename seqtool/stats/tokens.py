@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seqtool.stats.letters import LetterCodes
 from seqtool.text.normalize import Normalizer
 
 if TYPE_CHECKING:
@@ -86,6 +87,18 @@ class Lexicon:
         """Ids of the tokens, adding unseen ones; (len(toks),) int64."""
         return np.fromiter(map(self.index.__getitem__, toks), np.int64, len(toks))
 
+    def add_many(self, toks: list[bytes]) -> np.ndarray:
+        """Ids of distinct tokens, adding the unseen ones in bulk; (len(toks),) int64."""
+        index = self.index
+        found = list(map(index.get, toks))
+        if None in found:
+            missing = [t for t, i in zip(toks, found) if i is None]
+            start = len(index.tokens)
+            index.update(zip(missing, range(start, start + len(missing))))
+            index.tokens.extend(missing)
+            found = list(map(index.__getitem__, toks))
+        return np.asarray(found, dtype=np.int64)
+
     def char_ids(self, cps: np.ndarray) -> np.ndarray:
         """Ids of the code points, adding unseen ones; (len(cps),) int64."""
         if self._cp2id is None:
@@ -129,6 +142,7 @@ class ChunkTokenizer:
         tokenizer: str = "word",
         per_line: bool = False,
         vocab: Vocab | None = None,
+        ordered_ids: bool = False,
     ) -> None:
         self.norm = normalizer
         self.kind = tokenizer
@@ -137,6 +151,12 @@ class ChunkTokenizer:
         self.lexicon = Lexicon(char=tokenizer == "char")
         self._table = _ascii_table(normalizer.lower, per_line)
         self._collapses = normalizer.name in ("d2l", "letters")
+        # Array-only word ids (seqtool.stats.letters) give ids out of first-appearance
+        # order, so they are off when the caller needs that order (Heaps' law).
+        packable = tokenizer == "word" and vocab is None and not per_line and normalizer.lower
+        self._codes = (
+            LetterCodes(self.lexicon) if packable and self._collapses and not ordered_ids else None
+        )
 
     def __call__(self, chunk: str, first: bool = False) -> np.ndarray:
         """Ids of one chunk; ``first`` marks the start of the whole input (char mode)."""
@@ -144,6 +164,8 @@ class ChunkTokenizer:
             return self.lexicon.word_ids(self._subword_tokens(chunk))
         if self.kind == "char":
             return self.lexicon.char_ids(self._code_points(chunk, first))
+        if self._codes is not None and self._fast(chunk):
+            return self._codes.word_ids(chunk.encode("utf-8"))
         return self.lexicon.word_ids(self._word_tokens(chunk))
 
     def _fast(self, chunk: str) -> bool:
