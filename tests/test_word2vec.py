@@ -382,3 +382,21 @@ def test_metrics_equal_gensims_on_random_vectors(tmp_path: Path) -> None:
         pearson, abs=1e-6
     )
     assert (1 - p.coverage) * 100 == pytest.approx(oov)
+
+
+# ---------------------------------------------------------------------- layering
+@pytest.mark.parametrize(
+    "module, banned",
+    [
+        ("seqtool.wordvectors", {"torch", "typer", "rich"}),  # queries stay light
+        ("seqtool.metrics.wordvec", {"torch", "typer", "rich"}),
+        ("seqtool.models.skipgram", {"typer", "rich", "seqtool.cli"}),
+    ],
+)
+def test_library_modules_import_no_cli_stack(module: str, banned: set[str]) -> None:
+    import subprocess
+    import sys
+
+    code = f"import sys, {module}; print(' '.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert not banned & set(out.stdout.split())
