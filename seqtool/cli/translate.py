@@ -186,7 +186,7 @@ def train_mt(
     max_tokens: Annotated[
         int | None,
         _opt(
-            "--max-tokens", help="Tokens per batch, padding included (default 4096).", panel="Data"
+            "--max-tokens", help="Tokens per batch, padding included (default 2048).", panel="Data"
         ),
     ] = None,
     output: Annotated[
@@ -296,6 +296,16 @@ def translate(
         ),
     ] = None,
     device: Device = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="auto (bf16 where the GPU or CPU computes it natively, else fp32), fp32 or bf16.",
+        ),
+    ] = "auto",
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="CPU threads for torch.", show_default=False)
+    ] = None,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
     quiet: Quiet = False,
@@ -309,3 +319,10 @@ def translate(
     render.set_quiet(quiet)
     check_encoding(encoding, errors)
     translate_run.translate(locals())
+
+
+def demo_step(ctx: Any) -> None:
+    """`seqtool demo`: a small translation model trained for ~20 s, translations and BLEU."""
+    from seqtool.cli import translate_run
+
+    translate_run.demo(ctx)

@@ -5,6 +5,7 @@ Imported only when one of those commands runs: it imports torch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import torch
 import typer
 
 from seqtool.cli import render
@@ -26,7 +28,7 @@ from seqtool.text.vocab import Vocab
 from seqtool.train import distributed as du
 from seqtool.train import mt
 from seqtool.train.checkpoint import load_checkpoint
-from seqtool.train.device import describe, resolve_device
+from seqtool.train.device import describe, resolve_device, set_threads
 from seqtool.train.mt_data import read_parallel
 from seqtool.train.trainer import StepInfo
 
@@ -222,13 +224,22 @@ def _check_translate(a: dict[str, Any]) -> tuple[SearchConfig, str]:
     return search, fmt
 
 
+def describe_inference(loaded: mt.LoadedMT) -> str:
+    """``cpu (2 threads, bf16)`` or ``cuda:0 (fp32)``."""
+    dtype = "bf16" if next(loaded.model.parameters()).dtype == torch.bfloat16 else "fp32"
+    threads = f"{torch.get_num_threads()} threads, " if loaded.device.type == "cpu" else ""
+    return f"{loaded.device} ({threads}{dtype})"
+
+
 def translate(a: dict[str, Any]) -> None:
     search, fmt = _check_translate(a)
     refs = [
         [line.rstrip() for line in read_lines(r, a["encoding"], a["errors"])]
         for r in a["ref"] or []
     ]
-    loaded = mt.load_mt(a["checkpoint"], resolve_device(a["device"]))
+    set_threads(a["threads"])
+    device = resolve_device(a["device"])
+    loaded = mt.load_mt(a["checkpoint"], device, mt.inference_dtype(a["precision"], device))
     first: list[str] = []  # the first non-empty line, for --show-attention
 
     def remember(lines: Iterator[str]) -> Iterator[str]:
@@ -266,7 +277,7 @@ def translate(a: dict[str, Any]) -> None:
     elapsed = time.perf_counter() - t0
     render.info(
         f"translated {n:,} lines in {elapsed:.2f} s ({n / max(elapsed, 1e-9):,.1f} lines/s, "
-        f"beam {search.beam}, {loaded.name} on {loaded.device})"
+        f"beam {search.beam}, {loaded.name} on {describe_inference(loaded)})"
     )
     if a["show_attention"] is not None:
         if not first:
@@ -307,3 +318,68 @@ def _score(a: dict[str, Any], hyps: list[str], refs: list[list[str]], search: Se
         }
         with atomic_write(a["metrics_json"]) as f:
             f.write(json.dumps(record, ensure_ascii=False, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------------- demo
+DEMO_PAIRS = 3000  # fra-eng is sorted by length: its first pairs are the short ones
+
+
+def demo(ctx: Any, seconds: float = 20.0) -> None:
+    """Train a small Transformer English->French model on the demo's parallel text for
+    ``seconds``, then translate a few sentences and score the held-out pairs."""
+    from seqtool.metrics.bleu import d2l_sentence_scores
+    from seqtool.train.trainer import TrainConfig
+
+    text = read_parallel(pairs=ctx.parallel)
+    text.src, text.tgt = text.src[:DEMO_PAIRS], text.tgt[:DEMO_PAIRS]
+    data = mt.prepare_data(text, None, vocab_size=1000, valid_size=max(20, len(text) // 12))
+    # A small Transformer: on a few hundred pairs it takes many more steps per second
+    # than the GRU's step-by-step decoder; no dropout or smoothing, to fit fast.
+    overrides = {"dim": 64, "layers": 2, "heads": 4, "ff_dim": 256, "dropout": 0.0}
+    spec = mt.mt_spec("transformer", data.src_vocab, data.tgt_vocab, overrides, max_tokens=400)
+    path = ctx.out / "mt.pt"
+    cfg = TrainConfig(
+        **{**mt.TRAIN_DEFAULTS["transformer"], "lr": 3e-3, "warmup": 30},
+        time_budget=seconds,
+        seed=ctx.seed,
+    )
+    bar = render.Progress("  translation model", total=100)
+
+    def on_step(s: StepInfo) -> None:
+        bar.update(100 * s.progress, loss=round(s.loss, 3))
+
+    # Train on all 20 seconds; the held-out pairs are scored once, afterwards.
+    unvalidated = dataclasses.replace(data, valid=None)
+    trainer = mt.mt_trainer(spec, unvalidated, cfg, path, label_smoothing=0.0, on_step=on_step)
+    with bar:
+        result = trainer.fit()
+    if trainer.last_path is not None:  # the demo keeps the model, not the training state
+        trainer.last_path.unlink(missing_ok=True)
+    render.info(
+        f"  Transformer {text.src_lang or 'src'}->{text.tgt_lang or 'tgt'}, "
+        f"{_k(count_parameters(trainer.module))} parameters, {len(data.train):,} pairs, "
+        f"{result.epochs:.0f} epochs in {result.elapsed:.0f} s on "
+        f"{describe(trainer.device, trainer.amp_dtype)}"
+    )
+    loaded = mt.load_mt(path, trainer.device)
+    search = SearchConfig(beam=3)
+    train_src = [text.src[i] for i in data.train.index[:: max(1, len(data.train) // 5)][:5]]
+    train_ref = [text.tgt[i] for i in data.train.index[:: max(1, len(data.train) // 5)][:5]]
+    hyps = [
+        r[0].text
+        for r in translate_lines(
+            loaded.model, loaded.src_vocab, loaded.tgt_vocab, train_src, search
+        )
+    ]
+    for s, h, r, b in zip(train_src, hyps, train_ref, d2l_sentence_scores(hyps, train_ref, 2)):
+        render.info(f"  {s} => {h}  (reference: {r}; d2l BLEU {b:.3f})")
+    valid = data.valid
+    if valid is not None:
+        srcs = [loaded.src_vocab.decode(s) for s in valid.src]
+        out = [
+            r[0].text
+            for r in translate_lines(loaded.model, loaded.src_vocab, loaded.tgt_vocab, srcs, search)
+        ]
+        for score in corpus_scores(out, [data.valid_refs], ["bleu", "chrf"]):
+            render.info(f"  held-out ({len(out)} pairs, beam 3): {score.text()}")
+    ctx.made.append(("translation model (seqtool translate mt.pt)", path))

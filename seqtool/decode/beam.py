@@ -70,8 +70,9 @@ def max_lengths(src_lens: Tensor, a: float, b: int) -> Tensor:
 def _log_probs(logits: Tensor, forced: Tensor) -> Tensor:
     """Log-probabilities of the next token; ``<pad>`` and ``<bos>`` are never produced,
     and rows in ``forced`` can only end (``<eos>``)."""
-    never = torch.tensor([PAD, BOS], device=logits.device)
-    lp = torch.log_softmax(logits.float().index_fill(1, never, float("-inf")), dim=-1)  # (N, V)
+    logits[:, PAD] = float("-inf")  # in place: the logits are this step's own tensor
+    logits[:, BOS] = float("-inf")
+    lp = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # (N, V), float even in bf16
     if bool(forced.any()):
         eos_only = torch.full_like(lp[0], float("-inf"))
         eos_only[EOS] = 0.0

@@ -115,6 +115,7 @@ class GRUAttnState:
     memory: Tensor  # (B, S, H) encoder outputs (the attention values)
     proj_keys: Tensor  # (B, S, A) W_k applied to the memory, computed once
     src_lens: Tensor  # (B,)
+    source: Tensor  # (B,) which source sentence each row translates
 
 
 class GRUAttn(nn.Module):
@@ -163,7 +164,9 @@ class GRUAttn(nn.Module):
             h_n = h_n.view(layers, 2, b, -1).transpose(1, 2).reshape(layers, b, -1)  # (L, B, 2H)
             h_n = torch.tanh(self.bridge(h_n))  # (L, B, H)
         memory = self.drop(out)
-        return GRUAttnState(h_n.contiguous(), memory, self.attention.project_keys(memory), src_lens)
+        rows = torch.arange(src.shape[0], device=src.device)
+        keys = self.attention.project_keys(memory)
+        return GRUAttnState(h_n.contiguous(), memory, keys, src_lens, rows)
 
     # ------------------------------------------------------------------ decoder
     def _step(self, emb: Tensor, state: GRUAttnState) -> tuple[Tensor, Tensor, Tensor]:
@@ -180,15 +183,21 @@ class GRUAttn(nn.Module):
     ) -> tuple[Tensor, GRUAttnState]:
         emb = self.tgt_embed(tokens)[:, None, :]  # (B, 1, E)
         out, hidden, _ = self._step(emb, state)
-        state = GRUAttnState(hidden, state.memory, state.proj_keys, state.src_lens)
+        state = GRUAttnState(hidden, state.memory, state.proj_keys, state.src_lens, state.source)
         return self.out(out[:, 0]), state  # (B, V)
 
     def reorder(self, state: GRUAttnState, index: Tensor) -> GRUAttnState:
+        hidden = state.hidden.index_select(1, index)
+        source = state.source.index_select(0, index)
+        if source.shape == state.source.shape and torch.equal(source, state.source):
+            # Rows reshuffled within each sentence (beam search): the memory is unchanged.
+            return GRUAttnState(hidden, state.memory, state.proj_keys, state.src_lens, source)
         return GRUAttnState(
-            state.hidden.index_select(1, index),
+            hidden,
             state.memory.index_select(0, index),
             state.proj_keys.index_select(0, index),
             state.src_lens.index_select(0, index),
+            source,
         )
 
     def forward(
@@ -201,7 +210,9 @@ class GRUAttn(nn.Module):
         outs, weights = [], []
         for t in range(tgt_in.shape[1]):
             out, hidden, w = self._step(emb[:, t : t + 1], state)
-            state = GRUAttnState(hidden, state.memory, state.proj_keys, state.src_lens)
+            state = GRUAttnState(
+                hidden, state.memory, state.proj_keys, state.src_lens, state.source
+            )
             outs.append(out)
             if need_weights:
                 weights.append(w)

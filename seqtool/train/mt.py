@@ -59,10 +59,10 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "gru-attn": {"embed": 256, "hidden": 256, "layers": 1, "dropout": 0.2, "bidirectional": True},
 }
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "transformer": {"lr": 2e-3, "warmup": 300, "weight_decay": 0.01, "clip": 1.0},
+    "transformer": {"lr": 1.5e-3, "warmup": 200, "weight_decay": 0.01, "clip": 1.0},
     "gru-attn": {"lr": 3e-3, "warmup": 100, "weight_decay": 0.01, "clip": 1.0},
 }
-MAX_TOKENS = 4096  # padded tokens per batch (batch size x longest side)
+MAX_TOKENS = 2048  # padded tokens per batch (batch size x longest side)
 VOCAB_SIZE = 8000
 VALID_HOLDOUT = 500  # pairs held out when no validation data is given
 
@@ -360,8 +360,32 @@ class LoadedMT:
         return str(self.checkpoint.get("mt", {}).get("model", self.checkpoint["kind"]))
 
 
-def load_mt(path: str | os.PathLike[str], device: torch.device) -> LoadedMT:
-    """A trained translation model, in eval mode on ``device``."""
+def inference_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype to translate in: ``auto`` is bfloat16 where the hardware computes it
+    natively (CUDA with bf16, CPUs with AVX512-BF16 or AMX: about 5x the float32
+    matrix throughput on such CPUs), else float32."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise UsageError(f"--precision must be auto, fp32 or bf16, not {precision!r}")
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        fast = any(
+            bool(getattr(cpu, probe, lambda: False)())
+            for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        )
+        return torch.bfloat16 if fast else torch.float32
+    return torch.float32
+
+
+def load_mt(
+    path: str | os.PathLike[str], device: torch.device, dtype: torch.dtype = torch.float32
+) -> LoadedMT:
+    """A trained translation model, in eval mode on ``device`` with weights in ``dtype``."""
     ckpt = load_checkpoint(path, kinds=MT_KINDS)
     src_vocab = Vocab.from_dict(ckpt.get("src_vocab"), f"{path}: source vocabulary")
     tgt_vocab = Vocab.from_dict(ckpt.get("tgt_vocab"), f"{path}: target vocabulary")
@@ -376,7 +400,7 @@ def load_mt(path: str | os.PathLike[str], device: torch.device) -> LoadedMT:
         raise CheckpointError(
             f"{path}: weights do not match the model config ({first[:160]})"
         ) from None
-    model.to(device).eval()
+    model.to(device=device, dtype=dtype).eval()
     return LoadedMT(model, src_vocab, tgt_vocab, ckpt, device)
 
 
