@@ -269,3 +269,25 @@ def test_transformer_on_the_bundled_sample_joint_bpe_and_resume(tmp_path: Path) 
     run = invoke("translate", out, "--beam", 2, input="Je suis content.\n\nBonjour.\n")
     assert run.exit_code == 0, run.stderr
     assert run.stdout.count("\n") == 3 and run.stdout.split("\n")[1] == ""
+
+
+def test_translate_precisions_agree(reverse: dict[str, Path]) -> None:
+    text = reverse["vsrc"].read_text(encoding="utf-8")
+    fp32 = invoke("translate", reverse["model"], "--precision", "fp32", "--threads", 1, input=text)
+    bf16 = invoke("translate", reverse["model"], "--precision", "bf16", input=text)
+    assert fp32.exit_code == bf16.exit_code == 0
+    assert "fp32)" in fp32.stderr and "bf16)" in bf16.stderr
+    same = sum(a == b for a, b in zip(fp32.stdout.splitlines(), bf16.stdout.splitlines()))
+    assert same / len(fp32.stdout.splitlines()) > 0.95
+    assert_one_line_error(
+        invoke("translate", reverse["model"], "--precision", "fp16", input="a\n"), 2
+    )
+
+
+def test_inference_dtype() -> None:
+    from seqtool.train.mt import inference_dtype
+
+    cpu = torch.device("cpu")
+    assert inference_dtype("fp32", cpu) == torch.float32
+    assert inference_dtype("bf16", cpu) == torch.bfloat16
+    assert inference_dtype("auto", cpu) in (torch.float32, torch.bfloat16)
