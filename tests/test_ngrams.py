@@ -137,6 +137,24 @@ def test_workers_equal_one_process(tmp_path: Path) -> None:
     assert one.n_tokens == two.n_tokens
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=30),
+    counts=st.lists(st.integers(1, 10**18), min_size=30, max_size=30),
+    sep=st.sampled_from(["--", "", " ", "→"]),
+)
+def test_tsv_bytes_equal_formatted_lines(
+    rows: list[tuple[int, int]], counts: list[int], sep: str
+) -> None:
+    from seqtool.stats.tsv import TokenBytes, tsv_lines
+
+    tokens = ["", "a", "bé", "ccc", "日本"]
+    arr, c = np.array(rows), np.array(counts[: len(rows)])
+    got = tsv_lines(TokenBytes(tokens), arr, c, sep.encode())
+    want = "".join(f"{tokens[a]}{sep}{tokens[b]}\t{k}\n" for (a, b), k in zip(rows, c.tolist()))
+    assert got.decode() == want
+
+
 def test_heaps_points_are_exact(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     toks = ["".join("abcdefgh"[int(d)] for d in f"{i:o}") for i in rng.zipf(1.5, 5000) % 400]
@@ -160,7 +178,7 @@ def test_output_order_ties_by_tokens(tmp_path: Path) -> None:
     path = write(tmp_path, "b a c a b c d\n")
     c = count_ngrams([path], (1,))
     assert c.top(1, 0) == [("a", 2), ("b", 2), ("c", 2), ("d", 1)]
-    assert "".join(c.tsv_blocks(1)) == "a\t2\nb\t2\nc\t2\nd\t1\n"
+    assert b"".join(c.tsv_blocks(1)) == b"a\t2\nb\t2\nc\t2\nd\t1\n"
 
 
 # ---------------------------------------------------------------- keys
@@ -343,3 +361,11 @@ def test_time_machine_d2l_figures(cli, shared_data: Path) -> None:
     assert "32,775 tokens" in r.stderr
     d2l = count_ngrams([tm], (1, 2, 3), Settings(Normalizer.make("d2l")), workers=2)
     assert d2l.top(3, 1) == [("the--time--traveller", 59)] and d2l.n_tokens == 32775
+
+
+def test_stable_descending_mixes_radix_and_merge_sort() -> None:
+    from seqtool.stats.ngrams import _stable_descending
+
+    c = np.array([3, 70000, 3, 1, 40000, 70000, 2, 3])
+    assert _stable_descending(c).tolist() == [1, 5, 4, 0, 2, 7, 6, 3]
+    assert _stable_descending(np.array([1, 2, 1])).tolist() == [1, 0, 2]

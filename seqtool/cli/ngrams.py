@@ -277,8 +277,13 @@ def emit_counts(
             sys.stdout.write("ngram\tcount\n")
         for n in orders:
             if top == 0:
+                sys.stdout.flush()
+                out = getattr(sys.stdout, "buffer", None)
                 for block in counts.tsv_blocks(n, sep, min_count):
-                    sys.stdout.write(block)
+                    if out is not None:
+                        out.write(block)
+                    else:
+                        sys.stdout.write(block.decode("utf-8"))
             else:
                 rows, c = counts.ranked(n, top, min_count)
                 render.emit_rows(

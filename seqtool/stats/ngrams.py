@@ -37,6 +37,7 @@ from seqtool.errors import InputError, UsageError
 from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
 from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, unpack
 from seqtool.stats.tokens import BOUNDARY, ChunkTokenizer
+from seqtool.stats.tsv import TokenBytes, tsv_lines
 from seqtool.text.normalize import Normalizer
 
 if TYPE_CHECKING:
@@ -142,8 +143,8 @@ class NgramCounts:
         rank[ids[_string_order([self.tokens[i] for i in ids.tolist()])]] = np.arange(len(ids))
         by_rank = rank[rows]  # (k, n)
         keys = pack([by_rank[:, j] for j in range(rows.shape[1])], bits_for(len(ids) + 1))
-        first = np.argsort(keys, kind="stable") if keys.ndim == 1 else np.lexsort(keys.T[::-1])
-        return first[np.argsort(-counts[first], kind="stable")]
+        first = np.argsort(keys) if keys.ndim == 1 else np.lexsort(keys.T[::-1])  # distinct keys
+        return first[_stable_descending(counts[first])]
 
     def strings(self, rows: np.ndarray, sep: str = "--") -> list[str]:
         """The n-grams of (k, n) id rows as strings, tokens joined by ``sep``."""
@@ -158,18 +159,13 @@ class NgramCounts:
 
     def tsv_blocks(
         self, n: int, sep: str = "--", min_count: int = 1, block: int = 1 << 16
-    ) -> Iterator[str]:
-        """Every n-gram as ``ngram<TAB>count`` lines, in output order, in blocks of text.
-
-        One %-format per line from plain lists: the cheapest way CPython has to
-        write millions of lines.
-        """
+    ) -> Iterator[bytes]:
+        """Every n-gram as UTF-8 ``ngram<TAB>count`` lines, in output order, in blocks."""
         rows, counts = self.ranked(n, 0, min_count)
-        tok = np.array(self.tokens, dtype=object)
-        line = (_pattern(n, sep) + "\t%d\n").__mod__
+        toks = TokenBytes(self.tokens)
+        glue = sep.encode("utf-8")
         for i in range(0, len(counts), block):
-            cols = _columns(tok, rows[i : i + block])
-            yield "".join(map(line, zip(*cols, counts[i : i + block].tolist())))
+            yield tsv_lines(toks, rows[i : i + block], counts[i : i + block], glue)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -246,6 +242,22 @@ class NgramCounts:
             raise
         except (KeyError, ValueError, TypeError, UnicodeDecodeError) as e:
             raise InputError(f"{name}: damaged seqtool counts file: {e}") from None
+
+
+def _stable_descending(c: np.ndarray) -> np.ndarray:
+    """argsort of counts, highest first, equal counts in their given order.
+
+    Most counts are small: those sort as int16 with numpy's radix sort (linear
+    time); the few large ones with a merge sort.
+    """
+    small = c < 1 << 15
+    order_small = np.argsort((-c[small]).astype(np.int16), kind="stable")
+    if small.all():
+        return order_small
+    big = np.flatnonzero(~small)
+    return np.concatenate(
+        (big[np.argsort(-c[big], kind="stable")], np.flatnonzero(small)[order_small])
+    )
 
 
 def _columns(tok: np.ndarray, rows: np.ndarray) -> list[list[str]]:
