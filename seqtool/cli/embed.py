@@ -70,11 +70,8 @@ def train_cmd(
         float, typer.Option("--lr", help="Initial learning rate (decays linearly to 0.0001).")
     ] = 0.025,
     batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size", help="Centre words per step [default: 512 on CPUs, 16384 on GPUs]."
-        ),
-    ] = None,
+        int, typer.Option("--batch-size", help="Centre words per step (per thread).")
+    ] = 512,
     threads: Annotated[
         int, typer.Option("--threads", help="CPU threads (0: all cores; 1: reproducible).")
     ] = 0,
