@@ -27,7 +27,7 @@ LETTERS = "abcdefghijklmnopqrst"
 REVERSE_FLAGS = [
     "--model", "gru-attn", "--embed", "32", "--hidden", "64", "--layers", "1",
     "--dropout", "0", "--max-tokens", "1000", "--lr", "5e-3", "--warmup", "20",
-    "--label-smoothing", "0", "--epochs", "12",
+    "--label-smoothing", "0", "--epochs", "12", "--precision", "fp32",
 ]  # fmt: skip
 
 
