@@ -369,3 +369,10 @@ def test_stable_descending_mixes_radix_and_merge_sort() -> None:
     c = np.array([3, 70000, 3, 1, 40000, 70000, 2, 3])
     assert _stable_descending(c).tolist() == [1, 5, 4, 0, 2, 7, 6, 3]
     assert _stable_descending(np.array([1, 2, 1])).tolist() == [1, 0, 2]
+
+
+def test_trigrams_of_a_million_words_still_pack() -> None:
+    assert K.bits_for(1_000_000, 3) == 21 and K.packs(3, 21)
+    assert K.bits_for(1_000_000, 1) == 22  # room to grow where it costs nothing
+    assert not K.packs(3, K.bits_for(3_000_000, 3))  # beyond 2**21 types: id rows
+    assert K.packs(7, K.KeyTable(7).bits)

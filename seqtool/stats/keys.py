@@ -19,9 +19,18 @@ import numpy as np
 MIN_BITS = 10
 
 
-def bits_for(vocab_size: int) -> int:
-    """Bits per id for a vocabulary of this size, with room to grow 4x before a repack."""
-    return max(MIN_BITS, max(vocab_size - 1, 1).bit_length() + 2)
+def bits_for(vocab_size: int, n: int = 1) -> int:
+    """Bits per id for n-grams over a vocabulary of this size.
+
+    Two bits of room (4x growth before a repack) when that still packs n ids
+    into one int64; otherwise the widest width that packs (a trigram of a
+    2-million-word vocabulary still fits: 3 x 21 bits); id rows only beyond.
+    """
+    need = max(vocab_size - 1, 1).bit_length()
+    roomy = max(MIN_BITS, need + 2)
+    if packs(n, roomy):
+        return roomy
+    return max(need, 63 // n)
 
 
 def packs(n: int, bits: int) -> bool:
@@ -122,9 +131,9 @@ class KeyTable:
     ``floor`` rows), then are merged at once, so each row is merged O(log) times.
     """
 
-    def __init__(self, n: int, bits: int = MIN_BITS, floor: int = 1 << 21) -> None:
+    def __init__(self, n: int, bits: int | None = None, floor: int = 1 << 21) -> None:
         self.n = n
-        self.bits = bits
+        self.bits = bits = bits_for(1, n) if bits is None else bits
         self.floor = floor
         self.keys = np.zeros(0, dtype=np.int64) if packs(n, bits) else np.zeros((0, n), np.int64)
         self.counts = np.zeros(0, dtype=np.int64)

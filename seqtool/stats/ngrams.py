@@ -119,32 +119,48 @@ class NgramCounts:
         Returns (k, n) int64 id rows and their (k,) counts.
         """
         table = self.tables[n]
-        counts = table.counts
-        sel = np.flatnonzero(counts >= min_count) if min_count > 1 else None
-        if top and len(counts) > top:
-            pool = counts if sel is None else counts[sel]
-            if len(pool) > top:
-                threshold = np.partition(pool, len(pool) - top)[len(pool) - top]
-                keep = np.flatnonzero(pool >= threshold)
-                sel = keep if sel is None else sel[keep]
-        rows = table.rows() if sel is None else unpack(table.keys[sel], n, table.bits)
-        picked = counts if sel is None else counts[sel]
-        order = self._output_order(rows, picked)
+        sel = self._selected(n, top, min_count)
+        order = self._output_order(n, sel)
         if top:
             order = order[:top]
-        return rows[order], picked[order]
+        picked = order if sel is None else sel[order]
+        return unpack(table.keys[picked], n, table.bits), table.counts[picked]
 
-    def _output_order(self, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Count descending, then tokens in code-point order (see the module docstring)."""
+    def _selected(self, n: int, top: int, min_count: int) -> np.ndarray | None:
+        """Indices of the table rows that can be printed (None: all of them)."""
+        counts = self.tables[n].counts
+        sel = np.flatnonzero(counts >= min_count) if min_count > 1 else None
+        pool = counts if sel is None else counts[sel]
+        if top and len(pool) > top:
+            threshold = np.partition(pool, len(pool) - top)[len(pool) - top]
+            keep = np.flatnonzero(pool >= threshold)
+            sel = keep if sel is None else sel[keep]
+        return sel
+
+    def _column(self, n: int, j: int, sel: np.ndarray | None) -> np.ndarray:
+        """Ids of the j-th token of the (selected) table rows, without unpacking them all."""
+        t = self.tables[n]
+        keys = t.keys if sel is None else t.keys[sel]
+        if keys.ndim == 2:
+            return keys[:, j]
+        return (keys >> (t.bits * (n - 1 - j))) & ((1 << t.bits) - 1)
+
+    def _output_order(self, n: int, sel: np.ndarray | None) -> np.ndarray:
+        """Positions (in ``sel``, or the table) in output order: count descending, then
+        tokens in code-point order.  Works column by column, so the peak memory is a
+        few arrays of one int64 per n-gram (see the module docstring)."""
         used = np.zeros(len(self.tokens), dtype=bool)
-        used[rows.ravel()] = True
+        for j in range(n):
+            used[self._column(n, j, sel)] = True
         ids = np.flatnonzero(used)
         rank = np.zeros(len(self.tokens), dtype=np.int64)
         rank[ids[_string_order([self.tokens[i] for i in ids.tolist()])]] = np.arange(len(ids))
-        by_rank = rank[rows]  # (k, n)
-        keys = pack([by_rank[:, j] for j in range(rows.shape[1])], bits_for(len(ids) + 1))
-        first = np.argsort(keys) if keys.ndim == 1 else np.lexsort(keys.T[::-1])  # distinct keys
-        return first[_stable_descending(counts[first])]
+        bits = bits_for(len(ids) + 1, n)
+        keys = pack([rank[self._column(n, j, sel)] for j in range(n)], bits)
+        first = np.argsort(keys) if keys.ndim == 1 else np.lexsort(keys.T[::-1])  # distinct
+        del keys
+        counts = self.tables[n].counts
+        return first[_stable_descending(counts[first] if sel is None else counts[sel][first])]
 
     def strings(self, rows: np.ndarray, sep: str = "--") -> list[str]:
         """The n-grams of (k, n) id rows as strings, tokens joined by ``sep``."""
@@ -161,11 +177,17 @@ class NgramCounts:
         self, n: int, sep: str = "--", min_count: int = 1, block: int = 1 << 16
     ) -> Iterator[bytes]:
         """Every n-gram as UTF-8 ``ngram<TAB>count`` lines, in output order, in blocks."""
-        rows, counts = self.ranked(n, 0, min_count)
+        table = self.tables[n]
+        sel = self._selected(n, 0, min_count)
+        order = self._output_order(n, sel)
+        if sel is not None:
+            order = sel[order]
         toks = TokenBytes(self.tokens)
         glue = sep.encode("utf-8")
-        for i in range(0, len(counts), block):
-            yield tsv_lines(toks, rows[i : i + block], counts[i : i + block], glue)
+        for i in range(0, len(order), block):
+            picked = order[i : i + block]
+            rows = unpack(table.keys[picked], n, table.bits)
+            yield tsv_lines(toks, rows, table.counts[picked], glue)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -282,7 +304,7 @@ def _string_order(strings: list[str]) -> np.ndarray:
 
 def _table_from_rows(rows: np.ndarray, counts: np.ndarray, vocab_size: int) -> KeyTable:
     n = rows.shape[1]
-    table = KeyTable(n, bits_for(vocab_size))
+    table = KeyTable(n, bits_for(vocab_size, n))
     keys, summed = count_unique(pack([rows[:, j] for j in range(n)], table.bits), counts)
     table.add_counts(keys, summed)
     table.flush()
@@ -315,7 +337,7 @@ def merge_counts(parts: Sequence[NgramCounts], names: Sequence[str] | None = Non
         maps.append(np.asarray(ids, dtype=np.int64))
     tables = {}
     for n in orders:
-        table = KeyTable(n, bits_for(len(tokens)))
+        table = KeyTable(n, bits_for(len(tokens), n))
         for p, m in zip(parts, maps):
             rows = m[p.tables[n].rows()]
             table.add_counts(
@@ -402,9 +424,9 @@ class _ChunkCounter:
     def count(self, index: int, chunk: str) -> _ChunkResult:
         ids = self.ids(index, chunk)
         lex = self.tokenize.lexicon
-        bits = bits_for(len(lex))
         tables = {}
         for n in self.orders:
+            bits = bits_for(len(lex), n)
             cols = _windows(ids, n, self.settings.per_line)
             tables[n] = (bits, *count_unique(pack(cols, bits)))
         new = lex.entries(self.reported)
@@ -453,9 +475,8 @@ class _Merger:
         self._heaps_max = 0
 
     def widen(self, vocab_size: int) -> None:
-        bits = bits_for(vocab_size)
         for t in self.tables.values():
-            t.widen(bits)
+            t.widen(bits_for(vocab_size, t.n))
 
     def stitch(self, head: np.ndarray, length: int, tail: np.ndarray) -> None:
         """Count the n-grams that run from earlier chunks into this one."""
@@ -627,7 +648,7 @@ def restrict_to_vocab(counts: NgramCounts, vocab: Vocab) -> NgramCounts:
     tables = {}
     for n, t in counts.tables.items():
         rows = mapping[t.rows()]
-        table = KeyTable(n, bits_for(len(vocab)))
+        table = KeyTable(n, bits_for(len(vocab), n))
         table.add_counts(*count_unique(pack([rows[:, j] for j in range(n)], table.bits), t.counts))
         table.flush()
         tables[n] = table
