@@ -21,8 +21,6 @@ import os
 import shutil
 import stat
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -225,6 +223,9 @@ def _download(
     on_progress: Callable[[str, int, int | None], None] | None,
     timeout: float,
 ) -> None:
+    import urllib.error  # imported here: every CLI start imports this module
+    import urllib.request
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
