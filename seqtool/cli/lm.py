@@ -158,3 +158,10 @@ def eval_lm(
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
     lm_run.evaluate(locals(), files or ["-"], render.resolve_format(fmt))
+
+
+def demo_step(ctx: Any) -> None:
+    """`seqtool demo`: a small character language model trained for ~20 s, then a sample."""
+    from seqtool.cli import lm_run
+
+    lm_run.demo(ctx)

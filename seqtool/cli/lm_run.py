@@ -266,3 +266,42 @@ def evaluate(a: dict[str, Any], files: list[str], fmt: str) -> None:
     p = stream_perplexity(lm.model, stream, lm.device, rows=a["batch_size"], chars=chars, oov=oov)
     record: dict[str, Any] = {"file": names, **p.to_dict(), "signature": _signature(lm)}
     render.emit_record(record, fmt, title="language model evaluation")
+
+
+def demo(ctx: Any, seconds: float = 20.0) -> None:
+    """Train a character Transformer on the demo corpus for ``seconds``, then sample from it."""
+    from seqtool.train.trainer import TrainConfig
+
+    def char_vocab(lines: list[str]) -> Vocab:
+        return Vocab.build(lines, "char", Normalizer.make("none"), extra_tokens=("\n",))
+
+    data = prepare_data([str(ctx.corpus)], char_vocab, valid_fraction=0.1)
+    spec = lm_spec("transformer", data.vocab)
+    path = ctx.out / "lm.pt"
+    cfg = TrainConfig(
+        **{**TRAIN_DEFAULTS[spec.name], "time_budget": seconds, "seed": ctx.seed, "device": "auto"}
+    )
+    bar = render.Progress("  language model", total=100)
+
+    def on_step(s: StepInfo) -> None:
+        bar.update(100 * s.progress, **{"loss": round(s.loss, 3)})
+
+    trainer = lm_trainer(spec, data, cfg, path, on_step=on_step)
+    with bar:
+        result = trainer.fit()
+    if trainer.last_path is not None:  # the demo keeps the model, not the training state
+        trainer.last_path.unlink(missing_ok=True)
+    render.info(
+        f"  char Transformer, {_k(count_parameters(trainer.module))} parameters, "
+        f"{result.elapsed:.0f} s on {describe(trainer.device, trainer.amp_dtype)}: "
+        f"validation perplexity {result.best:.2f} "
+        f"({(result.last_eval or {}).get('valid_bpc', float('nan')):.2f} bits per character)"
+    )
+    lm = load_lm(path, trainer.device)
+    prefix = "The Time Traveller" if "Time Machine" in ctx.corpus_name else "The "
+    ids = torch.tensor([[lm.boundary, *lm.vocab.encode(prefix)]], device=lm.device)
+    cfg_s = SamplingConfig(max_tokens=160, temperature=0.8, banned=(PAD, BOS, UNK, EOS))
+    cont = sample(lm.model, ids, cfg_s, torch.Generator().manual_seed(ctx.seed))[0]
+    text = _decode(lm.vocab, ids[0, 1:].tolist() + cont, lm.boundary)
+    render.info("  sample: " + text.replace("\n", "\n          "))
+    ctx.made.append(("character language model (seqtool generate lm.pt)", path))

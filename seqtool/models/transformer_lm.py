@@ -72,8 +72,9 @@ class TransformerLM(nn.Module):
             if cfg.positions == "sinusoidal"
             else LearnedPositions(cfg.dim, cfg.context)
         )
-        # Fixed sinusoids have unit amplitude; scale the (small) embeddings up to
-        # match, as d2l does, so position does not drown the token at the start.
+        # d2l scales the embeddings by sqrt(dim) before adding the unit-amplitude
+        # sinusoids (with GPT's N(0, 0.02) init that still leaves positions the louder
+        # part, which trained best in our runs); learned positions need no scale.
         self.scale = math.sqrt(cfg.dim) if cfg.positions == "sinusoidal" else 1.0
         self.drop = nn.Dropout(cfg.dropout)
         ff = cfg.ff_dim or 4 * cfg.dim
