@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from seqtool.cli import embed, render
+from seqtool.cli import embed, lm, render
 from seqtool.cli.app import app
 from seqtool.cli.datacmd import data_roots
 from seqtool.datasets import load_registry, locate, sample_path
@@ -99,6 +99,7 @@ def step_ngrams_zipf(ctx: DemoContext) -> None:
 STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("corpus statistics and vocabularies", step_corpus),
     ("n-grams and Zipf's law", step_ngrams_zipf),
+    ("a character language model", lm.demo_step),
     ("word2vec skip-gram vectors", embed.demo_step),
 ]
 
