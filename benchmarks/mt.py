@@ -61,24 +61,29 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def run_one(data: Path, pair: str, model: str, budget: str, out: Path, extra: list[str]) -> dict:
+def run_one(
+    data: Path, pair: str, model: str, budget: str, out: Path, extra: list[str], threads: list[str]
+) -> dict:
     s, t = pair.split("-")
     name = f"{pair}.{model}"
     ckpt, log = out / f"{name}.pt", out / f"{name}.stderr.txt"
-    log.write_text("", encoding="utf-8")
-    for p in (ckpt, out / f"{name}.log.jsonl"):
-        p.unlink(missing_ok=True)
-    train_s = seqtool(
-        "train-mt", "--src", str(data / f"train.{s}.gz"), "--tgt", str(data / f"train.{t}.gz"),
-        "--valid-src", str(data / f"val.{s}.gz"), "--valid-tgt", str(data / f"val.{t}.gz"),
-        "--model", model, "--time-budget", budget, "-o", str(ckpt), *extra, log=log,
-    )  # fmt: skip
+    train_s = float("nan")
+    if not (ckpt.exists() and (out / f"{name}.log.jsonl").exists() and "--reuse" in extra):
+        log.write_text("", encoding="utf-8")
+        for p in (ckpt, out / f"{name}.log.jsonl"):
+            p.unlink(missing_ok=True)
+        train_s = seqtool(
+            "train-mt", "--src", str(data / f"train.{s}.gz"), "--tgt", str(data / f"train.{t}.gz"),
+            "--valid-src", str(data / f"val.{s}.gz"), "--valid-tgt", str(data / f"val.{t}.gz"),
+            "--model", model, "--time-budget", budget, "-o", str(ckpt), *threads,
+            *[x for x in extra if x != "--reuse"], log=log,
+        )  # fmt: skip
     evals = [json.loads(x) for x in (out / f"{name}.log.jsonl").read_text().splitlines()]
     best = max(evals, key=lambda r: r.get("valid_bleu", -1))
     last = evals[-1]
     metrics = out / f"{name}.beam5.json"
     hyp_s = seqtool(
-        "translate", str(ckpt), str(data / f"val.{s}.gz"), "--beam", "5",
+        "translate", str(ckpt), str(data / f"val.{s}.gz"), "--beam", "5", *threads,
         "--eval-bleu", "--ref", str(data / f"val.{t}.gz"), "--metrics-json", str(metrics), log=log,
     )  # fmt: skip
     scores = {x["name"]: x["score"] for x in json.loads(metrics.read_text())["scores"]}
@@ -92,7 +97,7 @@ def run_one(data: Path, pair: str, model: str, budget: str, out: Path, extra: li
         with gzip.open(data / f"val.{s}.gz", "rt", encoding="utf-8") as f:
             first.write_text("".join(line for _, line in zip(range(1000), f)), encoding="utf-8")
     before = log.read_text(encoding="utf-8")
-    proc_s = seqtool("translate", str(ckpt), str(first), "--beam", "5", log=log)
+    proc_s = seqtool("translate", str(ckpt), str(first), "--beam", "5", *threads, log=log)
     m = re.search(r"translated ([\d,]+) lines in ([\d.]+) s", log.read_text()[len(before) :])
     decode_s = float(m.group(2)) if m else float("nan")
     return {
@@ -102,6 +107,7 @@ def run_one(data: Path, pair: str, model: str, budget: str, out: Path, extra: li
         "steps": last["step"],
         "epochs": last["epoch"],
         "train_wall_s": round(train_s, 1),
+        "threads": threads[1] if threads else "default",
         "train_tokens_per_s": round(last["tokens"] / max(last["elapsed"], 1e-9)),
         "best_valid_bleu_greedy": round(best["valid_bleu"], 2),
         "best_step": best["step"],
@@ -147,7 +153,16 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["transformer", "gru-attn"])
     ap.add_argument("--budget", default="20m")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/work/mt"))
-    ap.add_argument("extra", nargs="*", help="extra train-mt flags (after --)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for training and translating (on a busy machine 1 avoids "
+        "OpenMP threads waiting for each other)",
+    )
+    ap.add_argument(
+        "extra", nargs="*", help="extra train-mt flags (after --); --reuse keeps a trained model"
+    )
     a = ap.parse_args()
     if not (a.data / "train.de.gz").is_file():
         sys.exit(f"Multi30k not found under {a.data} (pass --data)")
@@ -157,7 +172,8 @@ def main() -> None:
     for pair in a.pairs:
         for model in a.models:
             print(f"== {pair} {model} ({a.budget})", file=sys.stderr, flush=True)
-            row = run_one(a.data, pair, model, a.budget, a.out, a.extra)
+            threads = ["--threads", str(a.threads)] if a.threads else []
+            row = run_one(a.data, pair, model, a.budget, a.out, a.extra, threads)
             row["date"] = dt.date.today().isoformat()
             row["machine"] = f"{cpu_name()}, {os.cpu_count()} cores"
             rows = [

@@ -235,3 +235,28 @@ def test_max_lengths_and_config_checks() -> None:
     for bad in (dict(beam=0), dict(beam=2, nbest=3), dict(max_len_a=-1.0)):
         with pytest.raises(UsageError):
             SearchConfig(**bad).check()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["gru-attn-bi", "transformer"])
+def test_output_shortlist(name: str) -> None:
+    """Restricted decoding scores exactly the shortlisted columns and produces only them."""
+    torch.manual_seed(3)
+    model = MODELS[name]()
+    src, lens = sources()
+    tokens = torch.tensor([2, 2, 2])
+    full, _ = model.decode_step(tokens, model.encode(src, lens), 0)
+    ids = torch.tensor([1, 3, 7, 8, 9, 20, 21])
+    model.restrict_output(ids)
+    short, _ = model.decode_step(tokens, model.encode(src, lens), 0)
+    torch.testing.assert_close(short, full[:, ids])
+    greedy = greedy_search(model, src, lens, 1.0, 5)
+    beam = beam_search(model, src, lens, SearchConfig(beam=1, max_len_a=1.0, max_len_b=5))
+    assert [b[0].tokens for b in beam] == [g.tokens for g in greedy]
+    wide = beam_search(model, src, lens, SearchConfig(beam=3, nbest=2, max_len_a=1.0, max_len_b=5))
+    produced = {t for g in greedy for t in g.tokens} | {
+        t for n in wide for h in n for t in h.tokens
+    }
+    assert produced <= {1, 7, 8, 9, 20, 21}
+    model.restrict_output(None)
+    again, _ = model.decode_step(tokens, model.encode(src, lens), 0)
+    torch.testing.assert_close(again, full)

@@ -307,6 +307,13 @@ def translate(
     threads: Annotated[
         int | None, typer.Option("--threads", help="CPU threads for torch.", show_default=False)
     ] = None,
+    shortlist: Annotated[
+        bool,
+        typer.Option(
+            "--shortlist/--no-shortlist",
+            help="Score only the target tokens seen in training (faster; on by default).",
+        ),
+    ] = True,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
     quiet: Quiet = False,

@@ -242,7 +242,8 @@ def translate(a: dict[str, Any]) -> None:
     ]
     set_threads(a["threads"])
     device = resolve_device(a["device"])
-    loaded = mt.load_mt(a["checkpoint"], device, mt.inference_dtype(a["precision"], device))
+    dtype = mt.inference_dtype(a["precision"], device)
+    loaded = mt.load_mt(a["checkpoint"], device, dtype, a["shortlist"])
     first: list[str] = []  # the first non-empty line, for --show-attention
 
     def remember(lines: Iterator[str]) -> Iterator[str]:

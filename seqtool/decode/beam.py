@@ -67,15 +67,40 @@ def max_lengths(src_lens: Tensor, a: float, b: int) -> Tensor:
     return (src_lens.double() * a + b).floor().long().clamp(min=1)
 
 
-def _log_probs(logits: Tensor, forced: Tensor) -> Tensor:
+@dataclass
+class OutputSpace:
+    """Which token each logit column stands for.
+
+    A model restricted to a shortlist (``model.output_ids``: the tokens seen on the
+    target side in training) returns logits over those tokens only; the search
+    works on columns and maps the chosen ones back to token ids.
+    """
+
+    ids: Tensor | None  # (V',) token id of each column; None: column = token id
+    eos: int  # the column of <eos>
+    banned: list[int]  # columns never produced: <pad> and <bos>
+
+    @classmethod
+    def of(cls, model: Any, device: torch.device) -> OutputSpace:
+        ids = getattr(model, "output_ids", None)
+        if ids is None:
+            return cls(None, EOS, [PAD, BOS])
+        cols = {int(t): c for c, t in enumerate(ids.tolist())}
+        return cls(ids.to(device), cols[EOS], [cols[t] for t in (PAD, BOS) if t in cols])
+
+    def tokens(self, columns: Tensor) -> Tensor:
+        return columns if self.ids is None else self.ids[columns]
+
+
+def _log_probs(logits: Tensor, forced: Tensor, space: OutputSpace) -> Tensor:
     """Log-probabilities of the next token; ``<pad>`` and ``<bos>`` are never produced,
     and rows in ``forced`` can only end (``<eos>``)."""
-    logits[:, PAD] = float("-inf")  # in place: the logits are this step's own tensor
-    logits[:, BOS] = float("-inf")
+    for col in space.banned:  # in place: the logits are this step's own tensor
+        logits[:, col] = float("-inf")
     lp = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # (N, V), float even in bf16
     if bool(forced.any()):
         eos_only = torch.full_like(lp[0], float("-inf"))
-        eos_only[EOS] = 0.0
+        eos_only[space.eos] = 0.0
         lp = torch.where(forced[:, None], eos_only, lp)
     return lp
 
@@ -88,6 +113,7 @@ def greedy_search(
     b = src.shape[0]
     caps = max_lengths(src_lens, max_len_a, max_len_b).to(src.device)  # (B,)
     state = model.encode(src, src_lens)
+    space = OutputSpace.of(model, src.device)
     alive = torch.arange(b, device=src.device)  # batch row -> sentence
     tokens = torch.full((b,), BOS, dtype=torch.long, device=src.device)
     out: list[list[int]] = [[] for _ in range(b)]
@@ -95,8 +121,9 @@ def greedy_search(
     step = 0
     while alive.numel():
         logits, state = model.decode_step(tokens, state, step)
-        lp = _log_probs(logits, caps[alive] <= step)  # (N, V)
-        best, nxt = lp.max(dim=-1)  # (N,)
+        lp = _log_probs(logits, caps[alive] <= step, space)  # (N, V)
+        best, col = lp.max(dim=-1)  # (N,)
+        nxt = space.tokens(col)
         done = nxt == EOS
         for s, t, p in zip(alive.tolist(), nxt.tolist(), best.tolist()):
             logprob[s] += p
@@ -121,6 +148,7 @@ def beam_search(
     b, dev = src.shape[0], src.device
     caps = max_lengths(src_lens, cfg.max_len_a, cfg.max_len_b).to(dev)  # (B,)
     state = model.encode(src, src_lens)
+    space = OutputSpace.of(model, dev)
     state = model.reorder(state, torch.arange(b, device=dev).repeat_interleave(k))  # B*K rows
     alive = torch.arange(b, device=dev)  # active row group -> sentence
     scores = torch.zeros(b, k, device=dev)  # (A, K) summed log-probs
@@ -133,11 +161,11 @@ def beam_search(
         a = alive.numel()
         logits, state = model.decode_step(tokens, state, step)  # (A*K, V)
         forced = (caps[alive] <= step).repeat_interleave(k)  # (A*K,)
-        lp = _log_probs(logits, forced)
+        lp = _log_probs(logits, forced, space)
         v = lp.shape[-1]
         cand = (scores.view(-1, 1) + lp).view(a, k * v)  # (A, K*V)
         top, idx = cand.topk(min(2 * k, k * v), dim=-1)  # (A, 2K)
-        beam, tok = idx // v, idx % v
+        beam, tok = idx // v, space.tokens(idx % v)
         is_eos = (tok == EOS) & torch.isfinite(top)
         # Finish the <eos> extensions that rank among the best K.
         ended = is_eos[:, :k].nonzero().tolist()

@@ -150,6 +150,8 @@ class GRUAttn(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(h, cfg.tgt_vocab)
         self.directions = directions
+        self.output_ids: Tensor | None = None  # the decoding shortlist (restrict_output)
+        self._short: tuple[Tensor, Tensor] | None = None
 
     # ------------------------------------------------------------------ encoder
     def encode(self, src: Tensor, src_lens: Tensor) -> GRUAttnState:
@@ -178,13 +180,27 @@ class GRUAttn(nn.Module):
         out, hidden = self.decoder(torch.cat([context, emb], dim=-1), state.hidden)  # (B, 1, H)
         return out, hidden, weights
 
+    def restrict_output(self, ids: Tensor | None) -> None:
+        """Let :meth:`decode_step` score only the tokens ``ids`` (sorted, on the model's
+        device), in that order; None scores the whole vocabulary again."""
+        self.output_ids = ids
+        self._short = (
+            None
+            if ids is None
+            else (self.out.weight.detach()[ids].clone(), self.out.bias.detach()[ids].clone())
+        )
+
     def decode_step(
         self, tokens: Tensor, state: GRUAttnState, step: int
     ) -> tuple[Tensor, GRUAttnState]:
         emb = self.tgt_embed(tokens)[:, None, :]  # (B, 1, E)
         out, hidden, _ = self._step(emb, state)
         state = GRUAttnState(hidden, state.memory, state.proj_keys, state.src_lens, state.source)
-        return self.out(out[:, 0]), state  # (B, V)
+        h = out[:, 0]  # (B, H)
+        if self._short is None:
+            return self.out(h), state  # (B, V)
+        weight, bias = self._short
+        return torch.addmm(bias, h, weight.t()), state  # (B, V')
 
     def reorder(self, state: GRUAttnState, index: Tensor) -> GRUAttnState:
         hidden = state.hidden.index_select(1, index)

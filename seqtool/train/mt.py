@@ -34,7 +34,7 @@ from seqtool.errors import CheckpointError, InputError, UsageError
 from seqtool.models import MODELS
 from seqtool.models.seq2seq import translation_loss
 from seqtool.text.normalize import Normalizer
-from seqtool.text.vocab import PAD, Vocab
+from seqtool.text.vocab import EOS, PAD, UNK, Vocab
 from seqtool.train import distributed as dist_util
 from seqtool.train.checkpoint import load_checkpoint
 from seqtool.train.mt_data import (
@@ -268,6 +268,16 @@ def evaluate_mt(
     return out
 
 
+def target_shortlist(train: EncodedPairs) -> list[int]:
+    """The target tokens a model can learn to produce: those of the training targets,
+    plus ``<unk>`` and ``<eos>``.  Translation scores only these (see
+    :meth:`~seqtool.models.transformer_mt.TransformerMT.restrict_output`)."""
+    seen = {UNK, EOS}
+    for t in train.tgt:
+        seen.update(t)
+    return sorted(seen)
+
+
 def mt_trainer(
     spec: MTSpec,
     data: MTData,
@@ -296,6 +306,8 @@ def mt_trainer(
         def evaluate(m: nn.Module) -> dict[str, Any]:
             return evaluate_mt(m, valid, refs, data.tgt_vocab, spec.max_tokens)
 
+    shortlist = target_shortlist(data.train)
+
     def extra() -> dict[str, Any]:
         return {
             "kind": spec.kind,
@@ -314,6 +326,7 @@ def mt_trainer(
                 "src_lang": data.src_lang,
                 "tgt_lang": data.tgt_lang,
                 "joint_vocab": data.joint,
+                "output_ids": shortlist,
             },
             **(meta or {}),
         }
@@ -392,9 +405,13 @@ def inference_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 
 def load_mt(
-    path: str | os.PathLike[str], device: torch.device, dtype: torch.dtype = torch.float32
+    path: str | os.PathLike[str],
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    shortlist: bool = True,
 ) -> LoadedMT:
-    """A trained translation model, in eval mode on ``device`` with weights in ``dtype``."""
+    """A trained translation model, in eval mode on ``device`` with weights in ``dtype``;
+    with ``shortlist`` it decodes over the target tokens seen in training only."""
     ckpt = load_checkpoint(path, kinds=MT_KINDS)
     src_vocab = Vocab.from_dict(ckpt.get("src_vocab"), f"{path}: source vocabulary")
     tgt_vocab = Vocab.from_dict(ckpt.get("tgt_vocab"), f"{path}: target vocabulary")
@@ -410,6 +427,11 @@ def load_mt(
             f"{path}: weights do not match the model config ({first[:160]})"
         ) from None
     model.to(device=device, dtype=dtype).eval()
+    ids = ckpt.get("mt", {}).get("output_ids")
+    if shortlist and ids:
+        if not all(isinstance(i, int) and 0 <= i < len(tgt_vocab) for i in ids) or EOS not in ids:
+            raise CheckpointError(f"{path}: malformed output shortlist")
+        model.restrict_output(torch.tensor(sorted(ids), device=device))  # type: ignore[operator]
     return LoadedMT(model, src_vocab, tgt_vocab, ckpt, device)
 
 
