@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from seqtool.cli import embed, lm, render
+from seqtool.cli import embed, lm, render, translate
 from seqtool.cli.app import app
 from seqtool.cli.datacmd import data_roots
 from seqtool.datasets import load_registry, locate, sample_path
@@ -101,6 +101,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("n-grams and Zipf's law", step_ngrams_zipf),
     ("a character language model", lm.demo_step),
     ("word2vec skip-gram vectors", embed.demo_step),
+    ("translation and BLEU", translate.demo_step),
 ]
 
 
