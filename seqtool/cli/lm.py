@@ -16,7 +16,7 @@ import typer
 from seqtool.cli import render
 from seqtool.cli.app import app
 from seqtool.cli.options import Device, Encoding, Errors, Format, Lower, Quiet, Seed
-from seqtool.cli.train_options import TrainOptions, train_options
+from seqtool.cli.train_options import TrainOptions, quiet_cpu_threads, train_options
 from seqtool.errors import UsageError
 from seqtool.io import check_encoding, read_lines
 
@@ -117,6 +117,7 @@ def generate(
 
     Example: seqtool generate lm.pt --prefix "the time traveller" --max-tokens 100
     """
+    quiet_cpu_threads()
     from seqtool.cli import lm_run
 
     if fmt not in ("text", "jsonl"):
@@ -151,6 +152,7 @@ def eval_lm(
 
     Example: seqtool eval-lm lm.pt valid.txt --format json
     """
+    quiet_cpu_threads()
     from seqtool.cli import lm_run
 
     render.set_quiet(quiet)
@@ -162,6 +164,7 @@ def eval_lm(
 
 def demo_step(ctx: Any) -> None:
     """`seqtool demo`: a small character language model trained for ~20 s, then a sample."""
+    quiet_cpu_threads()
     from seqtool.cli import lm_run
 
     lm_run.demo(ctx)

@@ -79,7 +79,8 @@ def score_rows(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> tuple[Tens
     across windows, others start each window afresh.
     """
     carry = bool(getattr(model, "carries_state", False))
-    nll = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+    acc = torch.float32 if x.device.type == "mps" else torch.float64  # MPS lacks float64
+    nll = torch.zeros(x.shape[0], dtype=acc, device=x.device)
     count = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
     state = None
     for i in range(0, x.shape[1], chunk):
@@ -89,7 +90,7 @@ def score_rows(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> tuple[Tens
         lp = F.cross_entropy(
             logits.float().transpose(1, 2), ys, ignore_index=IGNORE, reduction="none"
         )  # (B, t)
-        nll += lp.double().sum(1)
+        nll += lp.to(acc).sum(1)
         count += (ys != IGNORE).sum(1)
     return nll, count
 

@@ -379,7 +379,9 @@ class Trainer:
             if self.amp_dtype is not None
             else contextlib.nullcontext()
         )
-        report_loss = torch.zeros((), device=self.device, dtype=torch.float64)
+        # float64 sums stay exact over long reports (MPS has no float64).
+        acc = torch.float32 if self.device.type == "mps" else torch.float64
+        report_loss = torch.zeros((), device=self.device, dtype=acc)
         report_tokens = 0
         report_t = time.perf_counter()
         exhausted = False
@@ -405,7 +407,7 @@ class Trainer:
                     with autocast:
                         loss_sum, n = self.loss_fn(self.model, batch)
                     self.scaler.scale(loss_sum.float()).backward()
-                report_loss += loss_sum.detach().double()
+                report_loss += loss_sum.detach().to(acc)
                 step_tokens += int(n)
             if exhausted and step_tokens == 0:
                 return self._finish("epochs")
