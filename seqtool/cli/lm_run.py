@@ -79,6 +79,12 @@ def train(a: dict[str, Any]) -> None:
             )
         vocab = Vocab.from_dict(resume.get("vocab"), f"{opts.resume}: vocabulary")
         saved = config_from_checkpoint(resume)
+        ranks = resume["train_state"].get("world_size", 1)
+        if ranks != dinfo.world_size:
+            render.warn(
+                f"--resume: the run used {ranks} process(es), this one {dinfo.world_size}; "
+                "training continues, but not exactly as an uninterrupted run would"
+            )
         if any(a[k] is not None for k in _MODEL_FLAGS):
             render.warn(
                 "--resume: the model's settings come from the checkpoint; model flags ignored"

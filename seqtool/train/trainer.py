@@ -358,6 +358,7 @@ class Trainer:
         """Batches from the saved position on, across epochs: (batch, ends_epoch)."""
         n = len(self.train)
         while self.cfg.epochs is None or self.epoch < self.cfg.epochs:
+            start = self.index
             for batch in self.train.batches(self.epoch, self.index):
                 self.index += 1
                 end = self.index >= n
@@ -367,8 +368,9 @@ class Trainer:
                 if end:
                     break
             else:
-                if self.index:  # the source gave fewer batches than it promised
-                    self.epoch, self.index = self.epoch + 1, 0
+                if self.index == start:
+                    raise RuntimeError(f"the batch source gave no batches for epoch {self.epoch}")
+                self.epoch, self.index = self.epoch + 1, 0  # it gave fewer than it promised
 
     def _loop(self) -> str:
         cfg = self.cfg
