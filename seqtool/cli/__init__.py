@@ -22,6 +22,10 @@ def main() -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     from typer.main import get_command
 
+    from seqtool.cli.train_options import quiet_cpu_threads
+
+    quiet_cpu_threads()  # before anything imports torch
+
     command = get_command(app)
     code = command.main(args=sys.argv[1:], prog_name="seqtool", standalone_mode=False)
     return int(code or 0)

@@ -6,7 +6,6 @@ imported when a command runs, so that ``seqtool --help`` does not import torch.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ import typer
 from seqtool.cli import render
 from seqtool.cli.app import app
 from seqtool.cli.options import Device, Encoding, Errors, Format, Quiet
-from seqtool.cli.train_options import TrainOptions, train_options
+from seqtool.cli.train_options import TrainOptions, quiet_cpu_threads, train_options
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, display_name, read_lines
 
@@ -120,17 +119,6 @@ def bleu(
 
 
 # ---------------------------------------------------------------------- train-mt
-def _passive_openmp() -> None:
-    """Let idle OpenMP threads sleep instead of spinning (unless the user chose).
-
-    Must run before torch is imported.  With the default policy, on a machine whose
-    cores are busy with other work, every parallel region waits for a descheduled
-    thread while its partner spins: decoding with 2 threads took 86 s instead of
-    3 s (and 25x the CPU time) on the benchmark machine under load.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def _opt(*decls: str, help: str, panel: str = "Model") -> Any:
     return typer.Option(*decls, help=help, rich_help_panel=panel, show_default=False)
 
@@ -258,7 +246,7 @@ def train_mt(
 
     Example: seqtool train-mt --src train.de.gz --tgt train.en.gz --valid-src val.de.gz --valid-tgt val.en.gz --time-budget 20m -o de-en.pt
     """
-    _passive_openmp()
+    quiet_cpu_threads()
     from seqtool.cli import translate_run
 
     translate_run.train(locals())
@@ -335,7 +323,7 @@ def translate(
 
     Example: seqtool translate de-en.pt val.de --eval-bleu --ref val.en > hyp.en
     """
-    _passive_openmp()
+    quiet_cpu_threads()
     from seqtool.cli import translate_run
 
     render.set_quiet(quiet)

@@ -88,8 +88,8 @@ class NgramCounts:
     """Exact counts of n-grams of one or more orders, over a shared token list.
 
     ``tables[n]`` holds the distinct n-grams as packed keys in sorted order with
-    their counts; ``tokens[i]`` is the token with id ``i`` (id 0 is a placeholder
-    that no n-gram uses).  ``heaps`` is ``(k, 2)`` int64: tokens read, distinct
+    their counts; ``tokens[i]`` is the token with id ``i`` (id 0 is reserved
+    and no n-gram uses it).  ``heaps`` is ``(k, 2)`` int64: tokens read, distinct
     tokens seen, sampled on a log scale (None when unknown, e.g. after a merge).
     """
 
