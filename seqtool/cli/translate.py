@@ -272,8 +272,13 @@ def translate(
         typer.Option("--nbest", help="The N best translations (TSV: line, rank, score, text)."),
     ] = 1,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Sentences translated together.")
-    ] = 64,
+        int,
+        typer.Option(
+            "--batch-size",
+            help="Sentences translated together (of similar length; more is faster "
+            "on a CPU, up to a few hundred).",
+        ),
+    ] = 128,
     fmt: Annotated[
         str,
         typer.Option(

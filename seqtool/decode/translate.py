@@ -63,7 +63,7 @@ def translate_lines(
     tgt_vocab: Vocab,
     lines: Iterable[str],
     search: SearchConfig,
-    batch_size: int = 64,
+    batch_size: int = 128,
     device: torch.device | None = None,
     block_lines: int = BLOCK_LINES,
 ) -> Iterator[list[Translation]]:

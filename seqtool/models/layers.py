@@ -186,6 +186,9 @@ class MultiHeadAttention(nn.Module):
                 if memory is None and cache.k is not None and cache.v is not None:
                     k = torch.cat([cache.k, k], dim=2)  # (B, H, Tpast+Tq, hd)
                     v = torch.cat([cache.v, v], dim=2)
+                # Split from one projection, k and v are strided views; stored as they
+                # are, every later step's products would copy them first.
+                k, v = k.contiguous(), v.contiguous()
                 cache.k, cache.v = k, v
         tk = k.shape[2]
         is_self = memory is None
@@ -193,7 +196,7 @@ class MultiHeadAttention(nn.Module):
         p = self.dropout if self.training else 0.0
         weights: Tensor | None = None
         if need_weights:
-            scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, Tq, Tk)
+            scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-2, -1)  # (B, H, Tq, Tk)
             if mask is not None:
                 scores = scores.masked_fill(~mask, float("-inf"))
             weights = torch.softmax(scores.float(), dim=-1).to(q.dtype)
