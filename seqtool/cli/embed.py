@@ -313,7 +313,7 @@ def _acc(correct: int, answered: int) -> float:
     return round(correct / answered, 4) if answered else float("nan")
 
 
-DEMO_WORDS = ("time", "machine", "traveller", "man", "little", "people", "said")
+DEMO_WORDS = ("time", "night", "white", "man", "machine", "little", "people", "said")
 
 
 def demo_step(ctx: Any) -> None:
@@ -324,16 +324,19 @@ def demo_step(ctx: Any) -> None:
     from seqtool.wordvectors import WordVectors
 
     lines = ctx.lines()
-    vocab = Vocab.build(lines, "word", Normalizer.make("d2l"), min_freq=3)
-    corpus = encode_corpus(lines, vocab, min_count=3)
-    cfg = SkipGramConfig(dim=50, window=5, epochs=10, seed=ctx.seed)
+    # A novella is a tiny corpus for word2vec: many epochs, small steps (64 centre
+    # words) and strong subsampling of frequent words make the neighbours topical
+    # ("night": day, ...) instead of the most frequent words, in about a second.
+    vocab = Vocab.build(lines, "word", Normalizer.make("d2l"), min_freq=5)
+    corpus = encode_corpus(lines, vocab, min_count=5)
+    cfg = SkipGramConfig(dim=50, window=5, epochs=50, sample=1e-4, batch_size=64, seed=ctx.seed)
     result = train(corpus, cfg)
     wv = WordVectors(corpus.words, result.vectors)
     path = ctx.out / "word2vec.txt"
     wv.save(path)
     rate = result.effective_words / result.seconds if result.seconds > 0 else 0.0
     render.info(
-        f"  skip-gram, {len(wv):,} words seen 3+ times, dim 50, 10 epochs: "
+        f"  skip-gram, {len(wv):,} words seen 5+ times, dim 50, 50 epochs: "
         f"{result.seconds:.1f} s, {rate:,.0f} words/s"
     )
     words = [w for w in DEMO_WORDS if w in wv][:4] or wv.words[:4]

@@ -9,7 +9,7 @@ the centre word; the input vectors are the word vectors people use.  Frequent wo
 are subsampled with Mikolov's formula, the window shrinks at random per centre word
 and the learning rate decays linearly to ``min_lr``.
 
-Why it is fast without a C extension (measurements in ``docs/readme/word2vec.md``):
+Why it is fast without a C extension (measurements in README.md, "seqtool word2vec"):
 
 1. numpy makes the training examples of a block of the corpus at once: the
    subsampling draw, the random window of every centre word, the context matrix
