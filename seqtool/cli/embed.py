@@ -314,6 +314,7 @@ def _acc(correct: int, answered: int) -> float:
 
 
 DEMO_WORDS = ("time", "night", "white", "man", "machine", "little", "people", "said")
+SMALL_CORPUS_TOKENS = 20_000  # below this the demo's neighbours are mostly noise
 
 
 def demo_step(ctx: Any) -> None:
@@ -343,5 +344,10 @@ def demo_step(ctx: Any) -> None:
     for word in words:
         near = ", ".join(w for w, _ in wv.most_similar([word], top=5))
         render.info(f"  nearest to {word!r}: {near}")
+    if len(corpus.ids) < SMALL_CORPUS_TOKENS:
+        render.info(
+            f"  ({len(corpus.ids):,} tokens are too few for telling neighbours; "
+            "The Time Machine gives better ones: seqtool data fetch timemachine)"
+        )
     render.info(f"  (try: seqtool word2vec similar {path} {words[0]})")
     ctx.made.append(("word vectors", path))
