@@ -121,6 +121,16 @@ def test_translate_one_line_out_per_line_in(reverse: dict[str, Path]) -> None:
     assert greedy.stdout.count("\n") == 5
 
 
+def test_translate_cuts_overlong_sources_and_says_so(reverse: dict[str, Path]) -> None:
+    # --max-src-len counts <eos>: 4 keeps three letters of the first line.
+    run = invoke("translate", reverse["model"], "--max-src-len", 4, input="a b c d e f\nd e\n")
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.splitlines() == ["c b a", "e d"]
+    assert "1 of 2 lines were longer than --max-src-len 4 tokens" in run.stderr
+    assert "longer than" not in invoke("translate", reverse["model"], input="d e\n").stderr
+    assert_one_line_error(invoke("translate", reverse["model"], "--max-src-len", 1, input="a\n"), 2)
+
+
 def test_translate_nbest_and_jsonl(reverse: dict[str, Path]) -> None:
     run = invoke("translate", reverse["model"], "--beam", 4, "--nbest", 3, input="a b c\n\nd e\n")
     rows = [line.split("\t") for line in run.stdout.splitlines()]

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from conftest import Run
+from seqtool.cli import app
 
 # Each entry: name -> (argv builder taking (input file, output path, work dir), output path or None)
 Builder = Callable[[Path, Path, Path], list[object]]
@@ -56,6 +58,35 @@ COMMANDS: dict[str, Builder] = {
     ],
 }
 
+TINY_RNN = ["--embed", "16", "--hidden", "16", "--layers", "1", "--dropout", "0"]
+ONE_STEP = ["--max-steps", "1", "--precision", "fp32", "-q"]
+
+# The statistics, training and scoring commands of the later feature areas; the
+# scoring ones use the tiny models of the `models` fixture (in the work folder).
+COMMANDS.update(
+    {
+        "ngrams": lambda f, o, d: ["ngrams", f, "-n", "1", "-n", "2"],
+        "ngrams --save": lambda f, o, d: ["ngrams", f, "-n", "3", "--save", o, "-q"],
+        "ngrams char --per-line": lambda f, o, d: [
+            "ngrams", f, "--tokenizer", "char", "--per-line", "-n", "2", "--format", "json",
+        ],
+        "zipf": lambda f, o, d: ["zipf", f],
+        "zipf --counts": lambda f, o, d: ["zipf", "--counts", f],
+        "bleu (hypothesis)": lambda f, o, d: ["bleu", f, d / "seed.txt"],
+        "bleu (reference) --d2l-k": lambda f, o, d: ["bleu", d / "seed.txt", f, "--d2l-k", "2"],
+        "train-lm char": lambda f, o, d: [
+            "train-lm", f, "--tokenizer", "char", "--model", "gru", *TINY_RNN,
+            "--seq-len", "4", "--batch-size", "2", "-o", o, *ONE_STEP,
+        ],
+        "eval-lm --per-line": lambda f, o, d: ["eval-lm", d / "lm.pt", f, "--per-line"],
+        "train-mt --pairs": lambda f, o, d: [
+            "train-mt", "--pairs", f, "--model", "gru-attn", *TINY_RNN, "--vocab-size", "40",
+            "-o", o, *ONE_STEP,
+        ],
+        "translate": lambda f, o, d: ["translate", d / "mt.pt", f, "--beam", "2"],
+    }
+)  # fmt: skip
+
 SPECIAL_INPUTS = {
     "empty": b"",
     "crlf": b"one line\r\nanother line\r\n",
@@ -80,12 +111,33 @@ def check(run: Run, out: Path) -> None:
     assert not leftovers
 
 
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny character LM and a tiny translation model, trained once for the module."""
+    d = tmp_path_factory.mktemp("models")
+    text = d / "text.txt"
+    text.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 20, encoding="utf-8")
+    pairs = d / "pairs.tsv"
+    pairs.write_text("the cat\tle chat\na dog\tun chien\n" * 20, encoding="utf-8")
+    runner = CliRunner()
+    made = {"lm.pt": d / "lm.pt", "mt.pt": d / "mt.pt"}
+    for argv in (
+        COMMANDS["train-lm char"](text, made["lm.pt"], d),
+        COMMANDS["train-mt --pairs"](pairs, made["mt.pt"], d),
+    ):
+        result = runner.invoke(app, [str(a) for a in argv], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+    return made
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, cli) -> Path:
+def workdir(tmp_path: Path, cli, models: dict[str, Path]) -> Path:
     (tmp_path / "seed.txt").write_text("the cat sat on the mat\n")
     assert (
         cli("vocab", "build", tmp_path / "seed.txt", "-o", tmp_path / "vocab.json").exit_code == 0
     )
+    for name, path in models.items():
+        (tmp_path / name).symlink_to(path)
     return tmp_path
 
 

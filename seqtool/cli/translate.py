@@ -279,6 +279,13 @@ def translate(
             "on a CPU, up to a few hundred).",
         ),
     ] = 128,
+    max_src_len: Annotated[
+        int,
+        typer.Option(
+            "--max-src-len",
+            help="Cut longer sources to this many tokens (with a warning saying how many).",
+        ),
+    ] = 1024,
     fmt: Annotated[
         str,
         typer.Option(

@@ -19,7 +19,7 @@ import typer
 from seqtool.cli import render
 from seqtool.cli.train_options import TrainOptions
 from seqtool.decode.beam import SearchConfig
-from seqtool.decode.translate import plot_attention, translate_lines
+from seqtool.decode.translate import TranslateStats, plot_attention, translate_lines
 from seqtool.errors import CheckpointError, InputError, ResourceError, UsageError
 from seqtool.io import atomic_write, check_encoding, check_output_path, display_name, read_lines
 from seqtool.metrics.bleu import corpus_scores
@@ -202,6 +202,8 @@ def _check_translate(a: dict[str, Any]) -> tuple[SearchConfig, str]:
     search.check()
     if a["batch_size"] < 1:
         raise UsageError(f"--batch-size must be at least 1, not {a['batch_size']}")
+    if a["max_src_len"] < 2:
+        raise UsageError(f"--max-src-len must be at least 2, not {a['max_src_len']}")
     fmt = a["fmt"]
     if fmt not in ("text", "tsv", "jsonl"):
         raise UsageError(f"--format must be text, tsv or jsonl, not {fmt!r}")
@@ -257,9 +259,11 @@ def translate(a: dict[str, Any]) -> None:
     t0 = time.perf_counter()
     n = 0
     lines = remember(read_lines(a["file"], a["encoding"], a["errors"]))
+    stats = TranslateStats()
     results = translate_lines(
-        loaded.model, loaded.src_vocab, loaded.tgt_vocab, lines, search, a["batch_size"]
-    )
+        loaded.model, loaded.src_vocab, loaded.tgt_vocab, lines, search, a["batch_size"],
+        max_src_len=a["max_src_len"], stats=stats,
+    )  # fmt: skip
     for n, nbest in enumerate(results, 1):
         if fmt == "text":
             out.write(nbest[0].text + "\n")
@@ -283,6 +287,11 @@ def translate(a: dict[str, Any]) -> None:
         f"translated {n:,} lines in {elapsed:.2f} s ({n / max(elapsed, 1e-9):,.1f} lines/s, "
         f"beam {search.beam}, {loaded.name} on {describe_inference(loaded)})"
     )
+    if stats.truncated:
+        render.warn(
+            f"{stats.truncated:,} of {stats.lines:,} lines were longer than --max-src-len "
+            f"{a['max_src_len']} tokens and were cut to it"
+        )
     if a["show_attention"] is not None:
         if not first:
             render.warn("--show-attention: there was no non-empty line to draw")

@@ -25,11 +25,21 @@ import torch
 from torch import nn
 
 from seqtool.decode.beam import SearchConfig, beam_search, greedy_search
+from seqtool.errors import UsageError
 from seqtool.io import atomic_write
 from seqtool.text.vocab import BOS, EOS, Vocab
 from seqtool.train.mt_data import pad_batch
 
 BLOCK_LINES = 4000
+MAX_SOURCE_TOKENS = 1024
+
+
+@dataclass
+class TranslateStats:
+    """What translating a stream met on the way (filled in as the lines go by)."""
+
+    lines: int = 0
+    truncated: int = 0  # sources cut to ``max_src_len`` tokens
 
 
 @dataclass
@@ -66,9 +76,19 @@ def translate_lines(
     batch_size: int = 128,
     device: torch.device | None = None,
     block_lines: int = BLOCK_LINES,
+    max_src_len: int = MAX_SOURCE_TOKENS,
+    stats: TranslateStats | None = None,
 ) -> Iterator[list[Translation]]:
-    """The n-best translations of every line, yielded in input order, block by block."""
+    """The n-best translations of every line, yielded in input order, block by block.
+
+    A source longer than ``max_src_len`` tokens (``<eos>`` included) is cut to that
+    length: one runaway line (a whole book without line breaks) would otherwise hold
+    the batch for minutes and yield a translation of no use; ``stats`` counts them.
+    """
     search.check()
+    if max_src_len < 2:
+        raise UsageError(f"--max-src-len must be at least 2, not {max_src_len}")
+    stats = stats if stats is not None else TranslateStats()
     device = device or next(model.parameters()).device
     model.eval()
     it = iter(lines)
@@ -79,7 +99,9 @@ def translate_lines(
         results: list[list[Translation]] = [[Translation("", 0.0, [])] for _ in block]
         todo = [i for i, line in enumerate(block) if line.strip()]
         encoded = src_vocab.encode_batch([block[i] for i in todo])
-        ids = {i: [*e, EOS] for i, e in zip(todo, encoded)}
+        ids = {i: [*e[: max_src_len - 1], EOS] for i, e in zip(todo, encoded)}
+        stats.lines += len(block)
+        stats.truncated += sum(len(e) >= max_src_len for e in encoded)
         todo.sort(key=lambda i: len(ids[i]))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
