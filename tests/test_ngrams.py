@@ -181,6 +181,63 @@ def test_output_order_ties_by_tokens(tmp_path: Path) -> None:
     assert b"".join(c.tsv_blocks(1)) == b"a\t2\nb\t2\nc\t2\nd\t1\n"
 
 
+@pytest.mark.parametrize("spare", [1, 2, 3, 63])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_tsv_blocks_order_with_few_spare_bits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spare: int, n: int
+) -> None:
+    """Counts too large for the spare bits above the rank key are ordered apart."""
+    import seqtool.stats.ngrams as ng
+
+    rng = np.random.default_rng(spare * 10 + n)
+    words = ["a", "b", "ab", "ba", "é", "z", "zz", "q"]
+    toks = [words[i] for i in rng.zipf(1.3, 3000) % len(words)]
+    c = count_ngrams([write(tmp_path, " ".join(toks) + "\n")], (n,))
+    monkeypatch.setattr(ng, "SPARE_BITS", spare)
+    want = sorted(as_counter(c, n).items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = "".join(f"{'--'.join(g)}\t{k}\n" for g, k in want)
+    assert b"".join(c.tsv_blocks(n, block=7)).decode() == lines
+    for min_count in (2, 5):
+        kept = "".join(f"{'--'.join(g)}\t{k}\n" for g, k in want if k >= min_count)
+        assert b"".join(c.tsv_blocks(n, min_count=min_count)).decode() == kept
+
+
+def test_tsv_lines_unusual_tokens() -> None:
+    """Tokens wider than the padded layout, or holding a NUL, are laid out byte by byte."""
+    from seqtool.stats.tsv import PAD_WIDTH, TokenBytes, tsv_lines
+
+    for tokens in (["", "x" * (PAD_WIDTH + 3), "y", "é"], ["", "a\x00b", "c"], ["", "a\nb", "c"]):
+        rows = np.array([[1, 2], [2, 1], [2, 2], [1, 1]])
+        c = np.array([10**12, 7, 1, 100])
+        for sep in ("", " "):
+            want = "".join(f"{tokens[a]}{sep}{tokens[b]}\t{k}\n" for (a, b), k in zip(rows, c))
+            assert tsv_lines(TokenBytes(tokens), rows, c, sep.encode()).decode() == want
+            want = "".join(
+                f"{tokens[a]}{sep}{tokens[b]}\t{k}\n" for (a, b), k in zip(rows[2:], c[2:])
+            )
+            assert tsv_lines(TokenBytes(tokens), rows[2:], c[2:], sep.encode()).decode() == want
+
+
+def test_letter_codes_large_vocabulary_and_dict_path() -> None:
+    """Many new words (the recent table merged into the main one several times), and
+    words first met by the dict path, keep one id each."""
+    from seqtool.stats.letters import LetterCodes
+    from seqtool.stats.tokens import Lexicon
+
+    rng = np.random.default_rng(3)
+    vocab = ["".join(rng.choice(list("abcdefghij"), rng.integers(1, 15))) for _ in range(30000)]
+    lex = Lexicon(char=False)
+    codes = LetterCodes(lex)
+    for part in range(6):
+        words = [vocab[i] for i in rng.integers(0, len(vocab), 20000)]
+        if part == 3:
+            ids = lex.word_ids([w.encode() for w in words])
+        else:
+            ids = codes.word_ids(" ".join(words).encode())
+        assert [lex.tokens[i].decode() for i in ids.tolist()] == words
+    assert len(set(lex.tokens)) == len(lex.tokens)
+
+
 # ---------------------------------------------------------------- keys
 @pytest.mark.parametrize("n,bits", [(1, 10), (3, 21), (4, 16), (5, 20)])  # last two: rows
 def test_keys_pack_count_merge(n: int, bits: int) -> None:

@@ -8,8 +8,9 @@ than hashing Python tuples.  When the vocabulary is too large for one word
 (``n*b > 63``) the keys are the id rows themselves, an ``(m, n)`` int64 matrix,
 handled with ``np.lexsort``; the functions below accept either form.
 
-Counts of many chunks are merged with a sorted-array merge (``searchsorted`` +
-``insert``), so memory stays a small multiple of the number of distinct n-grams.
+Raw keys of many chunks are sorted and counted together, then merged into the
+sorted table (a stable sort of the two runs), so memory stays a small multiple of
+the number of distinct n-grams.
 """
 
 from __future__ import annotations
@@ -76,22 +77,25 @@ def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.concatenate(([True], change)))
 
 
-def _sort_order(keys: np.ndarray) -> np.ndarray:
+def _sort_order(keys: np.ndarray, runs: bool = False) -> np.ndarray:
     if keys.ndim == 1:
-        return np.argsort(keys)
+        return np.argsort(keys, kind="stable" if runs else None)  # timsort merges runs
     return np.lexsort(keys.T[::-1])  # first column is the primary key
 
 
 def count_unique(
-    keys: np.ndarray, weights: np.ndarray | None = None
+    keys: np.ndarray, weights: np.ndarray | None = None, runs: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct keys and their counts (or summed weights); (k,) or (k, n), and (k,) int64."""
+    """Sorted distinct keys and their counts (or summed weights); (k,) or (k, n), and (k,) int64.
+
+    ``runs``: the keys are a few sorted runs one after another (sorted by merging them).
+    """
     if len(keys) == 0:
         return keys, np.zeros(0, dtype=np.int64)
     if weights is None and keys.ndim == 1:
         u, c = np.unique(keys, return_counts=True)
         return u, c.astype(np.int64, copy=False)
-    order = _sort_order(keys)
+    order = _sort_order(keys, runs)
     k = keys[order]
     starts = _group_starts(k)
     if weights is None:
@@ -101,13 +105,21 @@ def count_unique(
     return k[starts], counts
 
 
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys and their counts of sorted 1-D keys (the key array is reused)."""
+    starts = _group_starts(sorted_keys)
+    counts = np.diff(np.append(starts, len(sorted_keys)))
+    return sorted_keys[starts], counts
+
+
 def merge_sorted(
     a_keys: np.ndarray, a_counts: np.ndarray, b_keys: np.ndarray, b_counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge two sorted distinct-key tables, adding the counts of keys present in both.
 
-    For 1-D keys this is a ``searchsorted`` + ``insert`` merge: the result and one
-    copy are the only large allocations, unlike concatenating and re-sorting.
+    For 1-D keys the two runs are concatenated and put in order with a stable
+    ``argsort`` (timsort: a linear merge of the two runs); a key present in both
+    then sits next to itself, and the pair is folded into one row.
     """
     if len(a_keys) == 0:
         return b_keys, b_counts
@@ -115,30 +127,46 @@ def merge_sorted(
         return a_keys, a_counts
     if a_keys.ndim == 2 or b_keys.ndim == 2:
         return count_unique(np.concatenate((a_keys, b_keys)), np.concatenate((a_counts, b_counts)))
-    pos = np.searchsorted(a_keys, b_keys)
-    found = a_keys[np.minimum(pos, len(a_keys) - 1)] == b_keys
-    a_counts = a_counts.copy()
-    a_counts[pos[found]] += b_counts[found]  # distinct keys: no repeated positions
-    new = ~found
-    return np.insert(a_keys, pos[new], b_keys[new]), np.insert(a_counts, pos[new], b_counts[new])
+    keys = np.concatenate((a_keys, b_keys))
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    counts = np.concatenate((a_counts, b_counts))[order]
+    del order
+    return _fold_twins(keys, counts)
+
+
+def _fold_twins(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge the rows of sorted keys with a key equal to the previous one (at most pairs:
+    a key of the first table, then the same key of the second)."""
+    twin = np.flatnonzero(keys[1:] == keys[:-1])
+    if not len(twin):
+        return keys, counts
+    counts[twin] += counts[twin + 1]
+    keep = np.ones(len(keys), dtype=bool)
+    keep[twin + 1] = False
+    return keys[keep], counts[keep]
 
 
 class KeyTable:
     """Counts of one n-gram order, accumulated chunk by chunk in bounded memory.
 
-    ``keys`` (sorted, distinct) and ``counts`` hold everything merged so far;
-    chunk results wait in ``pending`` until they add up to half the table (or
-    ``floor`` rows), then are merged at once, so each row is merged O(log) times.
+    ``keys`` (sorted, distinct) and ``counts`` hold everything merged so far.
+    Chunk n-grams wait in ``pending`` as raw keys (or keys with counts) until they
+    add up to the table's size (or ``floor`` rows); then they are sorted and
+    run-length counted at once and merged into the table, so each row is merged
+    O(log) times and the memory stays a small multiple of the distinct n-grams.
     """
 
-    def __init__(self, n: int, bits: int | None = None, floor: int = 1 << 21) -> None:
+    def __init__(self, n: int, bits: int | None = None, floor: int = 1 << 22) -> None:
         self.n = n
         self.bits = bits = bits_for(1, n) if bits is None else bits
         self.floor = floor
         self.keys = np.zeros(0, dtype=np.int64) if packs(n, bits) else np.zeros((0, n), np.int64)
         self.counts = np.zeros(0, dtype=np.int64)
-        self.pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self.pending: list[tuple[np.ndarray, np.ndarray | None]] = []
         self.pending_rows = 0
+        self._chunks = 0
+        self._repeats = True  # the last chunk counted at once had few distinct keys
 
     def widen(self, bits: int) -> None:
         """Use ``bits`` per id from now on (the vocabulary outgrew the old width)."""
@@ -150,30 +178,70 @@ class KeyTable:
 
     def add_ids(self, cols: list[np.ndarray]) -> None:
         """Count the n-grams given as n id columns (ids < 2**bits)."""
-        if len(cols[0]):
-            self.add_counts(*count_unique(pack(cols, self.bits)))
+        if not len(cols[0]):
+            return
+        keys = pack(cols, self.bits)
+        self._chunks += 1
+        if keys.ndim == 1 and (self._repeats or self._chunks % 16 == 1):
+            # Counting the chunk at once keeps repetitive input (few distinct
+            # n-grams) small while it waits; mostly distinct keys wait raw instead.
+            keys.sort()
+            k, c = _runs(keys)
+            self._repeats = 2 * len(k) <= len(keys)
+            if self._repeats:
+                self._add(k, c)
+                return
+        self._add(keys, None)
 
     def add_counts(self, keys: np.ndarray, counts: np.ndarray) -> None:
-        """Add sorted distinct keys (packed with ``self.bits``) and their counts."""
-        if not len(keys):
-            return
+        """Add keys (packed with ``self.bits``) and their counts."""
+        if len(keys):
+            self._add(keys, counts)
+
+    def _add(self, keys: np.ndarray, counts: np.ndarray | None) -> None:
         self.pending.append((keys, counts))
         self.pending_rows += len(keys)
-        if self.pending_rows >= max(self.floor, len(self.keys) // 2):
+        if self.pending_rows >= max(self.floor, len(self.keys)):
             self.flush()
 
     def flush(self) -> None:
         if not self.pending:
             return
-        if len(self.pending) == 1:
-            k, c = self.pending[0]
-        else:
-            k, c = count_unique(
-                np.concatenate([p[0] for p in self.pending]),
-                np.concatenate([p[1] for p in self.pending]),
+        pending, self.pending, self.pending_rows = self.pending, [], 0
+        raw = all(c is None for _, c in pending)
+        weights = None
+        if not raw:
+            weights = np.concatenate(
+                [np.ones(len(k), np.int64) if c is None else c for k, c in pending]
             )
-        self.pending, self.pending_rows = [], 0
-        self.keys, self.counts = merge_sorted(self.keys, self.counts, k, c)
+        if len(pending) > 1:
+            keys = np.concatenate([k for k, _ in pending])
+            del pending
+            if raw and keys.ndim == 1:
+                keys.sort()  # our own copy: sorted in place
+        else:
+            keys = pending.pop()[0]
+            if raw and keys.ndim == 1:
+                keys = np.sort(keys)
+        if raw and keys.ndim == 1:
+            k, c = _runs(keys)
+        else:
+            k, c = count_unique(keys, weights, runs=True)
+        del keys
+        if self.keys.ndim == 2 or k.ndim == 2 or not len(self.keys):
+            self.keys, self.counts = merge_sorted(self.keys, self.counts, k, c)
+            return
+        # merge_sorted's steps, dropping each array as soon as it is used: the peak is
+        # about four int64 arrays of the merged size.
+        keys = np.concatenate((self.keys, k))
+        self.keys = k = np.zeros(0, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        counts = np.concatenate((self.counts, c))
+        self.counts = c = np.zeros(0, dtype=np.int64)
+        counts = counts[order]
+        del order
+        self.keys, self.counts = _fold_twins(keys, counts)
 
     def rows(self) -> np.ndarray:
         """All distinct n-grams as (m, n) id rows, in key order (after a flush)."""

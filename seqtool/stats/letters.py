@@ -39,19 +39,30 @@ _KEEP = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype
 
 
 def _squeeze(w: np.ndarray, letters: int) -> np.ndarray:
-    """Pack the low ``letters`` bytes of each uint64 (values < 32) into 5-bit fields."""
-    out = np.zeros(len(w), dtype=np.uint64)
-    for i in range(letters):
-        out |= ((w >> np.uint64(8 * i)) & np.uint64(31)) << np.uint64(5 * i)
-    return out
+    """Pack the low ``letters`` bytes of each uint64 (values < 32) into 5-bit fields.
+
+    Three shift-and-mask steps join neighbouring fields (bytes to 10-bit pairs,
+    pairs to 20-bit quads, quads to 40 bits) instead of one step per letter.
+    """
+    if letters < 8:
+        w = w & _KEEP[letters]
+    w = (w & _M1) | ((w >> np.uint64(3)) & _M1H)
+    w = (w & _M2) | ((w >> np.uint64(6)) & _M2H)
+    return (w & _M3) | ((w >> np.uint64(12)) & _M3H)
+
+
+_M1, _M1H = np.uint64(0x001F001F001F001F), np.uint64(0x03E003E003E003E0)
+_M2, _M2H = np.uint64(0x000003FF000003FF), np.uint64(0x000FFC00000FFC00)
+_M3, _M3H = np.uint64(0x00000000000FFFFF), np.uint64(0x000000FFFFF00000)
 
 
 def _codes(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Packed codes of the words of a translated buffer, with word starts and lengths."""
-    d = np.frombuffer(buf, dtype=np.uint8)
-    edges = np.diff((d != 0).view(np.int8), prepend=0, append=0)
-    starts = np.flatnonzero(edges == 1)
-    lens = np.flatnonzero(edges == -1) - starts
+    letter = np.zeros(len(buf) + 2, dtype=bool)
+    np.not_equal(np.frombuffer(buf, dtype=np.uint8), 0, out=letter[1:-1])
+    edges = np.flatnonzero(letter[1:] != letter[:-1])  # word starts and ends, alternating
+    starts = edges[0::2]
+    lens = edges[1::2] - starts
     padded = buf + b"\x00" * _PAD
     words = np.ndarray((len(buf) + _PAD - 7,), dtype="<u8", buffer=padded, strides=(1,))
     w0 = words[starts] & _KEEP[np.minimum(lens, 8)]
@@ -71,12 +82,19 @@ def _decode(codes: np.ndarray) -> list[bytes]:
 
 
 class LetterCodes:
-    """The code -> id table of one :class:`Lexicon`, grown chunk by chunk."""
+    """The code -> id table of one :class:`Lexicon`, grown chunk by chunk.
+
+    Two sorted tables: ``codes`` and a small ``recent`` one that new codes are
+    inserted into, merged into ``codes`` once it holds an eighth as many, so a
+    large vocabulary is not copied for every chunk.
+    """
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
         self.codes = np.zeros(0, dtype=np.int64)  # sorted
         self.ids = np.zeros(0, dtype=np.int64)
+        self.recent = np.zeros(0, dtype=np.int64)  # sorted, none of them in codes
+        self.recent_ids = np.zeros(0, dtype=np.int64)
 
     def word_ids(self, text: bytes) -> np.ndarray:
         """Ids of the words (runs of ASCII letters, lowercased) of ``text``; (t,) int64."""
@@ -95,16 +113,39 @@ class LetterCodes:
         return ids
 
     def _lookup(self, uniq: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(self.codes, uniq)
-        known = pos < len(self.codes)
-        known[known] = self.codes[pos[known]] == uniq[known]
         out = np.empty(len(uniq), dtype=np.int64)
-        out[known] = self.ids[pos[known]]
-        if not known.all():
-            new = uniq[~known]
-            new_ids = self.lexicon.add_many(_decode(new))
-            out[~known] = new_ids
-            at = pos[~known]
-            self.codes = np.insert(self.codes, at, new)
-            self.ids = np.insert(self.ids, at, new_ids)
+        known = _find(self.codes, self.ids, uniq, out)
+        if known.all():
+            return out
+        rest = np.flatnonzero(~known)
+        found = np.empty(len(rest), dtype=np.int64)
+        seen = _find(self.recent, self.recent_ids, uniq[rest], found)
+        out[rest[seen]] = found[seen]
+        if not seen.all():
+            new = uniq[rest[~seen]]
+            # Words of at most 12 letters reach the lexicon through here only, unless
+            # the dict path ran: then they may be there already.
+            new_ids = self.lexicon.add_many(_decode(new), unseen=not self.lexicon.dict_used)
+            out[rest[~seen]] = new_ids
+            at = np.searchsorted(self.recent, new)
+            self.recent = np.insert(self.recent, at, new)
+            self.recent_ids = np.insert(self.recent_ids, at, new_ids)
+            if len(self.recent) > max(1 << 12, len(self.codes) >> 3):
+                codes = np.concatenate((self.codes, self.recent))
+                order = np.argsort(codes, kind="stable")  # two sorted runs: a merge
+                self.codes = codes[order]
+                self.ids = np.concatenate((self.ids, self.recent_ids))[order]
+                self.recent = self.recent[:0]
+                self.recent_ids = self.recent_ids[:0]
         return out
+
+
+def _find(table: np.ndarray, ids: np.ndarray, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Where sorted ``keys`` are in the sorted ``table``: sets ``out`` there, returns the mask."""
+    if not len(table):
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.searchsorted(table, keys)
+    np.minimum(pos, len(table) - 1, out=pos)
+    known = table[pos] == keys
+    out[known] = ids[pos[known]]
+    return known

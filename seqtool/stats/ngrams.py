@@ -35,7 +35,7 @@ import numpy as np
 from seqtool import __version__
 from seqtool.errors import InputError, UsageError
 from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
-from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, unpack
+from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, packs, unpack
 from seqtool.stats.tokens import BOUNDARY, ChunkTokenizer
 from seqtool.stats.tsv import TokenBytes, tsv_lines
 from seqtool.text.normalize import Normalizer
@@ -48,6 +48,7 @@ FORMAT_VERSION = 1
 TOKENIZERS = ("word", "char")
 MAX_ORDER = 16
 HEAPS_PER_DECADE = 16
+SPARE_BITS = 63  # most bits of a count packed above the rank key (tests lower it)
 
 
 @dataclass(frozen=True)
@@ -145,22 +146,107 @@ class NgramCounts:
             return keys[:, j]
         return (keys >> (t.bits * (n - 1 - j))) & ((1 << t.bits) - 1)
 
-    def _output_order(self, n: int, sel: np.ndarray | None) -> np.ndarray:
-        """Positions (in ``sel``, or the table) in output order: count descending, then
-        tokens in code-point order.  Works column by column, so the peak memory is a
-        few arrays of one int64 per n-gram (see the module docstring)."""
+    def _ranks(self, n: int, sel: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The token ids used by the (selected) n-grams in code-point order of their
+        tokens, and each token id's position in that order (``rank[id]``)."""
         used = np.zeros(len(self.tokens), dtype=bool)
         for j in range(n):
             used[self._column(n, j, sel)] = True
         ids = np.flatnonzero(used)
+        ids = ids[_string_order(list(map(self.tokens.__getitem__, ids.tolist())))]
         rank = np.zeros(len(self.tokens), dtype=np.int64)
-        rank[ids[_string_order([self.tokens[i] for i in ids.tolist()])]] = np.arange(len(ids))
-        bits = bits_for(len(ids) + 1, n)
-        keys = pack([rank[self._column(n, j, sel)] for j in range(n)], bits)
+        rank[ids] = np.arange(len(ids))
+        return ids, rank
+
+    def _rank_keys(self, n: int, sel: np.ndarray | None, rank: np.ndarray, bits: int) -> np.ndarray:
+        """The (selected) n-grams with every id replaced by its rank, packed with ``bits``."""
+        t = self.tables[n]
+        src = t.keys if sel is None else t.keys[sel]
+        if not packs(n, bits):
+            return np.stack([rank[self._column(n, j, sel)] for j in range(n)], axis=1)
+        key = np.zeros(len(src), dtype=np.int64)
+        tmp = np.empty(len(src), dtype=np.int64) if src.ndim == 1 else src
+        small_rank = rank.astype(np.int32) if len(rank) < 2**31 else rank  # half the cache
+        for j in range(n):
+            if src.ndim == 2:
+                idx = src[:, j]
+            else:
+                np.right_shift(src, t.bits * (n - 1 - j), out=tmp)
+                np.bitwise_and(tmp, (1 << t.bits) - 1, out=tmp)
+                idx = tmp
+            key <<= bits
+            key |= small_rank.take(idx)
+        return key
+
+    def _output_order(
+        self, n: int, sel: np.ndarray | None, ranks: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Positions (in ``sel``, or the table) in output order: count descending, then
+        tokens in code-point order.  Works column by column, so the peak memory is a
+        few arrays of one int64 per n-gram (see the module docstring)."""
+        ids, rank = ranks or self._ranks(n, sel)
+        keys = self._rank_keys(n, sel, rank, bits_for(len(ids) + 1, n))
         first = np.argsort(keys) if keys.ndim == 1 else np.lexsort(keys.T[::-1])  # distinct
         del keys
         counts = self.tables[n].counts
         return first[_stable_descending(counts[first] if sel is None else counts[sel][first])]
+
+    def _ranked_blocks(
+        self, n: int, sel: np.ndarray | None, ranks: tuple[np.ndarray, np.ndarray], block: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(k, n) rank rows and their counts, in output order, ``block`` rows at a time.
+
+        Counts and rank keys are packed into one int64 -- ``(limit - count)`` above
+        the ranks, ``limit`` the largest count that fits the spare bits -- and sorted
+        with one in-place ``sort``, several times faster than an ``argsort`` and a
+        stable re-sort by count.  Counts of ``limit`` or more (few: most n-grams are
+        rare) all get the prefix 0 and are ordered apart with ``lexsort``.  Without
+        a spare bit (or with id-row keys) this falls back to :meth:`_output_order`.
+        """
+        table = self.tables[n]
+        ids, rank = ranks
+        bits = max(1, (len(ids) - 1).bit_length())
+        free = min(63 - n * bits, SPARE_BITS)
+        counts = table.counts if sel is None else table.counts[sel]
+        if free < 1 or not len(counts):
+            order = self._output_order(n, sel, ranks)
+            for i in range(0, len(order), block):
+                picked = order[i : i + block] if sel is None else sel[order[i : i + block]]
+                yield rank[unpack(table.keys[picked], n, table.bits)], table.counts[picked]
+            return
+        # Packed: (limit - count) << shift | rank key; counts above limit get prefix 0
+        # too, so the rows with prefix 0 (count >= limit: few) are ordered apart.
+        limit = min(int(counts.max()), 1 << free)
+        shift = n * bits
+        keys = self._rank_keys(n, sel, rank, bits)
+        prefix = np.subtract(limit, counts)
+        np.maximum(prefix, 0, out=prefix)
+        prefix <<= shift
+        keys |= prefix
+        del prefix
+        keys.sort()
+        low = (1 << shift) - 1
+        top = int(np.searchsorted(keys, 1 << shift))
+        if top:
+            big = np.flatnonzero(counts > limit)
+            big_keys = self._rank_keys(n, big if sel is None else sel[big], rank, bits)
+            big_counts = counts[big]
+            by_key = np.argsort(big_keys)
+            big_keys, big_counts = big_keys[by_key], big_counts[by_key]
+            head = keys[:top] & low
+            at = np.minimum(np.searchsorted(big_keys, head), max(len(big_keys) - 1, 0))
+            head_counts = np.full(top, limit, dtype=np.int64)
+            if len(big_keys):
+                hit = big_keys[at] == head
+                head_counts[hit] = big_counts[at[hit]]
+            order = np.lexsort((head, -head_counts))
+            head, head_counts = head[order], head_counts[order]
+            for i in range(0, top, block):
+                yield unpack(head[i : i + block], n, bits), head_counts[i : i + block]
+            del big, big_keys, big_counts, by_key, head, head_counts, order, at
+        for i in range(top, len(keys), block):
+            part = keys[i : i + block]
+            yield unpack(part & low, n, bits), limit - (part >> shift)
 
     def strings(self, rows: np.ndarray, sep: str = "--") -> list[str]:
         """The n-grams of (k, n) id rows as strings, tokens joined by ``sep``."""
@@ -177,17 +263,12 @@ class NgramCounts:
         self, n: int, sep: str = "--", min_count: int = 1, block: int = 1 << 16
     ) -> Iterator[bytes]:
         """Every n-gram as UTF-8 ``ngram<TAB>count`` lines, in output order, in blocks."""
-        table = self.tables[n]
         sel = self._selected(n, 0, min_count)
-        order = self._output_order(n, sel)
-        if sel is not None:
-            order = sel[order]
-        toks = TokenBytes(self.tokens)
+        ranks = self._ranks(n, sel)
+        toks = TokenBytes(list(map(self.tokens.__getitem__, ranks[0].tolist())))  # rank order
         glue = sep.encode("utf-8")
-        for i in range(0, len(order), block):
-            picked = order[i : i + block]
-            rows = unpack(table.keys[picked], n, table.bits)
-            yield tsv_lines(toks, rows, table.counts[picked], glue)
+        for rows, counts in self._ranked_blocks(n, sel, ranks, block):
+            yield tsv_lines(toks, rows, counts, glue)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -75,6 +75,7 @@ class Lexicon:
         self.index = _WordIndex()
         self.cps: list[int] = [0]  # char mode: id -> code point
         self._cp2id: np.ndarray | None = None
+        self.dict_used = False  # word_ids was called: any token may be in the dict
 
     @property
     def tokens(self) -> list[bytes]:
@@ -85,19 +86,28 @@ class Lexicon:
 
     def word_ids(self, toks: list[bytes]) -> np.ndarray:
         """Ids of the tokens, adding unseen ones; (len(toks),) int64."""
+        self.dict_used = True
         return np.fromiter(map(self.index.__getitem__, toks), np.int64, len(toks))
 
-    def add_many(self, toks: list[bytes]) -> np.ndarray:
-        """Ids of distinct tokens, adding the unseen ones in bulk; (len(toks),) int64."""
+    def add_many(self, toks: list[bytes], unseen: bool = False) -> np.ndarray:
+        """Ids of distinct tokens, adding the unseen ones in bulk; (len(toks),) int64.
+
+        ``unseen``: the caller knows that none of them is in the lexicon yet.
+        """
         index = self.index
-        found = list(map(index.get, toks))
-        if None in found:
+        start = len(index.tokens)
+        if not unseen:
+            found = list(map(index.get, toks))
+            if None not in found:
+                return np.asarray(found, dtype=np.int64)
             missing = [t for t, i in zip(toks, found) if i is None]
-            start = len(index.tokens)
-            index.update(zip(missing, range(start, start + len(missing))))
-            index.tokens.extend(missing)
-            found = list(map(index.__getitem__, toks))
-        return np.asarray(found, dtype=np.int64)
+            if len(missing) < len(toks):
+                index.update(zip(missing, range(start, start + len(missing))))
+                index.tokens.extend(missing)
+                return np.fromiter(map(index.__getitem__, toks), np.int64, len(toks))
+        index.update(zip(toks, range(start, start + len(toks))))
+        index.tokens.extend(toks)
+        return np.arange(start, start + len(toks), dtype=np.int64)
 
     def char_ids(self, cps: np.ndarray) -> np.ndarray:
         """Ids of the code points, adding unseen ones; (len(cps),) int64."""
