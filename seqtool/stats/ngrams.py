@@ -149,10 +149,17 @@ class NgramCounts:
     def _ranks(self, n: int, sel: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The token ids used by the (selected) n-grams in code-point order of their
         tokens, and each token id's position in that order (``rank[id]``)."""
-        used = np.zeros(len(self.tokens), dtype=bool)
-        for j in range(n):
-            used[self._column(n, j, sel)] = True
-        ids = np.flatnonzero(used)
+        if sel is None and n == 1:
+            ids = self.tables[1].rows()[:, 0]  # sorted distinct ids
+        elif sel is None and len(self.tokens) * 4 < len(self.tables[n].counts):
+            # Many more n-grams than tokens: ranking every token (most are used anyway)
+            # is cheaper than finding the used ones; the unused are never printed.
+            ids = np.arange(len(self.tokens))
+        else:
+            used = np.zeros(len(self.tokens), dtype=bool)
+            for j in range(n):
+                used[self._column(n, j, sel)] = True
+            ids = np.flatnonzero(used)
         ids = ids[_string_order(list(map(self.tokens.__getitem__, ids.tolist())))]
         rank = np.zeros(len(self.tokens), dtype=np.int64)
         rank[ids] = np.arange(len(ids))
