@@ -192,6 +192,20 @@ def lm_spec(
     return spec
 
 
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The module inside ``torch.compile`` and ``DistributedDataParallel`` wrappers."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    for _ in range(3):
+        inner = getattr(model, "_orig_mod", None)  # torch.compile's OptimizedModule
+        if isinstance(model, DistributedDataParallel):
+            inner = model.module
+        if not isinstance(inner, nn.Module):
+            break
+        model = inner
+    return model
+
+
 class LMLoss:
     """``loss_fn`` for the trainer: summed cross-entropy of a batch, with an RNN's
     state carried (detached) from one window to the next."""
@@ -201,9 +215,14 @@ class LMLoss:
 
     def __call__(self, model: nn.Module, batch: dict[str, Any]) -> tuple[Tensor, int]:
         x, y = batch["x"], batch["y"]  # (B, T)
-        logits, state = model(x, self.state if batch["carry"] else None)  # (B, T, V)
+        state = self.state if batch["carry"] else None
+        if getattr(_unwrap(model), "fused_loss", False):
+            # The model sums the loss itself, without materialising float32 logits.
+            loss, state = model(x, state, targets=y)
+        else:
+            logits, state = model(x, state)  # (B, T, V)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
         self.state = detach_state(state)
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
         return loss, y.numel()
 
     def state_dict(self) -> dict[str, Any]:

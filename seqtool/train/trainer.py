@@ -469,10 +469,13 @@ class Trainer:
         # DDP averaged the summed gradients over ranks; make them a per-token mean.
         scale = self.dist.world_size / max(total_tokens, 1.0)
         grads = [p.grad for p in params if p.grad is not None]
-        if grads:
+        if grads and cfg.clip > 0:
+            # Clip the per-token gradients' global norm, scaling and clipping in one pass.
+            norms = torch._foreach_norm(grads)
+            norm = torch.linalg.vector_norm(torch.stack([n.float() for n in norms])) * scale
+            torch._foreach_mul_(grads, (cfg.clip / (norm + 1e-6)).clamp(max=1.0) * scale)
+        elif grads:
             torch._foreach_mul_(grads, scale)
-        if cfg.clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, cfg.clip)
         lr = cfg.lr * lr_factor(cfg, self.step, self.progress())
         for group in self.optimizer.param_groups:
             group["lr"] = lr
