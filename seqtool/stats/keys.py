@@ -106,9 +106,15 @@ def count_unique(
 
 
 def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys and their counts of sorted 1-D keys (the key array is reused)."""
-    starts = _group_starts(sorted_keys)
-    counts = np.diff(np.append(starts, len(sorted_keys)))
+    """Distinct keys and their counts of sorted 1-D keys."""
+    first = np.empty(len(sorted_keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    counts = np.empty(len(starts), dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1:] = len(sorted_keys) - starts[-1:]
     return sorted_keys[starts], counts
 
 

@@ -61,7 +61,7 @@ def _codes(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     letter = np.zeros(len(buf) + 2, dtype=bool)
     np.not_equal(np.frombuffer(buf, dtype=np.uint8), 0, out=letter[1:-1])
     edges = np.flatnonzero(letter[1:] != letter[:-1])  # word starts and ends, alternating
-    starts = edges[0::2]
+    starts = edges[0::2].copy()  # contiguous: a strided index array slows every gather
     lens = edges[1::2] - starts
     padded = buf + b"\x00" * _PAD
     words = np.ndarray((len(buf) + _PAD - 7,), dtype="<u8", buffer=padded, strides=(1,))
