@@ -214,6 +214,10 @@ def test_translate_errors(
     run = invoke("translate", model, "--eval-bleu", "--ref", short_ref, input="a\nb\n")
     assert_one_line_error(run, 1)
     assert "2 lines" in run.stderr and "has 1" in run.stderr
+    two = write_lines(tmp_path / "two.txt", ["a", "b"])
+    run = invoke("translate", model, two, "--eval-bleu", "--ref", short_ref)
+    assert_one_line_error(run, 1)  # a file is checked before anything is translated
+    assert run.stdout == "" and "two.txt has 2 lines" in run.stderr
 
 
 def test_lm_checkpoint_given_to_translate(tmp_path: Path) -> None:

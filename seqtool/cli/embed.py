@@ -182,6 +182,8 @@ def _vocabulary(
             max_size=None if max_vocab is None else max_vocab + len(SPECIALS),
         )
     except InputError as e:
+        if any(e.message.startswith(f"{name}:") for name in names.split(", ")):
+            raise  # already names its file ("missing.txt: no such file")
         raise InputError(f"{names}: {e.message}", hint=e.hint) from None
 
 

@@ -242,6 +242,10 @@ def translate(a: dict[str, Any]) -> None:
         [line.rstrip() for line in read_lines(r, a["encoding"], a["errors"])]
         for r in a["ref"] or []
     ]
+    if refs and a["file"] != "-":
+        # A file can be counted up front: a mismatch fails now, not after translating it.
+        n_in = sum(1 for _ in read_lines(a["file"], a["encoding"], a["errors"]))
+        _check_reference_lengths(a, n_in, refs)
     set_threads(a["threads"])
     device = resolve_device(a["device"])
     dtype = mt.inference_dtype(a["precision"], device)
@@ -309,13 +313,17 @@ def translate(a: dict[str, Any]) -> None:
         _score(a, hyps, refs, search)
 
 
-def _score(a: dict[str, Any], hyps: list[str], refs: list[list[str]], search: SearchConfig) -> None:
+def _check_reference_lengths(a: dict[str, Any], n_lines: int, refs: list[list[str]]) -> None:
     for r, lines in zip(a["ref"], refs):
-        if len(lines) != len(hyps):
+        if len(lines) != n_lines:
             raise InputError(
-                f"{display_name(a['file'])} has {len(hyps)} lines but the reference "
+                f"{display_name(a['file'])} has {n_lines} lines but the reference "
                 f"{display_name(r)} has {len(lines)}"
             )
+
+
+def _score(a: dict[str, Any], hyps: list[str], refs: list[list[str]], search: SearchConfig) -> None:
+    _check_reference_lengths(a, len(hyps), refs)
     scores = corpus_scores(hyps, refs, ["bleu", "chrf"])
     for s in scores:  # results the user asked for: shown even with --quiet
         typer.echo(s.text(), err=True)
