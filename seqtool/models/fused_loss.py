@@ -51,14 +51,16 @@ class _LinearCrossEntropy(torch.autograd.Function):
         for s in range(0, logits.shape[0], chunk):
             part = logits[s : s + chunk]  # (C, V), a view
             t = targets[s : s + chunk, None]  # (C, 1)
+            keep = t >= 0  # negative targets (padding) are not scored
+            t = t.clamp(min=0)
             p = torch.softmax(part, dim=-1, dtype=torch.float32)  # (C, V)
             # log Z from the row's largest logit, whose probability 1/Z never underflows
             # (a target's can): one exp per logit instead of log-softmax's and exp's two.
             log_z = part.amax(1, keepdim=True).float() - p.amax(1, keepdim=True).log()
-            loss += (log_z - part.gather(1, t).float()).sum()
+            loss += ((log_z - part.gather(1, t).float()) * keep).sum()
             if need_grad:
-                p.scatter_add_(1, t, torch.full_like(t, -1, dtype=p.dtype))  # minus one-hot
-                part.copy_(p)  # the logits become d loss / d logits
+                p.scatter_add_(1, t, -keep.to(p.dtype))  # minus one-hot
+                torch.mul(p, keep, out=part)  # the logits become d loss / d logits
         if need_grad:
             ctx.save_for_backward(logits, h, weight)
             ctx.has_bias = bias is not None
@@ -83,7 +85,8 @@ def linear_cross_entropy(
     """``F.cross_entropy(F.linear(h, weight, bias), targets, reduction="sum")`` in float32,
     without the memory traffic (see the module docstring).
 
-    ``h`` is ``(N, D)`` and ``targets`` ``(N,)``.  Under autocast the products run in
+    ``h`` is ``(N, D)`` and ``targets`` ``(N,)``; negative targets (padding, such as
+    ``-100``) are not scored and get no gradient.  Under autocast the products run in
     the autocast dtype, as ``F.linear`` would; otherwise in ``h``'s dtype.
     """
     if h.dim() != 2 or targets.shape != h.shape[:1]:
