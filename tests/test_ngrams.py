@@ -96,6 +96,18 @@ def test_matches_reference(tmp_path: Path, text: str, norm: str, tok: str, per_l
         assert as_counter(got, n) == reference(text.replace("\r\n", "\n"), n, s), n
 
 
+@pytest.mark.parametrize("text", TEXTS)
+def test_unigrams_alone_match_reference(tmp_path: Path, text: str) -> None:
+    """-n 1 alone counts letter codes per chunk without per-token ids."""
+    s = Settings(Normalizer.make("letters"))
+    path = write(tmp_path, text * 3)
+    for chunk in (16, 1 << 20):
+        got = count_ngrams([path], (1,), s, chunk_bytes=chunk)
+        want = reference((text * 3).replace("\r\n", "\n"), 1, s)
+        assert as_counter(got, 1) == want
+        assert got.n_tokens == sum(want.values())
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     text=st.text(alphabet="ab cé\n.", max_size=80),

@@ -200,7 +200,7 @@ class KeyTable:
         self._add(keys, None)
 
     def add_counts(self, keys: np.ndarray, counts: np.ndarray) -> None:
-        """Add keys (packed with ``self.bits``) and their counts."""
+        """Add keys (packed with ``self.bits``; in any order, repeats allowed) and counts."""
         if len(keys):
             self._add(keys, counts)
 

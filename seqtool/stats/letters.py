@@ -65,9 +65,11 @@ def _codes(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lens = edges[1::2] - starts
     padded = buf + b"\x00" * _PAD
     words = np.ndarray((len(buf) + _PAD - 7,), dtype="<u8", buffer=padded, strides=(1,))
-    w0 = words[starts] & _KEEP[np.minimum(lens, 8)]
-    w1 = words[starts + 8] & _KEEP[np.clip(lens - 8, 0, 8)]
-    codes = _squeeze(w0, 8) | (_squeeze(w1, MAX_LETTERS - 8) << np.uint64(40))
+    codes = _squeeze(words[starts] & _KEEP[np.minimum(lens, 8)], 8)
+    more = np.flatnonzero(lens > 8)  # letters 9-12 of the (few) longer words
+    if len(more):
+        w1 = words[starts[more] + 8] & _KEEP[np.minimum(lens[more] - 8, 8)]
+        codes[more] |= _squeeze(w1, MAX_LETTERS - 8) << np.uint64(40)
     return codes.view(np.int64), starts, lens
 
 
@@ -111,6 +113,33 @@ class LetterCodes:
                 get(lower[s : s + n]) for s, n in zip(starts[long].tolist(), lens[long].tolist())
             ]
         return ids
+
+    def word_counts(self, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct word ids of ``text`` and how often each occurs; (k,) and (k,) int64.
+
+        For unigram counts: a plain sort of the codes replaces the ``argsort`` that
+        per-token ids need, and no per-token array is built.
+        """
+        buf = text.translate(_DIGITS)
+        codes, starts, lens = _codes(buf)
+        long = lens > MAX_LETTERS
+        short = np.sort(codes[~long]) if long.any() else np.sort(codes)
+        first = np.empty(len(short), dtype=bool)
+        first[:1] = True
+        np.not_equal(short[1:], short[:-1], out=first[1:])
+        at = np.flatnonzero(first)
+        counts = np.diff(at, append=len(short))
+        ids = self._lookup(short[at])
+        if long.any():
+            lower = text.lower()
+            get = self.lexicon.index.__getitem__
+            words = [lower[s : s + n] for s, n in zip(starts[long].tolist(), lens[long].tolist())]
+            long_ids, long_counts = np.unique(
+                np.fromiter(map(get, words), np.int64, len(words)), return_counts=True
+            )
+            ids = np.concatenate((ids, long_ids))
+            counts = np.concatenate((counts, long_counts))
+        return ids, counts
 
     def _lookup(self, uniq: np.ndarray) -> np.ndarray:
         out = np.empty(len(uniq), dtype=np.int64)

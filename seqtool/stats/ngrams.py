@@ -593,6 +593,12 @@ class _Merger:
             self._record_heaps(ids)
         self.n_tokens += _real_tokens(ids, self.settings.per_line)
 
+    def add_unigrams(self, ids: np.ndarray, counts: np.ndarray, lexicon_size: int) -> None:
+        """Single-process path for order 1 alone: a chunk's distinct ids and counts."""
+        self.widen(lexicon_size)
+        self.tables[1].add_counts(ids, counts)
+        self.n_tokens += int(counts.sum())
+
     def add_result(self, r: _ChunkResult) -> None:
         """Multi-process path: map the worker's ids to global ids, then merge."""
         gmap = self.maps.get(r.worker, np.zeros(1, dtype=np.int64))
@@ -687,8 +693,13 @@ def _count_serial(
     counter = _ChunkCounter(settings, orders, vocab, ordered_ids=heaps)
     merger = _Merger(settings, orders, heaps)
     lex = counter.tokenize.lexicon
+    unigrams = orders == (1,) and not heaps
     for i, chunk in enumerate(chunks):
-        merger.add_inline(counter.ids(i, chunk), len(lex))
+        counted = counter.tokenize.unigram_counts(chunk) if unigrams else None
+        if counted is not None:
+            merger.add_unigrams(*counted, len(lex))
+        else:
+            merger.add_inline(counter.ids(i, chunk), len(lex))
         if on_chunk:
             on_chunk(len(chunk))
     merger.tokens = lex.entries()

@@ -178,6 +178,13 @@ class ChunkTokenizer:
             return self._codes.word_ids(chunk.encode("utf-8"))
         return self.lexicon.word_ids(self._word_tokens(chunk))
 
+    def unigram_counts(self, chunk: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(distinct ids, counts) of the chunk's tokens when the packed-letters path
+        applies (see :meth:`LetterCodes.word_counts`), else None: call the tokenizer."""
+        if self._codes is not None and self._fast(chunk):
+            return self._codes.word_counts(chunk.encode("utf-8"))
+        return None
+
     def _fast(self, chunk: str) -> bool:
         return self.norm.name == "d2l" or (self.norm.name == "letters" and chunk.isascii())
 
