@@ -181,12 +181,15 @@ def fetch(
     fallback: Path | None = None,
     on_progress: Callable[[str, int, int | None], None] | None = None,
     timeout: float = 60.0,
+    sources: list[Path] | None = None,
 ) -> list[Path]:
     """Make a dataset available under ``root`` and return its usable files.
 
     A file already under ``root`` with the right sha1 is used as it is.  When
     ``root`` is read-only (a shared mirror), downloads and unpacked members go to
-    ``fallback``.  ``mirror`` replaces the registered URLs by ``mirror/<path>``.
+    ``fallback``.  A missing file found with the right sha1 under one of
+    ``sources`` (other data folders on this machine) is copied instead of
+    downloaded.  ``mirror`` replaces the registered URLs by ``mirror/<path>``.
     """
     ds = get_dataset(name, registry)
     out: list[Path] = []
@@ -200,8 +203,16 @@ def fetch(
                 raise ResourceError(f"{root}: not writable, and {rf.path} is missing there")
             archive = write_root / rf.path
             if not (archive.is_file() and sha1_of(archive) == rf.sha1):
+                local = next(
+                    (
+                        src / rf.path
+                        for src in sources or []
+                        if (src / rf.path).is_file() and sha1_of(src / rf.path) == rf.sha1
+                    ),
+                    None,
+                )
                 url = f"{mirror.rstrip('/')}/{rf.path}" if mirror else rf.url
-                _download(url, archive, rf, on_progress, timeout)
+                _download(local.as_uri() if local else url, archive, rf, on_progress, timeout)
         if rf.extract:
             dest = (
                 archive.parent
@@ -226,9 +237,11 @@ def _download(
     import urllib.error  # imported here: every CLI start imports this module
     import urllib.request
 
+    created = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
+    done = False
     try:
         h = hashlib.sha1()
         got = 0
@@ -256,9 +269,14 @@ def _download(
                 f"checksum mismatch for {url}: expected sha1 {rf.sha1}, found {digest} ({got} bytes); nothing was kept"
             )
         os.replace(tmp, target)
+        done = True
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if not done:  # leave no empty folders behind either
+            for d in created:  # innermost first
+                with contextlib.suppress(OSError):
+                    d.rmdir()
 
 
 def extract_zip(archive: Path, members: tuple[str, ...], dest: Path) -> list[Path]:

@@ -108,14 +108,14 @@ def test_checksum_mismatch_keeps_nothing(server, tmp_path: Path) -> None:
         match=f"expected sha1 {sha1(b'original' + bytes([10]))}, found {sha1(b'tampered' + bytes([10]))}",
     ):
         fetch("toy", root, reg)
-    assert os.listdir(root) == []
+    assert not root.exists()  # not even the folders it would have made
 
 
 def test_network_failure_is_a_clear_error(tmp_path: Path) -> None:
     reg = load_registry(make_registry(tmp_path, "http://127.0.0.1:9", {"a.txt": b"x"}))
     with pytest.raises(ResourceError, match="cannot download http://127.0.0.1:9/a.txt"):
         fetch("toy", tmp_path / "cache", reg, timeout=5)
-    assert os.listdir(tmp_path / "cache") == []
+    assert not (tmp_path / "cache").exists()
 
 
 def test_interrupted_download_leaves_no_partial_file(server, tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_interrupted_download_leaves_no_partial_file(server, tmp_path: Path) -> 
 
     with pytest.raises(KeyboardInterrupt):
         fetch("toy", root, reg, on_progress=interrupt)
-    assert os.listdir(root) == []
+    assert not root.exists()  # not even the folders it would have made
 
 
 def test_mirror_option_and_archive_unpacking(server, tmp_path: Path) -> None:
@@ -235,3 +235,33 @@ def test_shared_mirror_works_offline(
     assert r.exit_code == 0 and r.stdout.strip() == str(shared_data / "timemachine.txt")
     r = cli("data", "fetch", "multi30k")
     assert r.exit_code == 0 and len(r.stdout.splitlines()) == 6
+
+
+def test_fetch_copies_from_a_local_source_before_downloading(tmp_path: Path) -> None:
+    body = b"already on this machine\n"
+    mirror = tmp_path / "mirror"
+    (mirror / "sub").mkdir(parents=True)
+    (mirror / "sub" / "a.txt").write_bytes(body)
+    reg = load_registry(make_registry(tmp_path, "http://127.0.0.1:9", {"sub/a.txt": body}))
+    target = tmp_path / "project" / "data"
+    paths = fetch("toy", target, reg, sources=[tmp_path / "elsewhere", mirror], timeout=5)
+    assert paths == [target / "sub" / "a.txt"] and paths[0].read_bytes() == body
+    (mirror / "sub" / "a.txt").write_bytes(b"a different file\n")  # wrong sha1: not used
+    with pytest.raises(ResourceError, match="cannot download"):
+        fetch("toy", tmp_path / "other", reg, sources=[mirror], timeout=5)
+    assert not (tmp_path / "other").exists()
+
+
+def test_cli_fetch_into_dir_uses_the_data_mirror(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = b"mirrored\n"
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "a.txt").write_bytes(body)
+    reg = make_registry(tmp_path, "http://127.0.0.1:9", {"a.txt": body})
+    monkeypatch.setenv("SEQTOOL_DATA", str(mirror))
+    run = cli("data", "fetch", "toy", "--registry", reg, "--dir", tmp_path / "data", "-q")
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.strip() == str(tmp_path / "data" / "a.txt")
+    assert (tmp_path / "data" / "a.txt").read_bytes() == body

@@ -87,7 +87,10 @@ def data_fetch(
     """
     render.set_quiet(quiet)
     reg = load_registry(registry)
-    roots = data_roots(dir)
+    # With --dir the files must end up there: other data folders only serve as
+    # local sources to copy from, before any download.
+    roots = [dir] if dir is not None else data_roots()
+    sources = [r for r in data_roots() if r not in roots]
     paths = locate(name, roots, reg)
     if paths is None:
         with render.Progress(f"fetching {name}", unit="bytes") as bar:
@@ -96,8 +99,9 @@ def data_fetch(
                 bar.update(done=done, total=total, file=path)
 
             paths = fetch(
-                name, roots[0], reg, mirror=mirror, fallback=user_cache(), on_progress=progress
-            )
+                name, roots[0], reg, mirror=mirror, fallback=user_cache(),
+                on_progress=progress, sources=sources,
+            )  # fmt: skip
         render.info(f"{name}: ready ({len(paths)} file{'s' if len(paths) != 1 else ''})")
     else:
         render.info(f"{name}: already on disk, checksums verified")
