@@ -11,8 +11,12 @@ from typer.testing import CliRunner
 
 from seqtool.cli import app
 
+# The slow tests' real corpora: the same layout as a `seqtool data` mirror, so
+# SEQTOOL_DATA works too when SEQTOOL_SHARED_DATA is not set.
 SHARED_DATA = Path(
-    os.environ.get("SEQTOOL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+    os.environ.get("SEQTOOL_SHARED_DATA")
+    or os.environ.get("SEQTOOL_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
 
 
