@@ -103,7 +103,7 @@ class LetterCodes:
         buf = text.translate(_DIGITS)
         codes, starts, lens = _codes(buf)
         long = lens > MAX_LETTERS
-        uniq, inverse = np.unique(codes[~long], return_inverse=True)
+        uniq, inverse = _unique_inverse(codes[~long] if long.any() else codes)
         ids = np.empty(len(codes), dtype=np.int64)
         ids[~long] = self._lookup(uniq)[inverse]
         if long.any():
@@ -167,6 +167,32 @@ class LetterCodes:
                 self.recent = self.recent[:0]
                 self.recent_ids = self.recent_ids[:0]
         return out
+
+
+def _unique_inverse(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` for non-negative codes.
+
+    When a code and its position fit one int64 together (short words: 5 bits a
+    letter), one ``sort`` of ``code << p | position`` replaces the ``argsort``.
+    """
+    m = len(codes)
+    pbits = max(1, (m - 1).bit_length())
+    if m == 0 or int(codes.max()).bit_length() + pbits > 63:
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        return uniq, inverse.reshape(-1)
+    packed = codes << pbits
+    packed |= np.arange(m)
+    packed.sort()
+    where = packed & ((1 << pbits) - 1)
+    packed >>= pbits
+    first = np.empty(m, dtype=bool)
+    first[0] = True
+    np.not_equal(packed[1:], packed[:-1], out=first[1:])
+    group = np.cumsum(first)
+    group -= 1
+    inverse = np.empty(m, dtype=np.int64)
+    inverse[where] = group
+    return packed[first], inverse
 
 
 def _find(table: np.ndarray, ids: np.ndarray, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
