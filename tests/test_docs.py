@@ -17,6 +17,8 @@ def command_paths() -> list[str]:
     def walk(cmd, prefix: list[str]) -> None:
         subs = getattr(cmd, "commands", None)
         if subs:
+            if prefix:  # a group (`seqtool vocab`) is documented like a command
+                paths.append(" ".join(prefix))
             for name, sub in subs.items():
                 if not getattr(sub, "hidden", False):
                     walk(sub, prefix + [name])

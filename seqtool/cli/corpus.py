@@ -25,7 +25,11 @@ from seqtool.io import check_encoding, check_output_path, display_name, nonempty
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import Vocab, default_normalizer
 
-vocab_app = typer.Typer(help="Build, inspect and apply vocabularies.", no_args_is_help=True)
+vocab_app = typer.Typer(
+    help="Build, inspect and apply vocabularies.\n\n"
+    "Example: seqtool vocab build corpus.txt --tokenizer bpe --vocab-size 8000 -o v.json",
+    no_args_is_help=True,
+)
 app.add_typer(vocab_app, name="vocab")
 
 

@@ -14,7 +14,10 @@ from seqtool.cli.app import app
 from seqtool.cli.options import Format, Quiet
 from seqtool.datasets import fetch, load_registry, locate
 
-data_app = typer.Typer(help="List and fetch the registered datasets.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="List and fetch the registered datasets.\n\nExample: seqtool data fetch timemachine",
+    no_args_is_help=True,
+)
 app.add_typer(data_app, name="data")
 
 Dir = Annotated[

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from seqtool.text.vocab import Vocab
 
 w2v_app = typer.Typer(
-    help="Train word vectors (skip-gram, negative sampling) and query and score them.",
+    help="Train word vectors (skip-gram, negative sampling) and query and score them.\n\n"
+    "Example: seqtool word2vec train ptb.train.txt -o ptb.vec && "
+    "seqtool word2vec similar ptb.vec king",
     no_args_is_help=True,
 )
 app.add_typer(w2v_app, name="word2vec")
