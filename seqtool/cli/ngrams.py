@@ -55,7 +55,8 @@ ngrams_app = typer.Typer(
     cls=DefaultCommandGroup,
     help="Count n-grams: seqtool ngrams FILE... [-n N ...] [--top K] (short for `ngrams count`); "
     "merge saved counts with `seqtool ngrams merge A.npz B.npz`. "
-    "Run `seqtool ngrams count --help` for every counting option.",
+    "Run `seqtool ngrams count --help` for every counting option.\n\n"
+    "Example: seqtool ngrams timemachine.txt -n 1 -n 2 -n 3 --top 10",
     rich_markup_mode=None,
 )
 app.add_typer(ngrams_app, name="ngrams")
