@@ -115,6 +115,9 @@ def train_cmd(
         device=device,
     )
     cfg.check()
+    from seqtool.train.device import resolve_device
+
+    resolve_device(device)  # a wrong --device fails now, not after reading the corpus
     if min_count < 1:
         raise UsageError(f"--min-count must be at least 1, not {min_count}")
     if max_vocab is not None and max_vocab < 2:
