@@ -18,6 +18,7 @@ to summation order.  It is pure torch and runs on any device.
 
 Example::
 
+    >>> import torch.nn.functional as F
     >>> h = torch.randn(6, 4, requires_grad=True)
     >>> w, b = torch.randn(9, 4), torch.zeros(9)
     >>> y = torch.tensor([0, 1, 2, 3, 4, 5])
@@ -31,7 +32,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 # Rows of logits turned into gradients at a time: 64 x 10k float32 is 2.5 MB, so a
@@ -42,11 +42,11 @@ CHUNK = 64
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, h: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, chunk: int
+        ctx: Any, h: Tensor, weight: Tensor, targets: Tensor, chunk: int
     ) -> Tensor:
-        # h (N, D), weight (V, D), bias (V,), targets (N,): all of one dtype but targets.
-        logits = h @ weight.t() if bias is None else torch.addmm(bias, h, weight.t())  # (N, V)
-        need_grad = any(ctx.needs_input_grad[:3])
+        # h (N, D), weight (V, D) of one dtype, targets (N,).
+        logits = h @ weight.t()  # (N, V)
+        need_grad = any(ctx.needs_input_grad[:2])
         loss = torch.zeros((), dtype=torch.float32, device=h.device)
         for s in range(0, logits.shape[0], chunk):
             part = logits[s : s + chunk]  # (C, V), a view
@@ -63,7 +63,6 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 torch.mul(p, keep, out=part)  # the logits become d loss / d logits
         if need_grad:
             ctx.save_for_backward(logits, h, weight)
-            ctx.has_bias = bias is not None
         return loss
 
     @staticmethod
@@ -72,11 +71,10 @@ class _LinearCrossEntropy(torch.autograd.Function):
         # The incoming gradient is a float32 scalar (1, or a loss scale): multiplying the
         # small products by it (computed in float32, kept in their dtype) is cheaper
         # than scaling the (N, V) gradient first.
-        need_h, need_w, need_b = ctx.needs_input_grad[:3]
+        need_h, need_w = ctx.needs_input_grad[:2]
         grad_h = (dlogits @ weight).mul_(grad) if need_h else None
         grad_w = (dlogits.t() @ h).mul_(grad) if need_w else None
-        grad_b = dlogits.sum(0).mul_(grad) if need_b and ctx.has_bias else None
-        return grad_h, grad_w, grad_b, None, None
+        return grad_h, grad_w, None, None
 
 
 def linear_cross_entropy(
@@ -94,12 +92,14 @@ def linear_cross_entropy(
     kind = h.device.type
     dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else h.dtype
     h, weight = h.to(dtype), weight.to(dtype)
-    bias = bias.to(dtype) if bias is not None else None
+    if bias is not None:
+        # The bias as one more input feature (constant 1), padded to an even width:
+        # no broadcast copy of the bias into the logits, and its gradient comes out
+        # of the weight's product instead of a column sum over the (N, V) gradient.
+        ones = h.new_ones(h.shape[0], 1)
+        h = torch.cat([h, ones, torch.zeros_like(ones)], 1)  # (N, D + 2)
+        b = bias.to(dtype)[:, None]
+        weight = torch.cat([weight, b, torch.zeros_like(b)], 1)  # (V, D + 2)
     with torch.autocast(kind, enabled=False):
-        loss: Tensor = _LinearCrossEntropy.apply(h, weight, bias, targets, chunk)
+        loss: Tensor = _LinearCrossEntropy.apply(h, weight, targets, chunk)
     return loss
-
-
-def plain_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """The reference: summed float32 cross-entropy of ``(N, V)`` logits."""
-    return F.cross_entropy(logits.float(), targets, reduction="sum")
