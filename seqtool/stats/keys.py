@@ -158,7 +158,7 @@ class KeyTable:
 
     ``keys`` (sorted, distinct) and ``counts`` hold everything merged so far.
     Chunk n-grams wait in ``pending`` as raw keys (or keys with counts) until they
-    add up to the table's size (or ``floor`` rows); then they are sorted and
+    weigh as much as the table has rows (or ``floor``); then they are sorted and
     run-length counted at once and merged into the table, so each row is merged
     O(log) times and the memory stays a small multiple of the distinct n-grams.
     """
@@ -187,8 +187,9 @@ class KeyTable:
         if not len(cols[0]):
             return
         keys = pack(cols, self.bits)
-        self._chunks += 1
-        if keys.ndim == 1 and (self._repeats or self._chunks % 16 == 1):
+        chunk = keys.ndim == 1 and len(keys) >= 1 << 12  # not a few stitched n-grams
+        self._chunks += chunk
+        if chunk and (self._repeats or self._chunks % 16 == 1):
             # Counting the chunk at once keeps repetitive input (few distinct
             # n-grams) small while it waits; mostly distinct keys wait raw instead.
             keys.sort()
@@ -206,7 +207,9 @@ class KeyTable:
 
     def _add(self, keys: np.ndarray, counts: np.ndarray | None) -> None:
         self.pending.append((keys, counts))
-        self.pending_rows += len(keys)
+        # Raw keys are sorted in place when flushed; keys with counts take an argsort
+        # and gathers of both (about four int64s a row), so they count four times.
+        self.pending_rows += len(keys) if counts is None else 4 * len(keys)
         if self.pending_rows >= max(self.floor, len(self.keys)):
             self.flush()
 

@@ -33,23 +33,14 @@ class TokenBytes:
         self.length = np.fromiter(map(len, encoded), np.int64, len(encoded))
         self.start = np.concatenate(([0], np.cumsum(self.length)[:-1])).astype(np.int64)
         self.blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        self._padded: np.ndarray | None = None
-
-    def padded(self) -> np.ndarray | None:
+        self.padded: np.ndarray | None = None
         """(V,) fixed-width (``V<w>``) NUL-padded tokens, cut at PAD_WIDTH bytes; None
         when a token holds a NUL byte (the padding would not be removable)."""
-        if self._padded is None:
-            if len(self.blob) and not self.blob.all():
-                return None
+        if self.blob.all():
             width = int(min(max(self.length.max(initial=0), 1), PAD_WIDTH))
             width = -(-width // 8) * 8  # whole 8-byte words: numpy gathers those fastest
-            table = np.zeros((len(self.length), width), dtype=np.uint8)
-            keep = np.minimum(self.length, width)
-            rows = np.repeat(np.arange(len(keep)), keep)
-            within = np.arange(len(rows)) - np.repeat(np.cumsum(keep) - keep, keep)
-            table[rows, within] = self.blob[np.repeat(self.start, keep) + within]
-            self._padded = table.view(f"V{width}").reshape(-1)
-        return self._padded
+            # numpy pads (and cuts) bytes to the fixed width in C
+            self.padded = np.array(encoded, dtype=f"S{width}").view(f"V{width}")
 
 
 def _copy_segments(
@@ -67,7 +58,7 @@ def _copy_segments(
 def tsv_lines(toks: TokenBytes, rows: np.ndarray, counts: np.ndarray, sep: bytes) -> bytes:
     """The lines ``tok1 sep tok2 ... TAB count NEWLINE`` of (k, n) id rows and (k,) counts."""
     if len(rows) and b"\x00" not in sep:
-        padded = toks.padded()
+        padded = toks.padded
         if padded is not None:
             width = padded.dtype.itemsize
             if width < PAD_WIDTH or int(toks.length[rows].max()) <= width:
