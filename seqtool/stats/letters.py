@@ -160,10 +160,9 @@ class LetterCodes:
             self.recent = np.insert(self.recent, at, new)
             self.recent_ids = np.insert(self.recent_ids, at, new_ids)
             if len(self.recent) > max(1 << 12, len(self.codes) >> 3):
-                codes = np.concatenate((self.codes, self.recent))
-                order = np.argsort(codes, kind="stable")  # two sorted runs: a merge
-                self.codes = codes[order]
-                self.ids = np.concatenate((self.ids, self.recent_ids))[order]
+                at = np.searchsorted(self.codes, self.recent)
+                self.codes = np.insert(self.codes, at, self.recent)
+                self.ids = np.insert(self.ids, at, self.recent_ids)
                 self.recent = self.recent[:0]
                 self.recent_ids = self.recent_ids[:0]
         return out
