@@ -113,16 +113,15 @@ def test_fused_loss_is_exact_when_the_target_probability_underflows() -> None:
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_fused_stream_perplexity_equals_stream_perplexity(cell: str) -> None:
+def test_fused_stream_perplexity_equals_the_logits_path(cell: str) -> None:
     from seqtool.metrics.perplexity import stream_perplexity
-    from seqtool.train.lm import fused_stream_perplexity
 
     torch.manual_seed(0)
     lm = RNNLM(RNNLMConfig(vocab_size=25, cell=cell, embed=10, hidden=10, layers=2)).eval()
     ids = torch.randint(25, (203,))  # 202 predictions: the last row is padded
     cpu = torch.device("cpu")
-    a = stream_perplexity(lm, ids, cpu, rows=4, chunk=16, chars=300, oov=2)
-    b = fused_stream_perplexity(lm, ids, cpu, rows=4, chunk=16, chars=300, oov=2)
+    a = stream_perplexity(lm, ids, cpu, rows=4, chunk=16, chars=300, oov=2, fused=False)
+    b = stream_perplexity(lm, ids, cpu, rows=4, chunk=16, chars=300, oov=2)  # fused
     assert (b.tokens, b.chars, b.oov) == (a.tokens, a.chars, a.oov) == (202, 300, 2)
     assert b.nll == pytest.approx(a.nll, rel=1e-5)
-    assert fused_stream_perplexity(lm, ids[:1], cpu).tokens == 0
+    assert stream_perplexity(lm, ids[:1], cpu).tokens == 0

@@ -95,6 +95,19 @@ def score_rows(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> tuple[Tens
     return nll, count
 
 
+@torch.no_grad()
+def _fused_nll(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> float:
+    """The summed negative log-likelihood of (B, L) rows read by a recurrent model that
+    sums its own loss (``model(x, state, targets=y)``): no float32 logits at all."""
+    acc = torch.float32 if x.device.type == "mps" else torch.float64
+    nll = torch.zeros((), dtype=acc, device=x.device)
+    state = None
+    for i in range(0, x.shape[1], chunk):
+        loss, state = model(x[:, i : i + chunk], state, targets=y[:, i : i + chunk])
+        nll += loss.to(acc)
+    return float(nll)
+
+
 def stream_perplexity(
     model: nn.Module,
     ids: Tensor,
@@ -103,22 +116,29 @@ def stream_perplexity(
     chunk: int = 256,
     chars: int = 0,
     oov: int = 0,
+    fused: bool | None = None,
 ) -> Perplexity:
-    """Perplexity of a whole token stream: every token after the first is predicted."""
+    """Perplexity of a whole token stream: every token after the first is predicted.
+
+    The stream is cut into ``rows`` parallel rows read ``chunk`` tokens at a time.
+    A recurrent model that computes its own summed loss (``fused_loss``) is scored
+    through it, several times faster on a CPU; ``fused=False`` forces the logits path.
+    """
     n = len(ids) - 1
     if n < 1:
         return Perplexity(0, 0.0, chars, oov)
-    rows = max(1, min(rows, n // max(_chunk(model, chunk), 1) or 1))
+    chunk = _chunk(model, chunk)
+    rows = max(1, min(rows, n // max(chunk, 1) or 1))
     length = -(-n // rows)  # ceil
     x = torch.zeros(rows * length, dtype=torch.long)
-    y = torch.full((rows * length,), IGNORE, dtype=torch.long)
+    y = torch.full((rows * length,), IGNORE, dtype=torch.long)  # pads the last row
     x[:n], y[:n] = ids[:-1], ids[1:]
-    nll, count = score_rows(
-        model,
-        x.view(rows, length).to(device),
-        y.view(rows, length).to(device),
-        _chunk(model, chunk),
-    )
+    xs, ys = x.view(rows, length).to(device), y.view(rows, length).to(device)
+    if fused is None:
+        fused = bool(getattr(model, "fused_loss", False) and getattr(model, "carries_state", False))
+    if fused:
+        return Perplexity(n, _fused_nll(model, xs, ys, chunk), chars, oov)
+    nll, count = score_rows(model, xs, ys, chunk)
     return Perplexity(int(count.sum()), float(nll.sum()), chars, oov)
 
 

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from seqtool.errors import CheckpointError, InputError, UsageError
 from seqtool.io import display_name, read_lines
-from seqtool.metrics.perplexity import IGNORE, Perplexity, stream_perplexity
+from seqtool.metrics.perplexity import Perplexity, stream_perplexity
 from seqtool.models import MODELS
 from seqtool.models.rnn_lm import CELLS, detach_state
 from seqtool.text.vocab import EOS, UNK, Vocab
@@ -233,41 +233,6 @@ class LMLoss:
         self.state = tuple(s) if isinstance(s, list) else s
 
 
-def _fused_stream(model: nn.Module) -> bool:
-    return bool(getattr(model, "fused_loss", False) and getattr(model, "carries_state", False))
-
-
-@torch.no_grad()
-def fused_stream_perplexity(
-    model: nn.Module,
-    ids: Tensor,
-    device: torch.device,
-    rows: int = 16,
-    chunk: int = 256,
-    chars: int = 0,
-    oov: int = 0,
-) -> Perplexity:
-    """:func:`~seqtool.metrics.perplexity.stream_perplexity` (the same rows, windows
-    and carried state, so the same numbers) for a recurrent model that sums its own
-    loss (``model(x, state, targets=y)``): no float32 logits, several times faster."""
-    n = len(ids) - 1
-    if n < 1:
-        return Perplexity(0, 0.0, chars, oov)
-    rows = max(1, min(rows, n // max(chunk, 1) or 1))
-    length = -(-n // rows)  # ceil
-    x = torch.zeros(rows * length, dtype=torch.long)
-    y = torch.full((rows * length,), IGNORE, dtype=torch.long)  # the last row's tail
-    x[:n], y[:n] = ids[:-1], ids[1:]
-    xs, ys = x.view(rows, length).to(device), y.view(rows, length).to(device)
-    acc = torch.float32 if device.type == "mps" else torch.float64
-    nll = torch.zeros((), dtype=acc, device=device)
-    state = None
-    for i in range(0, length, chunk):
-        loss, state = model(xs[:, i : i + chunk], state, targets=ys[:, i : i + chunk])
-        nll += loss.to(acc)
-    return Perplexity(n, float(nll), chars, oov)
-
-
 def valid_metrics(p: Perplexity, char_level: bool) -> dict[str, float]:
     out = {"valid_loss": p.loss, "valid_ppl": p.ppl, "valid_bpc": p.bits_per_char}
     if char_level:
@@ -307,8 +272,7 @@ def lm_trainer(
         def evaluate(m: nn.Module) -> dict[str, Any]:
             dev = next(m.parameters()).device
             chunk = 256 if getattr(m, "carries_state", False) else spec.seq_len
-            score = fused_stream_perplexity if _fused_stream(m) else stream_perplexity
-            p = score(
+            p = stream_perplexity(
                 m, valid, dev, rows=16, chunk=chunk, chars=data.valid_chars, oov=data.valid_oov
             )
             return valid_metrics(p, char_level)
