@@ -151,6 +151,19 @@ def test_resume_continues_a_run(cli, periodic: Path, tmp_path: Path) -> None:
     assert "not a training state" in bad.stderr
 
 
+def test_resume_without_output_keeps_the_runs_own_files(
+    cli, periodic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    base = ["train-lm", periodic, "--model", "gru", *TINY_RNN, "-q"]
+    assert cli(*base, "--max-steps", "2", "-o", "run.pt").exit_code == 0
+    run = cli(*base, "--max-steps", "4", "--resume", "run.last.pt")
+    assert run.exit_code == 0, run.stderr
+    assert load_checkpoint(tmp_path / "run.last.pt")["train_state"]["step"] == 4
+    assert not (tmp_path / "lm.pt").exists() and not (tmp_path / "lm.last.pt").exists()
+    assert len((tmp_path / "run.log.jsonl").read_text().splitlines()) >= 2
+
+
 @pytest.mark.parametrize(
     ("extra", "code", "message"),
     [
@@ -167,6 +180,8 @@ def test_resume_continues_a_run(cli, periodic: Path, tmp_path: Path) -> None:
         (["--dim", "30", "--heads", "4"], 2, "not divisible"),
         (["--optimizer", "adam"], 2, "--optimizer"),
         (["--tokenizer", "morse"], 2, "unknown tokenizer"),
+        (["--hidden", "64"], 2, "--hidden: not a setting of --model transformer"),
+        (["--model", "lstm", "--heads", "2"], 2, "--heads: not a setting of --model lstm"),
     ],
 )
 def test_train_lm_bad_settings_give_one_line(

@@ -29,9 +29,15 @@ def _opt(*decls: str, help: str, panel: str = "Model") -> Any:
 @train_options
 def train_lm(
     files: Annotated[list[str], typer.Argument(help="Training text ('-' for stdin).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint to write.")] = Path(
-        "lm.pt"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Checkpoint to write [default: lm.pt; with --resume X.last.pt: X.pt].",
+            show_default=False,
+        ),
+    ] = None,
     valid: Annotated[
         list[str] | None, typer.Option("--valid", help="Validation text (repeatable).")
     ] = None,

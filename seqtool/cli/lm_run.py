@@ -14,7 +14,7 @@ import torch
 
 from seqtool import __version__
 from seqtool.cli import render
-from seqtool.cli.train_options import TrainOptions
+from seqtool.cli.train_options import TrainOptions, output_path
 from seqtool.decode.sampling import SamplingConfig
 from seqtool.decode.sampling import generate as sample
 from seqtool.errors import CheckpointError, InputError, UsageError
@@ -63,7 +63,7 @@ def train(a: dict[str, Any]) -> None:
     dinfo = du.from_env(os.environ)
     render.set_quiet(opts.quiet or not dinfo.is_main)
     check_encoding(a["encoding"], a["errors"])
-    output = check_output_path(a["output"])
+    output = check_output_path(output_path(a["output"], opts.resume, "lm.pt"))
     if a["model"] not in MODEL_NAMES:
         raise UsageError(f"unknown --model {a['model']!r}; choose {', '.join(MODEL_NAMES)}")
     if a["seq_len"] is not None and a["seq_len"] < 1:

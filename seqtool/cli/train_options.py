@@ -66,7 +66,8 @@ SHARED: dict[str, Any] = {
         str | None,
         _opt(
             "--precision",
-            help="auto, fp32, bf16 or fp16 (default auto: bf16 autocast on CUDA, fp32 elsewhere).",
+            help="auto, fp32, bf16 or fp16 (default auto: bf16 autocast on CUDA, and for "
+            "train-mt also on CPUs that compute bf16 natively; fp32 elsewhere).",
         ),
     ],
     "compile": Annotated[
@@ -182,6 +183,19 @@ class TrainOptions:
         cfg = TrainConfig(**merged)
         cfg.check()
         return cfg
+
+
+def output_path(output: Path | None, resume: Path | None, default: str) -> Path:
+    """``-o``; else, when resuming ``X.last.pt``, the run's own ``X.pt``; else ``default``.
+
+    So `--resume run.last.pt` goes on writing run.pt and run.log.jsonl, never the
+    default name of a fresh run.
+    """
+    if output is not None:
+        return output
+    if resume is not None and resume.name.endswith(".last.pt"):
+        return resume.with_name(resume.name[: -len(".last.pt")] + ".pt")
+    return Path(default)
 
 
 def quiet_cpu_threads() -> None:

@@ -190,11 +190,15 @@ def train_mt(
         ),
     ] = None,
     output: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--output", "-o", help="Checkpoint to write (best by valid BLEU); also OUT.last.pt."
+            "--output",
+            "-o",
+            help="Checkpoint to write (best by valid BLEU); also OUT.last.pt "
+            "[default: mt.pt; with --resume X.last.pt: X.pt].",
+            show_default=False,
         ),
-    ] = Path("mt.pt"),
+    ] = None,
     model: Annotated[str, _opt("--model", "-m", help="transformer (default) or gru-attn.")] = (
         "transformer"
     ),

@@ -17,7 +17,7 @@ import torch
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.train_options import TrainOptions
+from seqtool.cli.train_options import TrainOptions, output_path
 from seqtool.decode.beam import SearchConfig
 from seqtool.decode.translate import TranslateStats, plot_attention, translate_lines
 from seqtool.errors import CheckpointError, InputError, ResourceError, UsageError
@@ -58,7 +58,7 @@ def train(a: dict[str, Any]) -> None:
     dinfo = du.from_env(os.environ)
     render.set_quiet(opts.quiet or not dinfo.is_main)
     check_encoding(a["encoding"], a["errors"])
-    output = check_output_path(a["output"])
+    output = check_output_path(output_path(a["output"], opts.resume, "mt.pt"))
     if a["model"] not in mt.MODEL_NAMES:
         raise UsageError(f"unknown --model {a['model']!r}; choose {', '.join(mt.MODEL_NAMES)}")
     if (a["valid_src"] is None) != (a["valid_tgt"] is None):

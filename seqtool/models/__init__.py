@@ -4,6 +4,9 @@
 CLI and the checkpoint loader look models up here.  A plain dict, nothing else.
 """
 
+from dataclasses import fields
+from typing import Any
+
 from seqtool.models.rnn_lm import RNNLM, RNNLMConfig
 from seqtool.models.seq2seq import GRUAttn, GRUAttnConfig
 from seqtool.models.transformer_lm import TransformerLM, TransformerLMConfig
@@ -15,3 +18,14 @@ MODELS: dict[str, tuple[type, type]] = {
     "gru_attn_mt": (GRUAttn, GRUAttnConfig),
     "transformer_mt": (TransformerMT, TransformerMTConfig),
 }
+
+
+def foreign_settings(kind: str, settings: dict[str, Any]) -> list[str]:
+    """The names in ``settings`` (ignoring None values) that the model ``kind`` does not take."""
+    taken = {f.name for f in fields(MODELS[kind][1])}
+    return [k for k, v in settings.items() if v is not None and k not in taken]
+
+
+def as_flags(names: Any) -> str:
+    """``["ff_dim", "hidden"]`` -> ``"--ff-dim --hidden"``."""
+    return " ".join("--" + n.replace("_", "-") for n in names)

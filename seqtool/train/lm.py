@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from seqtool.errors import CheckpointError, InputError, UsageError
 from seqtool.io import display_name, read_lines
 from seqtool.metrics.perplexity import Perplexity, stream_perplexity
-from seqtool.models import MODELS
+from seqtool.models import MODELS, as_flags, foreign_settings
 from seqtool.models.rnn_lm import CELLS, detach_state
 from seqtool.text.vocab import EOS, UNK, Vocab
 from seqtool.train import distributed as dist_util
@@ -172,6 +172,13 @@ def lm_spec(
     """The model for ``--model name`` with the default sizes, then ``overrides``."""
     if name not in MODEL_NAMES:
         raise UsageError(f"unknown --model {name!r}; choose {', '.join(MODEL_NAMES)}")
+    kind = "transformer_lm" if name == "transformer" else "rnn_lm"
+    foreign = foreign_settings(kind, overrides or {})
+    if foreign:
+        raise UsageError(
+            f"{as_flags(foreign)}: not a setting of --model {name}",
+            hint=f"its sizes are {as_flags(MODEL_DEFAULTS[name])}",
+        )
     cfg: dict[str, Any] = dict(MODEL_DEFAULTS[name])
     cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
     seq_len = seq_len if seq_len is not None else DATA_DEFAULTS[name]["seq_len"]
@@ -182,10 +189,8 @@ def lm_spec(
         raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
     cfg["vocab_size"] = len(vocab)
     if name == "transformer":
-        kind = "transformer_lm"
         cfg["context"] = seq_len
     else:
-        kind = "rnn_lm"
         cfg["cell"] = name
     spec = LMSpec(name, kind, cfg, seq_len, batch_size)
     spec.build()  # refuse impossible sizes now, before reading more data

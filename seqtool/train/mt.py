@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from seqtool.errors import CheckpointError, InputError, UsageError
-from seqtool.models import MODELS
+from seqtool.models import MODELS, as_flags, foreign_settings
 from seqtool.models.seq2seq import translation_loss
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import EOS, PAD, UNK, Vocab
@@ -192,6 +192,12 @@ def mt_spec(
     """
     if name not in KIND_OF:
         raise UsageError(f"unknown --model {name!r}; choose {', '.join(MODEL_NAMES)}")
+    foreign = foreign_settings(KIND_OF[name], overrides or {})
+    if foreign:
+        raise UsageError(
+            f"{as_flags(foreign)}: not a setting of --model {name}",
+            hint=f"its sizes are {as_flags(MODEL_DEFAULTS[name])}",
+        )
     cfg: dict[str, Any] = dict(MODEL_DEFAULTS[name])
     cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
     cfg["src_vocab"], cfg["tgt_vocab"] = len(src_vocab), len(tgt_vocab)

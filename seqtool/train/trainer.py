@@ -182,7 +182,8 @@ class TrainingInterrupted(SeqtoolError):
     def __init__(self, signum: int, path: Path | None) -> None:
         name = signal.Signals(signum).name
         where = (
-            f"; resumable checkpoint saved to {path} (continue with --resume {path})"
+            f"; resumable checkpoint saved to {path} (to continue, run the same command "
+            f"with --resume {path})"
             if path
             else ""
         )
