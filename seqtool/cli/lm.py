@@ -16,16 +16,22 @@ import typer
 from seqtool.cli import render
 from seqtool.cli.app import app
 from seqtool.cli.options import Device, Encoding, Errors, Format, Lower, Quiet, Seed
-from seqtool.cli.train_options import TrainOptions, quiet_cpu_threads, train_options
+from seqtool.cli.train_options import (
+    TrainOptions,
+    defaults_epilog,
+    quiet_cpu_threads,
+    train_options,
+)
 from seqtool.errors import UsageError
 from seqtool.io import check_encoding, read_lines
+from seqtool.train.defaults import LM_DATA, LM_MODEL, LM_TRAIN
 
 
 def _opt(*decls: str, help: str, panel: str = "Model") -> Any:
     return typer.Option(*decls, help=help, rich_help_panel=panel, show_default=False)
 
 
-@app.command("train-lm")
+@app.command("train-lm", epilog=defaults_epilog(LM_MODEL, LM_DATA, LM_TRAIN))
 @train_options
 def train_lm(
     files: Annotated[list[str], typer.Argument(help="Training text ('-' for stdin).")],

@@ -89,15 +89,20 @@ SHARED: dict[str, Any] = {
     ],
     "warmup": Annotated[int | None, _opt("--warmup", help="Steps of linear warm-up.")],
     "min_lr": Annotated[
-        float | None, _opt("--min-lr", help="Final learning rate as a fraction of --lr.")
+        float | None,
+        _opt("--min-lr", help="Final learning rate as a fraction of --lr (default 0.1)."),
     ],
     "clip": Annotated[
         float | None, _opt("--clip", help="Clip the global gradient norm to this (0: off).")
     ],
     "accumulate": Annotated[
-        int | None, _opt("--accumulate", help="Batches per optimizer step (gradient accumulation).")
+        int | None,
+        _opt("--accumulate", help="Batches per optimizer step (gradient accumulation; default 1)."),
     ],
-    "epochs": Annotated[int | None, _opt("--epochs", help="Stop after this many epochs.")],
+    "epochs": Annotated[
+        int | None,
+        _opt("--epochs", help="Stop after this many epochs (default 10 when no rule is given)."),
+    ],
     "max_steps": Annotated[
         int | None, _opt("--max-steps", help="Stop after this many optimizer steps.")
     ],
@@ -183,6 +188,23 @@ class TrainOptions:
         cfg = TrainConfig(**merged)
         cfg.check()
         return cfg
+
+
+def defaults_epilog(*tables: dict[str, dict[str, Any]]) -> str:
+    """``--help`` text listing each model's default flags, merged from ``tables``
+    (model name -> settings), so that the help always says what the code does."""
+    lines = ["\b", "Defaults by --model (every one can be changed by its flag):"]
+    for name in tables[0]:
+        merged = {k: v for t in tables for k, v in t.get(name, {}).items()}
+        flags = []
+        for key, value in merged.items():
+            flag = "--" + key.replace("_", "-")
+            if isinstance(value, bool):
+                flags.append(flag if value else f"--no-{key.replace('_', '-')}")
+            else:
+                flags.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+        lines.append(f"  {name}: {' '.join(flags)}")
+    return "\n".join(lines)
 
 
 def output_path(output: Path | None, resume: Path | None, default: str) -> Path:

@@ -14,9 +14,15 @@ import typer
 from seqtool.cli import render
 from seqtool.cli.app import app
 from seqtool.cli.options import Device, Encoding, Errors, Format, Quiet
-from seqtool.cli.train_options import TrainOptions, quiet_cpu_threads, train_options
+from seqtool.cli.train_options import (
+    TrainOptions,
+    defaults_epilog,
+    quiet_cpu_threads,
+    train_options,
+)
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, display_name, read_lines
+from seqtool.train.defaults import MT_MODEL, MT_TRAIN
 
 MetricOpt = Annotated[
     list[str] | None,
@@ -123,7 +129,7 @@ def _opt(*decls: str, help: str, panel: str = "Model") -> Any:
     return typer.Option(*decls, help=help, rich_help_panel=panel, show_default=False)
 
 
-@app.command("train-mt")
+@app.command("train-mt", epilog=defaults_epilog(MT_MODEL, MT_TRAIN))
 @train_options
 def train_mt(
     src: Annotated[

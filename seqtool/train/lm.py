@@ -37,34 +37,13 @@ from seqtool.text.vocab import EOS, UNK, Vocab
 from seqtool.train import distributed as dist_util
 from seqtool.train.checkpoint import load_checkpoint
 from seqtool.train.data import StreamBatches, WindowBatches
+from seqtool.train.defaults import LM_DATA, LM_MODEL, LM_TRAIN
 from seqtool.train.trainer import StepInfo, TrainConfig, Trainer, TrainResult
 
 LM_KINDS = ("rnn_lm", "transformer_lm")
 MODEL_NAMES = (*CELLS, "transformer")
 
-# Defaults chosen for a small machine: what learned fastest on two CPU cores in
-# 90 CPU-seconds on The Time Machine (benchmarks/lm.py); scale up with flags on a GPU.
-# Fewer, wider layers and small batches (many steps) win at this budget.
-_RNN = {"embed": 256, "hidden": 256, "layers": 2, "dropout": 0.1}
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "transformer": {"dim": 128, "layers": 2, "heads": 4, "ff_dim": 0, "dropout": 0.0},
-    "rnn": dict(_RNN),
-    "gru": dict(_RNN),
-    "lstm": dict(_RNN),
-}
-DATA_DEFAULTS: dict[str, dict[str, int]] = {
-    "transformer": {"seq_len": 128, "batch_size": 8},
-    "rnn": {"seq_len": 64, "batch_size": 16},
-    "gru": {"seq_len": 64, "batch_size": 16},
-    "lstm": {"seq_len": 64, "batch_size": 16},
-}
-_RNN_TRAIN = {"lr": 3e-3, "warmup": 50, "weight_decay": 0.01, "clip": 1.0}
-TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "transformer": {"lr": 3e-3, "warmup": 50, "weight_decay": 0.1, "clip": 1.0},
-    "rnn": dict(_RNN_TRAIN),
-    "gru": dict(_RNN_TRAIN),
-    "lstm": dict(_RNN_TRAIN),
-}
+MODEL_DEFAULTS, DATA_DEFAULTS, TRAIN_DEFAULTS = LM_MODEL, LM_DATA, LM_TRAIN
 
 
 def boundary_id(vocab: Vocab) -> int:

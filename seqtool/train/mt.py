@@ -37,6 +37,7 @@ from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import EOS, PAD, UNK, Vocab
 from seqtool.train import distributed as dist_util
 from seqtool.train.checkpoint import load_checkpoint
+from seqtool.train.defaults import MT_MODEL, MT_TRAIN
 from seqtool.train.mt_data import (
     EncodedPairs,
     PairBatches,
@@ -52,16 +53,7 @@ MT_KINDS = ("gru_attn_mt", "transformer_mt")
 KIND_OF = {"gru-attn": "gru_attn_mt", "transformer": "transformer_mt"}
 MODEL_NAMES = tuple(KIND_OF)
 
-# Defaults chosen so that a 20-minute run on two CPU cores gets far on Multi30k
-# (see benchmarks/mt.py); scale up with flags on a GPU.
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "transformer": {"layers": 3, "dim": 256, "heads": 4, "ff_dim": 1024, "dropout": 0.1},
-    "gru-attn": {"embed": 256, "hidden": 256, "layers": 1, "dropout": 0.2, "bidirectional": True},
-}
-TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "transformer": {"lr": 1.5e-3, "warmup": 200, "weight_decay": 0.01, "clip": 1.0},
-    "gru-attn": {"lr": 3e-3, "warmup": 100, "weight_decay": 0.01, "clip": 1.0},
-}
+MODEL_DEFAULTS, TRAIN_DEFAULTS = MT_MODEL, MT_TRAIN
 MAX_TOKENS = 2048  # padded tokens per batch (batch size x longest side)
 VOCAB_SIZE = 8000
 VALID_HOLDOUT = 500  # pairs held out when no validation data is given
