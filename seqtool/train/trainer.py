@@ -293,6 +293,7 @@ class Trainer:
         self.bad_evals = 0
         self.last_eval: dict[str, Any] | None = None
         self._signal: int | None = None
+        self._eval_seconds = 0.0  # how long the last evaluation took (the budget keeps room)
         self._stop_reason: str | None = None
         self._t0 = time.perf_counter()
 
@@ -414,7 +415,11 @@ class Trainer:
                 step_tokens += int(n)
             if exhausted and step_tokens == 0:
                 return self._finish("epochs")
-            over_time = cfg.time_budget is not None and self.elapsed >= cfg.time_budget
+            # The budget covers the final evaluation too: stop when the last one's
+            # duration no longer fits (a 20 s run with a 10 s BLEU evaluation took 31 s).
+            over_time = (
+                cfg.time_budget is not None and self.elapsed + self._eval_seconds >= cfg.time_budget
+            )
             # Every rank must stop at the same step: share the stop flags with the token count.
             total_tokens, signalled, timed_out = dist_util.all_sum(
                 [float(step_tokens), float(self._signal is not None), float(over_time)],
@@ -518,8 +523,10 @@ class Trainer:
                 if self.amp_dtype is not None
                 else contextlib.nullcontext()
             )
+            t = time.perf_counter()
             with torch.no_grad(), autocast:
                 metrics = self.evaluate_fn(self.module)
+            self._eval_seconds = time.perf_counter() - t
             self.model.train()
         record.update(metrics)
         record.update(
