@@ -445,3 +445,15 @@ def test_trigrams_of_a_million_words_still_pack() -> None:
     assert K.bits_for(1_000_000, 1) == 22  # room to grow where it costs nothing
     assert not K.packs(3, K.bits_for(3_000_000, 3))  # beyond 2**21 types: id rows
     assert K.packs(7, K.KeyTable(7).bits)
+
+
+def test_merge_refuses_files_that_are_not_counts(cli, tmp_path: Path) -> None:
+    text = tmp_path / "corpus.txt"
+    text.write_text("the cat sat\n", encoding="utf-8")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    for path in (text, broken):
+        run = cli("ngrams", "merge", path, path, "--save", tmp_path / "all.npz")
+        assert_one_line_error(run, 1)
+        assert "not a seqtool counts file" in run.stderr and "pickle" not in run.stderr
+    assert not (tmp_path / "all.npz").exists()

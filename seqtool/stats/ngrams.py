@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -307,13 +308,18 @@ class NgramCounts:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> NgramCounts:
         name = display_name(path)
+        not_counts = f"{name}: not a seqtool counts file (.npz, as `seqtool ngrams --save` writes)"
         try:
+            with open(path, "rb") as f:
+                if f.read(4) != b"PK\x03\x04":  # an .npz is a zip archive
+                    raise InputError(not_counts)
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
         except FileNotFoundError:
             raise InputError(f"{name}: no such file") from None
-        except (OSError, ValueError, EOFError) as e:
-            raise InputError(f"{name}: not a seqtool counts file (.npz): {e}") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            # numpy's own text would advise loading pickles: never say that here.
+            raise InputError(f"{not_counts}; it is damaged ({type(e).__name__})") from None
         return cls._from_arrays(data, name)
 
     @classmethod
