@@ -187,10 +187,12 @@ def _header(data: bytes, name: str) -> tuple[int, int, int]:
     line = data[:end].decode("utf-8", errors="replace").strip()
     fields = line.split()
     if len(fields) != 2 or not all(f.isdigit() for f in fields):
-        shown = line if len(line) <= 40 else line[:40] + "..."
+        shown = repr(line if len(line) <= 40 else line[:40] + "...")
+        if not line[:40].isprintable():  # a zip, an .npz, a checkpoint: don't echo the bytes
+            shown = "binary data"
         raise InputError(
             f"{name}:1: not a word2vec file: the first line should be 'COUNT DIM' "
-            f"(two whole numbers), found {shown!r}"
+            f"(two whole numbers), found {shown}"
         )
     count, dim = int(fields[0]), int(fields[1])
     if count < 1 or dim < 1:
