@@ -195,3 +195,22 @@ def test_time_machine_vocabularies_match_the_d2l_book(
     data = json.loads(v.read_text())
     assert len(data["tokens"]) - 4 == 4579
     assert sum(c for _, c in data["tokens"]) == 32775
+
+
+def test_too_small_subword_vocabulary_says_how_large(cli, tmp_path: Path) -> None:
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("abcdefghij klmnopqrst\nuvwxyz ABCDEF\n" * 20, encoding="utf-8")
+    run = cli(
+        "vocab",
+        "build",
+        corpus,
+        "--tokenizer",
+        "bpe",
+        "--vocab-size",
+        "8",
+        "-o",
+        tmp_path / "v.json",
+    )
+    assert_one_line_error(run, 2)
+    assert "--vocab-size 8 is too small" in run.stderr and "character_coverage" not in run.stderr
+    assert not (tmp_path / "v.json").exists()

@@ -8,6 +8,7 @@ bytes, which is what lets a vocabulary file carry its model inside.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -71,7 +72,18 @@ def train_sentencepiece(
             minloglevel=2,
         )
     except RuntimeError as e:
-        raise UsageError(f"sentencepiece could not train a {model_type} model: {e}") from None
+        # Say it in seqtool's terms: sentencepiece's own text names its internal
+        # options (--character_coverage), which seqtool does not have.
+        text = str(e)
+        need = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", text)
+        if need:
+            raise UsageError(
+                f"--vocab-size {vocab_size} is too small: this text has {need.group(2)} "
+                f"distinct characters and specials, and a {model_type} vocabulary needs each",
+                hint=f"use --vocab-size {int(need.group(2)) + 1} or more",
+            ) from None
+        text = re.sub(r"^[A-Z_]+: \S+\(\d+\) (\[.*?\] )?", "", text)  # drop source locations
+        raise UsageError(f"sentencepiece could not train a {model_type} model: {text}") from None
     return model.getvalue()
 
 
