@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.app import app
 from seqtool.cli.options import (
     Encoding,
     Errors,
@@ -20,6 +19,7 @@ from seqtool.cli.options import (
     Quiet,
     inputs_or_stdin,
 )
+from seqtool.cli.root import app
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, check_output_path, display_name, nonempty, read_lines
 from seqtool.text.normalize import Normalizer

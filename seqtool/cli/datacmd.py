@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.app import app
 from seqtool.cli.options import Format, Quiet
+from seqtool.cli.root import app
 from seqtool.datasets import fetch, load_registry, locate
 
 data_app = typer.Typer(

@@ -17,8 +17,8 @@ from typing import Annotated
 import typer
 
 from seqtool.cli import embed, lm, render, translate
-from seqtool.cli.app import app
 from seqtool.cli.datacmd import data_roots
+from seqtool.cli.root import app
 from seqtool.datasets import load_registry, locate, sample_path
 from seqtool.io import read_lines
 from seqtool.text.normalize import Normalizer

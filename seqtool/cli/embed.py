@@ -15,7 +15,6 @@ import typer
 
 from seqtool import __version__
 from seqtool.cli import render
-from seqtool.cli.app import app
 from seqtool.cli.options import (
     Device,
     Encoding,
@@ -28,6 +27,7 @@ from seqtool.cli.options import (
     Seed,
     inputs_or_stdin,
 )
+from seqtool.cli.root import app
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, check_output_path, display_name, read_lines
 

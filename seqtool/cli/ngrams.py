@@ -18,8 +18,8 @@ import typer
 from typer.core import TyperGroup
 
 from seqtool.cli import render
-from seqtool.cli.app import app
 from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, inputs_or_stdin
+from seqtool.cli.root import app
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, check_output_path, display_name
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.app import app
 from seqtool.cli.options import Device, Encoding, Errors, Format, Quiet
+from seqtool.cli.root import app
 from seqtool.cli.train_options import (
     TrainOptions,
     defaults_epilog,

@@ -10,9 +10,9 @@ import typer
 
 from seqtool import __version__
 from seqtool.cli import render
-from seqtool.cli.app import app
 from seqtool.cli.ngrams import OrderRange, Orders, count_text, quick_numpy, requested_orders
 from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, Seed
+from seqtool.cli.root import app
 from seqtool.errors import UsageError
 from seqtool.io import check_encoding, check_output_path, display_name, write_bytes
 
