@@ -36,3 +36,20 @@ def test_help_does_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_a_run_imports_only_its_commands_module(tmp_path) -> None:
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat\n", encoding="utf-8")
+    code = (
+        "import sys; from seqtool.cli import main; "
+        f"sys.argv = ['seqtool', 'ngrams', {str(corpus)!r}, '-q']; main(); "
+        "print(sorted(m for m in sys.modules if m.startswith('seqtool.cli.')), file=sys.stderr)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "the\t2" in run.stdout
+    loaded = run.stderr.strip().splitlines()[-1]
+    assert "seqtool.cli.ngrams" in loaded
+    assert not any(
+        m in loaded for m in ("seqtool.cli.lm'", "seqtool.cli.translate'", "seqtool.cli.demo'")
+    )
