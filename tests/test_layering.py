@@ -53,3 +53,11 @@ def test_a_run_imports_only_its_commands_module(tmp_path) -> None:
     assert not any(
         m in loaded for m in ("seqtool.cli.lm'", "seqtool.cli.translate'", "seqtool.cli.demo'")
     )
+
+
+def test_every_command_is_mapped_to_its_module() -> None:
+    from typer.main import get_command
+
+    from seqtool.cli import COMMAND_MODULES, app
+
+    assert set(get_command(app).commands) == set(COMMAND_MODULES)
