@@ -14,7 +14,7 @@ import torch
 
 from seqtool import __version__
 from seqtool.cli import render
-from seqtool.cli.train_options import TrainOptions, output_path
+from seqtool.cli.train_options import TrainOptions, fit_for_demo, output_path
 from seqtool.decode.sampling import SamplingConfig
 from seqtool.decode.sampling import generate as sample
 from seqtool.errors import CheckpointError, InputError, UsageError
@@ -287,16 +287,9 @@ def demo(ctx: Any, seconds: float = 20.0) -> None:
     cfg = TrainConfig(
         **{**TRAIN_DEFAULTS[spec.name], "time_budget": seconds, "seed": ctx.seed, "device": "auto"}
     )
-    bar = render.Progress("  language model", total=100)
-
-    def on_step(s: StepInfo) -> None:
-        bar.update(100 * s.progress, **{"loss": round(s.loss, 3)})
-
-    trainer = lm_trainer(spec, data, cfg, path, on_step=on_step)
-    with bar:
-        result = trainer.fit()
-    if trainer.last_path is not None:  # the demo keeps the model, not the training state
-        trainer.last_path.unlink(missing_ok=True)
+    trainer, result = fit_for_demo(
+        "  language model", lambda on_step: lm_trainer(spec, data, cfg, path, on_step=on_step)
+    )
     render.info(
         f"  char Transformer, {_k(count_parameters(trainer.module))} parameters, "
         f"{result.elapsed:.0f} s on {describe(trainer.device, trainer.amp_dtype)}: "

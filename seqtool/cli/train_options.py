@@ -220,6 +220,23 @@ def output_path(output: Path | None, resume: Path | None, default: str) -> Path:
     return Path(default)
 
 
+def fit_for_demo(label: str, build: Callable[[Callable[[Any], None]], Any]) -> tuple[Any, Any]:
+    """Train one of `seqtool demo`'s models behind a progress bar labelled ``label``.
+
+    ``build(on_step)`` returns the Trainer; the resumable state it writes is
+    removed afterwards (the demo keeps the model only).  Returns (trainer, result).
+    """
+    from seqtool.cli import render
+
+    bar = render.Progress(label, total=100)
+    trainer = build(lambda s: bar.update(100 * s.progress, loss=round(s.loss, 3)))
+    with bar:
+        result = trainer.fit()
+    if trainer.last_path is not None:
+        trainer.last_path.unlink(missing_ok=True)
+    return trainer, result
+
+
 def quiet_cpu_threads() -> None:
     """Let idle OpenMP threads sleep instead of spin (unless the user set a policy).
 

@@ -17,7 +17,7 @@ import torch
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.train_options import TrainOptions, output_path
+from seqtool.cli.train_options import TrainOptions, fit_for_demo, output_path
 from seqtool.decode.beam import SearchConfig
 from seqtool.decode.translate import TranslateStats, plot_attention, translate_lines
 from seqtool.errors import CheckpointError, InputError, ResourceError, UsageError
@@ -365,18 +365,14 @@ def demo(ctx: Any, seconds: float = 20.0) -> None:
         time_budget=seconds,
         seed=ctx.seed,
     )
-    bar = render.Progress("  translation model", total=100)
-
-    def on_step(s: StepInfo) -> None:
-        bar.update(100 * s.progress, loss=round(s.loss, 3))
-
     # Train on all 20 seconds; the held-out pairs are scored once, afterwards.
     unvalidated = dataclasses.replace(data, valid=None)
-    trainer = mt.mt_trainer(spec, unvalidated, cfg, path, label_smoothing=0.0, on_step=on_step)
-    with bar:
-        result = trainer.fit()
-    if trainer.last_path is not None:  # the demo keeps the model, not the training state
-        trainer.last_path.unlink(missing_ok=True)
+    trainer, result = fit_for_demo(
+        "  translation model",
+        lambda on_step: mt.mt_trainer(
+            spec, unvalidated, cfg, path, label_smoothing=0.0, on_step=on_step
+        ),
+    )
     render.info(
         f"  gru-attn {text.src_lang or 'src'}->{text.tgt_lang or 'tgt'}, "
         f"{_k(count_parameters(trainer.module))} parameters, {len(data.train):,} pairs, "

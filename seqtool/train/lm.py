@@ -176,32 +176,23 @@ def lm_spec(
     return spec
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The module inside ``torch.compile`` and ``DistributedDataParallel`` wrappers."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    for _ in range(3):
-        inner = getattr(model, "_orig_mod", None)  # torch.compile's OptimizedModule
-        if isinstance(model, DistributedDataParallel):
-            inner = model.module
-        if not isinstance(inner, nn.Module):
-            break
-        model = inner
-    return model
-
-
 class LMLoss:
     """``loss_fn`` for the trainer: summed cross-entropy of a batch, with an RNN's
-    state carried (detached) from one window to the next."""
+    state carried (detached) from one window to the next.
 
-    def __init__(self) -> None:
+    ``fused``: the model sums the loss itself (``model(x, state, targets=y)``, see
+    :mod:`seqtool.models.fused_loss`), without float32 logits; decided once from the
+    unwrapped model, since the trainer hands over a DDP- or compile-wrapped one.
+    """
+
+    def __init__(self, fused: bool = False) -> None:
+        self.fused = fused
         self.state: Any = None
 
     def __call__(self, model: nn.Module, batch: dict[str, Any]) -> tuple[Tensor, int]:
         x, y = batch["x"], batch["y"]  # (B, T)
         state = self.state if batch["carry"] else None
-        if getattr(_unwrap(model), "fused_loss", False):
-            # The model sums the loss itself, without materialising float32 logits.
+        if self.fused:
             loss, state = model(x, state, targets=y)
         else:
             logits, state = model(x, state)  # (B, T, V)
@@ -279,7 +270,7 @@ def lm_trainer(
         model,
         cfg,
         source,
-        LMLoss(),
+        LMLoss(fused=bool(getattr(model, "fused_loss", False))),
         evaluate=evaluate,
         metric="valid_ppl",
         mode="min",
