@@ -64,14 +64,14 @@ def corpus_path(name: str) -> Path:
 
 # ---------------------------------------------------------------- one run
 def run_seqtool(lines: list[str], seed: int, threads: int) -> tuple[dict, list[str], object]:
-    from seqtool.models.skipgram import SkipGramConfig, encode_corpus, train
     from seqtool.text import Normalizer, Vocab
+    from seqtool.train.word2vec import Word2VecConfig, encode_corpus, train
 
     start = time.perf_counter()
     vocab = Vocab.build(lines, "word", Normalizer.make("none"), min_freq=SETTINGS["min_count"])
     corpus = encode_corpus(lines, vocab, SETTINGS["min_count"])
     prep = time.perf_counter() - start
-    cfg = SkipGramConfig(
+    cfg = Word2VecConfig(
         dim=SETTINGS["dim"],
         window=SETTINGS["window"],
         negative=SETTINGS["negative"],

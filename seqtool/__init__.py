@@ -1,8 +1,144 @@
-"""seqtool: a command-line toolkit for NLP and sequence modeling.
+"""seqtool: NLP and sequence modelling, as a command line and as a Python library.
 
-Only the version lives here, so that ``import seqtool`` (and ``seqtool --help``)
-stays cheap: torch, sentencepiece and sacrebleu are imported by the commands
-that need them.
+Everything the ``seqtool`` command does is a library call first::
+
+    >>> import seqtool
+    >>> vocab = seqtool.Vocab.build(["the cat sat", "the dog sat"], kind="word")
+    >>> vocab.encode("the cat")
+    [5, 6]
+    >>> round(seqtool.bleu(["the cat sat on the mat"], ["the cat sat on the mat"]).score, 1)
+    100.0
+
+The names below are imported on first use (module ``__getattr__``), so
+``import seqtool`` stays cheap: no torch, typer or rich until a name needs them.
+See ``examples/api.py`` for a tour.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "SeqtoolError": "seqtool.errors",
+    "UsageError": "seqtool.errors",
+    "InputError": "seqtool.errors",
+    "CheckpointError": "seqtool.errors",
+    "ResourceError": "seqtool.errors",
+    # text
+    "Normalizer": "seqtool.text.normalize",
+    "Vocab": "seqtool.text.vocab",
+    "Coverage": "seqtool.text.vocab",
+    # n-grams and Zipf
+    "NgramConfig": "seqtool.stats.counting",
+    "count_ngrams": "seqtool.stats.counting",
+    "merge_saved": "seqtool.stats.counting",
+    "ZipfConfig": "seqtool.stats.counting",
+    "ZipfAnalysis": "seqtool.stats.counting",
+    "analyze_zipf": "seqtool.stats.counting",
+    "NgramCounts": "seqtool.stats.ngrams",
+    "fit_zipf": "seqtool.stats.zipf",
+    "fit_power_law": "seqtool.stats.zipf",
+    "zipf_report": "seqtool.stats.zipf",
+    "ZipfFit": "seqtool.stats.zipf",
+    "PowerLawFit": "seqtool.stats.zipf",
+    "ZipfReport": "seqtool.stats.zipf",
+    # word vectors
+    "Word2VecConfig": "seqtool.train.word2vec",
+    "Word2VecResult": "seqtool.train.word2vec",
+    "train_word2vec": "seqtool.train.word2vec",
+    "WordVectors": "seqtool.wordvectors",
+    "evaluate_analogies": "seqtool.metrics.wordvec",
+    "evaluate_pairs": "seqtool.metrics.wordvec",
+    # metrics
+    "Score": "seqtool.metrics.bleu",
+    "bleu": "seqtool.metrics.bleu",
+    "chrf": "seqtool.metrics.bleu",
+    "ter": "seqtool.metrics.bleu",
+    "d2l_bleu": "seqtool.metrics.bleu",
+}
+
+__all__ = [
+    "__version__",
+    "SeqtoolError",
+    "UsageError",
+    "InputError",
+    "CheckpointError",
+    "ResourceError",
+    "Normalizer",
+    "Vocab",
+    "Coverage",
+    "NgramConfig",
+    "count_ngrams",
+    "merge_saved",
+    "ZipfConfig",
+    "ZipfAnalysis",
+    "analyze_zipf",
+    "NgramCounts",
+    "fit_zipf",
+    "fit_power_law",
+    "zipf_report",
+    "ZipfFit",
+    "PowerLawFit",
+    "ZipfReport",
+    "Word2VecConfig",
+    "Word2VecResult",
+    "train_word2vec",
+    "WordVectors",
+    "evaluate_analogies",
+    "evaluate_pairs",
+    "Score",
+    "bleu",
+    "chrf",
+    "ter",
+    "d2l_bleu",
+]
+
+if TYPE_CHECKING:
+    from seqtool.errors import (
+        CheckpointError,
+        InputError,
+        ResourceError,
+        SeqtoolError,
+        UsageError,
+    )
+    from seqtool.metrics.bleu import Score, bleu, chrf, d2l_bleu, ter
+    from seqtool.metrics.wordvec import evaluate_analogies, evaluate_pairs
+    from seqtool.stats.counting import (
+        NgramConfig,
+        ZipfAnalysis,
+        ZipfConfig,
+        analyze_zipf,
+        count_ngrams,
+        merge_saved,
+    )
+    from seqtool.stats.ngrams import NgramCounts
+    from seqtool.stats.zipf import (
+        PowerLawFit,
+        ZipfFit,
+        ZipfReport,
+        fit_power_law,
+        fit_zipf,
+        zipf_report,
+    )
+    from seqtool.text.normalize import Normalizer
+    from seqtool.text.vocab import Coverage, Vocab
+    from seqtool.train.word2vec import Word2VecConfig, Word2VecResult, train_word2vec
+    from seqtool.wordvectors import WordVectors
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -248,16 +248,3 @@ def test_truncated_wrong_and_future_checkpoints(tmp_path: Path) -> None:
     (tmp_path / "zip.pt").write_bytes(buf.getvalue())
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "zip.pt")
-
-
-def test_library_modules_import_neither_typer_nor_rich() -> None:
-    import subprocess
-    import sys
-
-    modules = "seqtool.train.trainer, seqtool.train.lm, seqtool.train.distributed, seqtool.models, seqtool.decode.sampling, seqtool.metrics.perplexity"
-    code = f"import sys, {modules}; print(' '.join(sorted(sys.modules)))"
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    names = set(loaded.stdout.split())
-    assert not names & {"typer", "rich", "seqtool.cli"}

@@ -406,16 +406,6 @@ def test_ngrams_imports_no_torch(tiny: Path) -> None:
     assert r.returncode == 0, r.stderr
 
 
-def test_stats_library_imports_no_cli_or_torch() -> None:
-    code = (
-        "import sys, seqtool.stats.ngrams, seqtool.stats.zipf, seqtool.stats.plot; "
-        "bad = [m for m in ('torch', 'typer', 'rich', 'matplotlib', 'scipy') if m in sys.modules]; "
-        "assert not bad, bad"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-
-
 # ---------------------------------------------------------------- real data
 @pytest.mark.slow
 def test_time_machine_d2l_figures(cli, shared_data: Path) -> None:

@@ -165,26 +165,15 @@ def vocab_show(
     }
     if corpus:
         check_encoding(encoding, errors)
-        n_tokens = n_unk = 0
-        unk_types: set[str] = set()
-        for line in read_lines(corpus, encoding, errors):
-            toks = vocab.tokenize(line)
-            ids = vocab.ids(toks) if not vocab.is_subword else vocab.encode(line)
-            n_tokens += len(ids)
-            for t, i in zip(toks, ids):
-                if i == 1:
-                    n_unk += 1
-                    unk_types.add(t)
-        if n_tokens == 0:
-            raise InputError(f"{', '.join(display_name(c) for c in corpus)}: no tokens found")
+        names = ", ".join(display_name(c) for c in corpus)
+        cov = vocab.coverage(read_lines(corpus, encoding, errors), names)
         summary.update(
-            corpus_tokens=n_tokens,
-            coverage=round(1 - n_unk / n_tokens, 6),
-            oov_tokens=n_unk,
-            oov_types=len(unk_types),
+            corpus_tokens=cov.tokens,
+            coverage=round(cov.coverage, 6),
+            oov_tokens=cov.oov_tokens,
+            oov_types=cov.oov_types,
         )
-    ranked = sorted(range(4, len(vocab)), key=lambda i: (-vocab.counts[i], i))[:top]
-    top_rows = [(i, vocab.tokens[i], vocab.counts[i]) for i in ranked]
+    top_rows = vocab.most_frequent(top)
     if fmt in ("json", "jsonl"):
         summary["top"] = [{"id": i, "token": t, "count": c} for i, t, c in top_rows]
         render.emit_record(summary, fmt)

@@ -1,6 +1,6 @@
 """`seqtool word2vec train|similar|analogy|eval`: skip-gram word vectors.
 
-Training lives in :mod:`seqtool.models.skipgram`, the vectors in
+Training lives in :mod:`seqtool.train.word2vec`, the vectors in
 :mod:`seqtool.wordvectors`, the scores in :mod:`seqtool.metrics.wordvec`; this
 module maps flags to them and renders.  torch is imported only by ``train``.
 """
@@ -28,12 +28,13 @@ from seqtool.cli.options import (
     inputs_or_stdin,
 )
 from seqtool.cli.root import app
-from seqtool.errors import InputError, UsageError
+from seqtool.errors import UsageError
 from seqtool.io import check_encoding, check_output_path, display_name, read_lines
 
 if TYPE_CHECKING:
-    from seqtool.models.skipgram import Progress
     from seqtool.text.vocab import Vocab
+    from seqtool.train.word2vec import Corpus, Word2VecConfig
+    from seqtool.train.word2vec import Progress as W2VProgress
 
 w2v_app = typer.Typer(
     help="Train word vectors (skip-gram, negative sampling) and query and score them.\n\n"
@@ -85,6 +86,14 @@ def train_cmd(
     vocab_file: Annotated[
         Path | None, typer.Option("--vocab", help="Reuse this vocabulary (from `vocab build`).")
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Continue from this resumable checkpoint (OUTPUT.last.pt, written after every "
+            "epoch and on Ctrl-C), with its settings, on the same inputs.",
+        ),
+    ] = None,
     normalize: Normalize = None,
     lower: Lower = None,
     encoding: Encoding = "utf-8",
@@ -94,15 +103,15 @@ def train_cmd(
     """Train skip-gram word vectors with negative sampling (word2vec).
 
     Text is split on whitespace as it is (normaliser 'none'), as word2vec and gensim
-    do; pass --normalize letters for raw text.
+    do; pass --normalize letters for raw text. A resumable checkpoint OUTPUT.last.pt
+    is written after every epoch and when Ctrl-C or SIGTERM stops training.
 
     Example: seqtool word2vec train ptb.train.txt -o ptb.vec
     """
-    from seqtool.models.skipgram import SkipGramConfig, encode_corpus, train
-    from seqtool.wordvectors import WordVectors
+    from seqtool.train.word2vec import Word2VecConfig, train_word2vec
 
     render.set_quiet(quiet)
-    cfg = SkipGramConfig(
+    cfg = Word2VecConfig(
         dim=dim,
         window=window,
         negative=negative,
@@ -113,15 +122,15 @@ def train_cmd(
         threads=threads,
         seed=seed,
         device=device,
+        min_count=min_count,
+        max_vocab=max_vocab,
     )
     cfg.check()
-    from seqtool.train.device import resolve_device
-
-    resolve_device(device)  # a wrong --device fails now, not after reading the corpus
-    if min_count < 1:
-        raise UsageError(f"--min-count must be at least 1, not {min_count}")
-    if max_vocab is not None and max_vocab < 2:
-        raise UsageError(f"--max-vocab must be at least 2, not {max_vocab}")
+    if vocab_file is not None and (normalize is not None or lower is not None):
+        raise UsageError(
+            "--normalize/--lower cannot be combined with --vocab: "
+            "the vocabulary carries its own normaliser"
+        )
     check_encoding(encoding, errors)
     check_output_path(output)
     paths = inputs_or_stdin(files)
@@ -132,64 +141,74 @@ def train_cmd(
     def text() -> Iterable[str]:
         return lines if lines is not None else read_lines(paths, encoding, errors)
 
-    vocab = _vocabulary(text(), vocab_file, normalize, lower, min_count, max_vocab, names)
-    corpus = encode_corpus(text(), vocab, min_count, max_vocab)
+    reporter = _Reporter(names)
+    try:
+        result = train_word2vec(
+            text,
+            cfg,
+            vocab=_load_vocab(vocab_file),
+            normalizer=_normalizer(vocab_file, normalize, lower),
+            reporter=reporter,
+            checkpoint=output.with_name(output.name + ".last.pt"),
+            resume=resume,
+            source=names,
+        )
+    finally:
+        reporter.close()
+    result.vectors.save(output, binary=binary)
+    t = result.train
+    rate = t.effective_words / t.seconds if t.seconds > 0 else 0.0
     render.info(
-        f"{names}: {len(corpus.ids):,} words, {len(corpus.words):,} distinct with count >= "
-        f"{min_count}; skip-gram dim {dim}, window {window}, {negative} noise words, "
-        f"{epochs} epochs"
-    )
-    with render.Progress("word2vec", total=len(corpus.ids) * epochs, unit="words") as bar:
-
-        def report(p: Progress) -> None:
-            rate = p.effective_words / p.elapsed if p.elapsed > 0 else 0.0
-            bar.update(done=p.raw_words, rate=f"{rate:,.0f} words/s", lr=f"{p.lr:.5f}")
-
-        result = train(corpus, cfg, on_progress=report)
-    WordVectors(corpus.words, result.vectors).save(output, binary=binary)
-    rate = result.effective_words / result.seconds if result.seconds > 0 else 0.0
-    render.info(
-        f"trained on {result.raw_words:,} words ({result.effective_words:,} after subsampling) "
-        f"in {result.seconds:.1f} s: {rate:,.0f} words/s ({result.device}, "
-        f"{result.threads} thread{'s' if result.threads != 1 else ''}); wrote "
-        f"{len(corpus.words):,} vectors of dimension {dim} to {output} "
+        f"trained on {t.raw_words:,} words ({t.effective_words:,} after subsampling) "
+        f"in {t.seconds:.1f} s: {rate:,.0f} words/s ({t.device}, "
+        f"{t.threads} thread{'s' if t.threads != 1 else ''}); wrote "
+        f"{len(result.vectors):,} vectors of dimension {result.vectors.dim} to {output} "
         f"({'binary' if binary else 'text'})"
     )
 
 
-def _vocabulary(
-    lines: Iterable[str],
-    vocab_file: Path | None,
-    normalize: str | None,
-    lower: bool | None,
-    min_count: int,
-    max_vocab: int | None,
-    names: str,
-) -> Vocab:
-    """The vocabulary to train with: ``--vocab``, or built here (normaliser ``none``)."""
-    from seqtool.text.normalize import Normalizer
-    from seqtool.text.vocab import SPECIALS, Vocab
+def _load_vocab(path: Path | None) -> Vocab | None:
+    from seqtool.text.vocab import Vocab
 
-    if vocab_file is not None:
-        if normalize is not None or lower is not None:
-            raise UsageError(
-                "--normalize/--lower cannot be combined with --vocab: "
-                "the vocabulary carries its own normaliser"
-            )
-        return Vocab.load(vocab_file)
-    norm = Normalizer.make(normalize or "none", lower)
-    try:
-        return Vocab.build(
-            lines,
-            kind="word",
-            normalizer=norm,
-            min_freq=min_count,
-            max_size=None if max_vocab is None else max_vocab + len(SPECIALS),
+    return None if path is None else Vocab.load(path)
+
+
+def _normalizer(vocab_file: Path | None, normalize: str | None, lower: bool | None) -> Any:
+    from seqtool.text.normalize import Normalizer
+
+    return None if vocab_file is not None else Normalizer.make(normalize or "none", lower)
+
+
+class _Reporter:
+    """Draws word2vec's progress: the corpus line, a bar, checkpoint notes."""
+
+    def __init__(self, names: str) -> None:
+        self.names = names
+        self.bar: render.Progress | None = None
+
+    def start(self, corpus: Corpus, cfg: Word2VecConfig, epoch: int) -> None:
+        render.info(
+            f"{self.names}: {len(corpus.ids):,} words, {len(corpus.words):,} distinct with "
+            f"count >= {cfg.min_count}; skip-gram dim {cfg.dim}, window {cfg.window}, "
+            f"{cfg.negative} noise words, {cfg.epochs} epochs"
         )
-    except InputError as e:
-        if any(e.message.startswith(f"{name}:") for name in names.split(", ")):
-            raise  # already names its file ("missing.txt: no such file")
-        raise InputError(f"{names}: {e.message}", hint=e.hint) from None
+        if epoch:
+            render.info(f"resuming after epoch {epoch} of {cfg.epochs}")
+        self.bar = render.Progress("word2vec", total=len(corpus.ids) * cfg.epochs, unit="words")
+        self.bar.__enter__()
+
+    def progress(self, p: W2VProgress) -> None:
+        rate = p.effective_words / p.elapsed if p.elapsed > 0 else 0.0
+        if self.bar is not None:
+            self.bar.update(done=p.raw_words, rate=f"{rate:,.0f} words/s", lr=f"{p.lr:.5f}")
+
+    def checkpoint(self, path: Path, epoch: int) -> None:
+        pass  # written after every epoch; worth a line only when training stops early
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 @w2v_app.command("similar")
@@ -326,34 +345,35 @@ SMALL_CORPUS_TOKENS = 20_000  # below this the demo's neighbours are mostly nois
 
 def demo_step(ctx: Any) -> None:
     """`seqtool demo`: a few seconds of word2vec on the demo corpus, then neighbours."""
-    from seqtool.models.skipgram import SkipGramConfig, encode_corpus, train
     from seqtool.text.normalize import Normalizer
     from seqtool.text.vocab import Vocab
-    from seqtool.wordvectors import WordVectors
+    from seqtool.train.word2vec import Word2VecConfig, train_word2vec
 
     lines = ctx.lines()
     # A novella is a tiny corpus for word2vec: many epochs, small steps (64 centre
     # words) and strong subsampling of frequent words make the neighbours topical
     # ("night": day, ...) instead of the most frequent words, in about a second.
     vocab = Vocab.build(lines, "word", Normalizer.make("d2l"), min_freq=5)
-    corpus = encode_corpus(lines, vocab, min_count=5)
-    cfg = SkipGramConfig(dim=50, window=5, epochs=50, sample=1e-4, batch_size=64, seed=ctx.seed)
-    result = train(corpus, cfg)
-    wv = WordVectors(corpus.words, result.vectors)
+    cfg = Word2VecConfig(
+        dim=50, window=5, epochs=50, sample=1e-4, batch_size=64, seed=ctx.seed, min_count=5
+    )
+    result = train_word2vec(lines, cfg, vocab=vocab)
+    wv = result.vectors
     path = ctx.out / "word2vec.txt"
     wv.save(path)
-    rate = result.effective_words / result.seconds if result.seconds > 0 else 0.0
+    t = result.train
+    rate = t.effective_words / t.seconds if t.seconds > 0 else 0.0
     render.info(
         f"  skip-gram, {len(wv):,} words seen 5+ times, dim 50, 50 epochs: "
-        f"{result.seconds:.1f} s, {rate:,.0f} words/s"
+        f"{t.seconds:.1f} s, {rate:,.0f} words/s"
     )
     words = [w for w in DEMO_WORDS if w in wv][:4] or wv.words[:4]
     for word in words:
         near = ", ".join(w for w, _ in wv.most_similar([word], top=5))
         render.info(f"  nearest to {word!r}: {near}")
-    if len(corpus.ids) < SMALL_CORPUS_TOKENS:
+    if result.tokens < SMALL_CORPUS_TOKENS:
         render.info(
-            f"  ({len(corpus.ids):,} tokens are too few for telling neighbours; "
+            f"  ({result.tokens:,} tokens are too few for telling neighbours; "
             "The Time Machine gives better ones: seqtool data fetch timemachine)"
         )
     render.info(f"  (try: seqtool word2vec similar {path} {words[0]})")

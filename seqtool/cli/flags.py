@@ -6,7 +6,8 @@ module rewrites a library message for the terminal, once, in the error path of
 :class:`seqtool.cli.root.SeqtoolGroup`.
 
 The table is built from the command being run: every option's parameter name maps
-to its first long flag (``seq_len`` -> ``--seq-len``, ``lower`` -> ``--lower``),
+to its first long flag (``seq_len`` -> ``--seq-len``, ``lower`` -> ``--lower``; an
+option without one, its short flag: ``n`` -> ``-n``),
 taken from the click parameters typer made out of the command's signature, so a
 renamed flag needs no edit here. :data:`OVERRIDES` adds the few config fields whose
 name differs from the flag's parameter name.
@@ -35,7 +36,7 @@ __all__ = ["OVERRIDES", "command_path", "flag_table", "rewrite"]
 # only when that flag belongs to the running command.
 OVERRIDES: dict[str, str] = {
     "d2l_k": "--d2l-k",
-    "max_size": "--max-size",
+    "orders": "-n",  # NgramConfig.orders: the repeatable -n
 }
 
 _NAME = re.compile(
@@ -77,7 +78,8 @@ def flag_table(commands: Iterable[Any]) -> dict[str, str]:
         for param in command.params:
             if param.param_type_name != "option" or not param.name:
                 continue
-            flag = _long_flag(param.opts) or _long_flag(param.secondary_opts)
+            opts = [*param.opts, *param.secondary_opts]
+            flag = _long_flag(opts) or next(iter(opts), None)  # -n has no long form
             if flag:
                 table[param.name] = flag
     flags = set(table.values())

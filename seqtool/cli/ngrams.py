@@ -20,13 +20,13 @@ from typer.core import TyperGroup
 from seqtool.cli import render
 from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, inputs_or_stdin
 from seqtool.cli.root import app
-from seqtool.errors import InputError, UsageError
+from seqtool.errors import UsageError
 from seqtool.io import check_encoding, check_output_path, display_name
 
 if TYPE_CHECKING:
+    from seqtool.stats.counting import NgramConfig
     from seqtool.stats.ngrams import NgramCounts
 
-AUTO_WORKERS_BYTES = 24 << 20  # below this, starting worker processes costs more than it saves
 PROGRESS_BYTES = 64 << 20  # show progress only for inputs that take a while
 
 
@@ -161,94 +161,35 @@ def count(
         return
     if any(p.endswith(".npz") for p in paths):
         raise UsageError("give either text files or saved .npz counts, not both")
+    from seqtool.stats.counting import NgramConfig
+    from seqtool.text.vocab import Vocab
+
     check_encoding(encoding, errors)
-    if workers < 0:
-        raise UsageError(f"--workers must be 0 (automatic) or more, not {workers}")
     if save is not None:
         check_output_path(save)
-    start = time.perf_counter()
-    counts = count_text(
-        paths, orders, tokenizer, normalize, lower, per_line, vocab, workers, encoding, errors
+    cfg = NgramConfig(
+        orders, tokenizer, normalize, lower, per_line, None, workers, False, encoding, errors
     )
+    cfg.check()
+    if vocab is not None:
+        cfg.vocab = Vocab.load(vocab)
+    start = time.perf_counter()
+    counts = count_with_progress(paths, cfg)
     if save is not None:
         counts.save(save)
     _summary(counts, paths, time.perf_counter() - start, save)
     emit_counts(counts, orders, top, min_count, sep, fmt, header)
 
 
-def count_text(
-    paths: list[str],
-    orders: tuple[int, ...],
-    tokenizer: str | None,
-    normalize: str | None,
-    lower: bool | None,
-    per_line: bool,
-    vocab_path: Path | None,
-    workers: int,
-    encoding: str,
-    errors: str,
-    heaps: bool = False,
-) -> NgramCounts:
-    """Count text inputs with the command-line settings and check the result is usable."""
-    from seqtool.stats.ngrams import Settings, count_ngrams
-    from seqtool.text.normalize import Normalizer
+def count_with_progress(paths: list[str], cfg: NgramConfig) -> NgramCounts:
+    """:func:`seqtool.stats.counting.count_ngrams`, with a progress bar for large inputs."""
+    from seqtool.stats.counting import count_ngrams, input_bytes
 
-    vocab = None
-    if vocab_path is not None:
-        if tokenizer is not None or normalize is not None or lower is not None:
-            raise UsageError("--vocab fixes the normaliser and tokenizer; drop --normalize, "
-                             "--lower and --tokenizer")  # fmt: skip
-        from seqtool.text.vocab import Vocab
-
-        vocab = Vocab.load(vocab_path)
-    settings = Settings(
-        Normalizer.make(normalize or "letters", lower), tokenizer or "word", per_line
-    )
-    if workers == 0:
-        workers = _auto_workers(paths) if not heaps else 1
-    total = _input_bytes(paths)
+    total = input_bytes(paths)
     if 0 < total < PROGRESS_BYTES:
-        counts = count_ngrams(paths, orders, settings, vocab, workers, heaps, encoding, errors)
-    else:
-        with render.Progress("counting", total=total or None, unit="chars") as bar:
-            counts = count_ngrams(
-                paths, orders, settings, vocab, workers, heaps, encoding, errors,
-                on_chunk=lambda size: bar.update(advance=size),
-            )  # fmt: skip
-    _check_counts(counts, paths)
-    return counts
-
-
-def _input_bytes(paths: list[str]) -> int:
-    try:
-        return sum(os.path.getsize(p) for p in paths if p != "-")
-    except OSError:
-        return 0
-
-
-def _auto_workers(paths: list[str]) -> int:
-    """One process per core for large files, on machines with cores to spare.
-
-    On two cores the merging process and the workers compete, and measured runs
-    were slower than one process, so small machines count in one process.
-    """
-    cpus = os.cpu_count() or 1
-    if cpus < 4 or "-" in paths or _input_bytes(paths) < AUTO_WORKERS_BYTES:
-        return 1
-    return min(cpus, 8)
-
-
-def _check_counts(counts: NgramCounts, paths: list[str]) -> None:
-    names = ", ".join(display_name(p) for p in paths)
-    if counts.n_tokens == 0:
-        raise InputError(f"{names}: empty input (no tokens found)")
-    for n in counts.orders:
-        if counts.distinct(n) == 0:
-            if counts.settings.per_line:
-                raise UsageError(f"-n {n}: no line of {names} has {n} tokens (--per-line)")
-            raise UsageError(
-                f"-n {n} is larger than the number of tokens in {names} ({counts.n_tokens})"
-            )
+        return count_ngrams(paths, cfg)
+    with render.Progress("counting", total=total or None, unit="chars") as bar:
+        return count_ngrams(paths, cfg, on_progress=lambda size: bar.update(advance=size))
 
 
 def _summary(counts: NgramCounts, paths: list[str], seconds: float, save: Path | None) -> None:
@@ -323,19 +264,14 @@ def _show_merged(
     fmt: str,
     header: bool,
 ) -> None:
-    from seqtool.stats.ngrams import NgramCounts, merge_counts
+    from seqtool.stats.counting import merge_saved
 
     if "-" in paths:
         raise UsageError("saved counts are read from files, not stdin")
     if save is not None:
         check_output_path(save)
     start = time.perf_counter()
-    parts = [NgramCounts.load(p) for p in paths]
-    merged = parts[0] if len(parts) == 1 else merge_counts(parts, paths)
-    missing = [n for n in orders or () if n not in merged.orders]
-    if missing:
-        have = ", ".join(map(str, merged.orders))
-        raise UsageError(f"-n {missing[0]}: not in the saved counts (they hold orders {have})")
+    merged = merge_saved(paths, orders)
     if save is not None:
         merged.save(save)
     _summary(merged, paths, time.perf_counter() - start, save)

@@ -8,16 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from seqtool import __version__
 from seqtool.cli import render
-from seqtool.cli.ngrams import OrderRange, Orders, count_text, quick_numpy, requested_orders
+from seqtool.cli.ngrams import PROGRESS_BYTES, OrderRange, Orders, quick_numpy, requested_orders
 from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, Seed
 from seqtool.cli.root import app
 from seqtool.errors import UsageError
-from seqtool.io import check_encoding, check_output_path, display_name, write_bytes
+from seqtool.io import check_encoding, check_output_path, write_bytes
 
 if TYPE_CHECKING:
-    import numpy as np
+    from seqtool.stats.counting import ZipfAnalysis, ZipfConfig
 
 
 def _parse_xmin(text: str) -> int | None:
@@ -85,6 +84,8 @@ def zipf(
     """
     render.set_quiet(quiet)
     quick_numpy()
+    from seqtool.stats.counting import NgramConfig, ZipfConfig
+
     fmt = render.resolve_format(fmt)
     fixed_xmin = _parse_xmin(xmin)
     if bootstrap < 0:
@@ -94,108 +95,43 @@ def zipf(
 
         check_output_path(plot)
         require_matplotlib()
+    if counts is None:
+        check_encoding(encoding, errors)
+    elif not str(counts).endswith(".npz") and not files and (n or order):
+        raise UsageError("-n/--order need text input or .npz counts, not a frequency list")
+    cfg = ZipfConfig(
+        orders=requested_orders(n, order) if (n or order or counts is None) else None,
+        xmin=fixed_xmin,
+        bootstrap=bootstrap,
+        seed=seed,
+        counting=NgramConfig(
+            tokenizer=tokenizer,
+            normalize=normalize,
+            lower=lower,
+            per_line=per_line,
+            encoding=encoding,
+            errors=errors,
+        ),
+    )
     start = time.perf_counter()
-    series, heaps, source = _frequencies(
-        files, counts, n, order, tokenizer, normalize, lower, per_line, encoding, errors
-    )
-    records = [
-        _fit_one(label, freqs, heaps, fixed_xmin, bootstrap, seed) for label, freqs in series
-    ]
-    render.info(f"zipf: {source}; fitted in {time.perf_counter() - start:.2f} s")
-    _emit(records, fmt)
+    result = _analyze(files, counts, cfg)
+    render.info(f"zipf: {result.source}; fitted in {time.perf_counter() - start:.2f} s")
+    _emit([r.record() for r in result.reports], fmt)
     if plot is not None:
-        _plot(series, records, plot, source)
+        _plot(result, plot)
 
 
-def _frequencies(
-    files: list[str] | None,
-    counts: Path | None,
-    n: list[int] | None,
-    order: str | None,
-    tokenizer: str | None,
-    normalize: str | None,
-    lower: bool | None,
-    per_line: bool,
-    encoding: str,
-    errors: str,
-) -> tuple[list[tuple[str, np.ndarray]], tuple[float, float] | None, str]:
-    """(label, counts of each distinct item) per order, Heaps' (K, beta) when known, a source line."""
-    import numpy as np
+def _analyze(files: list[str] | None, counts: Path | None, cfg: ZipfConfig) -> ZipfAnalysis:
+    from seqtool.stats.counting import analyze_zipf, input_bytes
 
-    from seqtool.stats.zipf import heaps_fit, read_frequencies
-
-    if counts is not None:
-        if files:
-            raise UsageError("give text files or --counts, not both")
-        if str(counts).endswith(".npz"):
-            from seqtool.stats.ngrams import NgramCounts
-
-            saved = NgramCounts.load(counts)
-            orders = requested_orders(n, order, tuple(saved.orders))
-            missing = [k for k in orders if k not in saved.orders]
-            if missing:
-                raise UsageError(f"-n {missing[0]}: not in {counts} (orders {saved.orders})")
-            heaps = heaps_fit(saved.heaps) if saved.heaps is not None else None
-            series = [(f"{k}-grams", saved.counts_of(k)) for k in orders]
-            return series, heaps, f"counts from {counts} ({saved.settings.describe()})"
-        if n or order:
-            raise UsageError("-n/--order need text input or .npz counts, not a frequency list")
-        return [("counts", read_frequencies(counts))], None, f"frequency list {counts}"
-    check_encoding(encoding, errors)
-    orders = requested_orders(n, order)
-    paths = files or ["-"]
-    ngrams = count_text(
-        paths, orders, tokenizer, normalize, lower, per_line, None, 1, encoding, errors, heaps=True
-    )
-    heaps = heaps_fit(ngrams.heaps) if ngrams.heaps is not None else None
-    series = [(f"{k}-grams", ngrams.counts_of(k)) for k in orders]
-    names = ", ".join(display_name(p) for p in paths)
-    return (
-        [(label, np.asarray(c)) for label, c in series],
-        heaps,
-        f"{names}: {ngrams.n_tokens:,} tokens ({ngrams.settings.describe()})",
-    )
-
-
-def _fit_one(
-    label: str,
-    freqs: np.ndarray,
-    heaps: tuple[float, float] | None,
-    fixed_xmin: int | None,
-    bootstrap: int,
-    seed: int,
-) -> dict[str, Any]:
-    from seqtool.stats.zipf import bootstrap_pvalue, fit_power_law, fit_zipf
-
-    z = fit_zipf(freqs)
-    pl = fit_power_law(freqs, fixed_xmin)
-    record: dict[str, Any] = {
-        "data": label,
-        "tokens": int(freqs.sum()),
-        "types": int(len(freqs)),
-        "zipf_s": z.s,
-        "zipf_s_se": z.s_se,
-        "zipf_mle_ranks": f"{z.mle_ranks[0]}-{z.mle_ranks[1]}",
-        "zipf_s_ls": z.s_ls,
-        "zipf_s_ls_se": z.s_ls_se,
-        "zipf_ls_ranks": f"{z.ls_ranks[0]}-{z.ls_ranks[1]}",
-        "alpha": pl.alpha,
-        "alpha_sigma": pl.sigma,
-        "xmin": pl.xmin,
-        "ks_d": pl.ks_d,
-        "n_tail": pl.n_tail,
-    }
-    if bootstrap:
-        record["p_value"] = bootstrap_pvalue(freqs, pl, bootstrap, seed, fixed_xmin is not None)
-        record["bootstrap"] = bootstrap
-    if heaps is not None:
-        record["heaps_k"], record["heaps_beta"] = heaps
-    xmin_text = "auto" if fixed_xmin is None else str(fixed_xmin)
-    record["signature"] = (
-        f"data:{label}|fit:discrete-mle|xmin:{xmin_text}|boot:{bootstrap}|seed:{seed}"
-        f"|version:{__version__}"
-    )
-    return record
+    paths = list(files or []) if counts is not None else list(files or ["-"])
+    total = input_bytes(paths) if counts is None else 1
+    if 0 < total < PROGRESS_BYTES:
+        return analyze_zipf(paths, cfg, counts=counts)
+    with render.Progress("counting", total=total or None, unit="chars") as bar:
+        return analyze_zipf(
+            paths, cfg, counts=counts, on_progress=lambda size: bar.update(advance=size)
+        )
 
 
 def _emit(records: list[dict[str, Any]], fmt: str) -> None:
@@ -208,20 +144,14 @@ def _emit(records: list[dict[str, Any]], fmt: str) -> None:
     render.emit_rows(columns, rows, fmt, title="Zipf / power-law fit")
 
 
-def _plot(
-    series: list[tuple[str, np.ndarray]], records: list[dict[str, Any]], path: Path, source: str
-) -> None:
+def _plot(result: ZipfAnalysis, path: Path) -> None:
     import numpy as np
 
     from seqtool.stats.plot import rank_frequency_png
-    from seqtool.stats.zipf import ZipfFit
 
-    curves = []
-    for (label, freqs), r in zip(series, records):
-        fit = ZipfFit(
-            r["zipf_s"], r["zipf_s_se"], (1, r["types"]), r["zipf_s_ls"], r["zipf_s_ls_se"],
-            (1, int(r["zipf_ls_ranks"].split("-")[1])),
-        )  # fmt: skip
-        curves.append((label, np.sort(freqs)[::-1], fit))
-    write_bytes(path, rank_frequency_png(curves, title=source.split(" (")[0][:70]))
+    curves = [
+        (label, np.sort(freqs)[::-1], report.zipf)
+        for (label, freqs), report in zip(result.series, result.reports)
+    ]
+    write_bytes(path, rank_frequency_png(curves, title=result.source.split(" (")[0][:70]))
     render.info(f"wrote the rank-frequency plot to {path}")

@@ -114,6 +114,46 @@ def corpus_scores(
     return out
 
 
+def _streams(refs: Sequence[str] | Sequence[Sequence[str]]) -> list[Sequence[str]]:
+    """One reference stream (a list of lines) or several, as a list of streams."""
+    if refs and isinstance(refs[0], str):
+        return [refs]  # type: ignore[list-item]
+    return list(refs)  # type: ignore[arg-type]
+
+
+def bleu(
+    hyps: Sequence[str],
+    refs: Sequence[str] | Sequence[Sequence[str]],
+    *,
+    tokenize: str | None = None,
+    lowercase: bool = False,
+) -> Score:
+    """sacreBLEU's corpus BLEU of ``hyps`` against one reference stream or several.
+
+    >>> s = bleu(["the cat sat on the mat"], ["the cat sat on the mat"])
+    >>> round(s.score, 1), s.signature.split("|")[:2]
+    (100.0, ['nrefs:1', 'case:mixed'])
+    """
+    return corpus_scores(hyps, _streams(refs), ("bleu",), tokenize, lowercase)[0]
+
+
+def chrf(
+    hyps: Sequence[str], refs: Sequence[str] | Sequence[Sequence[str]], *, lowercase: bool = False
+) -> Score:
+    """sacreBLEU's chrF2 (character n-gram F-score) of ``hyps``.
+
+    >>> s = chrf(["abc"], ["abc"])
+    >>> s.name, round(s.score, 1), s.signature.split("|")[3]
+    ('chrF2', 100.0, 'nc:6')
+    """
+    return corpus_scores(hyps, _streams(refs), ("chrf",), None, lowercase)[0]
+
+
+def ter(hyps: Sequence[str], refs: Sequence[str] | Sequence[Sequence[str]]) -> Score:
+    """sacreBLEU's translation edit rate (lower is better), TERCOM's defaults."""
+    return corpus_scores(hyps, _streams(refs), ("ter",))[0]
+
+
 def sacrebleu_json(scores: Sequence[Score]) -> str:
     """What ``sacrebleu -f json`` prints: one object, or a list for several metrics."""
     if len(scores) == 1:

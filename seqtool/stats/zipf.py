@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from seqtool.errors import InputError
+from seqtool import __version__
+from seqtool.errors import InputError, UsageError
 from seqtool.io import display_name, read_lines
 
 LS_MIN_COUNT = 5
@@ -333,6 +335,95 @@ def heaps_fit(points: np.ndarray) -> tuple[float, float]:
     beta, _ = _ols(np.log(p[:, 0]), np.log(p[:, 1]))
     log_k = float(np.mean(np.log(p[:, 1]) - beta * np.log(p[:, 0])))
     return math.exp(log_k), beta
+
+
+# ------------------------------------------------------------------ the whole report
+@dataclass(frozen=True)
+class ZipfReport:
+    """Every fit of one frequency list: what ``seqtool zipf`` prints for one column.
+
+    >>> counts = np.array([50, 25, 17, 12, 10, 8, 7, 6, 5, 5, 4, 3, 2, 2, 1, 1, 1])
+    >>> report = zipf_report(counts, "words")
+    >>> report.types, report.tokens, report.zipf.ls_ranks
+    (17, 159, (1, 10))
+    >>> report.record()["data"], report.record()["xmin"] == report.power_law.xmin
+    ('words', True)
+    """
+
+    data: str  # a label for the list ("1-grams")
+    tokens: int
+    types: int
+    zipf: ZipfFit
+    power_law: PowerLawFit  # with p_value and bootstrap set when bootstrapped
+    heaps: tuple[float, float] | None  # (K, beta) when the counts came from text
+    fixed_xmin: int | None  # None: x_min chosen by the KS distance
+    seed: int
+
+    @property
+    def signature(self) -> str:
+        xmin = "auto" if self.fixed_xmin is None else str(self.fixed_xmin)
+        return (
+            f"data:{self.data}|fit:discrete-mle|xmin:{xmin}|boot:{self.power_law.bootstrap}"
+            f"|seed:{self.seed}|version:{__version__}"
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The report as named display fields, in the order the command prints them."""
+        z, pl = self.zipf, self.power_law
+        out: dict[str, Any] = {
+            "data": self.data,
+            "tokens": self.tokens,
+            "types": self.types,
+            "zipf_s": z.s,
+            "zipf_s_se": z.s_se,
+            "zipf_mle_ranks": f"{z.mle_ranks[0]}-{z.mle_ranks[1]}",
+            "zipf_s_ls": z.s_ls,
+            "zipf_s_ls_se": z.s_ls_se,
+            "zipf_ls_ranks": f"{z.ls_ranks[0]}-{z.ls_ranks[1]}",
+            "alpha": pl.alpha,
+            "alpha_sigma": pl.sigma,
+            "xmin": pl.xmin,
+            "ks_d": pl.ks_d,
+            "n_tail": pl.n_tail,
+        }
+        if pl.bootstrap:
+            out["p_value"] = pl.p_value
+            out["bootstrap"] = pl.bootstrap
+        if self.heaps is not None:
+            out["heaps_k"], out["heaps_beta"] = self.heaps
+        out["signature"] = self.signature
+        return out
+
+
+def zipf_report(
+    freqs: np.ndarray,
+    data: str = "counts",
+    *,
+    xmin: int | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    heaps: tuple[float, float] | None = None,
+) -> ZipfReport:
+    """Fit Zipf's law and the discrete power law to ``freqs`` (one count per type).
+
+    ``xmin`` fixes the power law's x_min (default: minimise the KS distance);
+    ``bootstrap`` > 0 adds the goodness-of-fit p-value from that many synthetic sets.
+    """
+    if xmin is not None and xmin < 1:
+        raise UsageError(f"`xmin` must be 1 or more, not {xmin}")
+    if bootstrap < 0:
+        raise UsageError(f"`bootstrap` must be 0 or more, not {bootstrap}")
+    freqs = np.asarray(freqs)
+    pl = fit_power_law(freqs, xmin)
+    if bootstrap:
+        pl = replace(
+            pl,
+            p_value=bootstrap_pvalue(freqs, pl, bootstrap, seed, xmin is not None),
+            bootstrap=bootstrap,
+        )
+    return ZipfReport(
+        data, int(freqs.sum()), int(len(freqs)), fit_zipf(freqs), pl, heaps, xmin, seed
+    )
 
 
 # ------------------------------------------------------------------ input

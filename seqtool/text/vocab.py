@@ -46,6 +46,19 @@ SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """What share of a corpus's tokens a vocabulary knows."""
+
+    tokens: int
+    oov_tokens: int  # tokens that became <unk>
+    oov_types: int  # distinct such tokens
+
+    @property
+    def coverage(self) -> float:
+        return 1 - self.oov_tokens / self.tokens
+
+
 def default_normalizer(kind: str) -> str:
     """Word and char vocabularies clean text by default; subword models see it raw."""
     return "none" if kind in SUBWORD else "letters"
@@ -60,6 +73,7 @@ class Vocab:
     spm_model: bytes | None = None
 
     # ------------------------------------------------------------------ building
+    # (reading files is the caller's: pass seqtool.io.read_lines(paths) as ``lines``)
     @classmethod
     def build(
         cls,
@@ -184,6 +198,33 @@ class Vocab:
         return sep.join(self.tokens[i] for i in out)
 
     # ------------------------------------------------------------------ files
+    def most_frequent(self, k: int = 10) -> list[tuple[int, str, int]]:
+        """The ``k`` most frequent ordinary tokens as (id, token, count); 0: none."""
+        if k < 0:
+            raise UsageError(f"`top` must be 0 or more, not {k}")
+        ranked = sorted(range(len(SPECIALS), len(self)), key=lambda i: (-self.counts[i], i))
+        return [(i, self.tokens[i], self.counts[i]) for i in ranked[:k]]
+
+    def coverage(self, lines: Iterable[str], source: str = "input") -> Coverage:
+        """How much of ``lines`` this vocabulary covers (tokens that are not ``<unk>``).
+
+        >>> Vocab.build(["a a b"], kind="word").coverage(["a c c"])
+        Coverage(tokens=3, oov_tokens=2, oov_types=1)
+        """
+        n_tokens = n_unk = 0
+        unk_types: set[str] = set()
+        for line in lines:
+            toks = self.tokenize(line)
+            ids = self.ids(toks) if not self.is_subword else self.encode(line)
+            n_tokens += len(ids)
+            for t, i in zip(toks, ids):
+                if i == UNK:
+                    n_unk += 1
+                    unk_types.add(t)
+        if n_tokens == 0:
+            raise InputError(f"{source}: no tokens found")
+        return Coverage(n_tokens, n_unk, len(unk_types))
+
     @property
     def fingerprint(self) -> str:
         """A short hash of what decides the ids: tokenizer, normaliser, tokens, model."""
