@@ -23,6 +23,8 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
+    # data bundled with seqtool
+    "sample_path": "seqtool.datasets",
     # errors
     "SeqtoolError": "seqtool.errors",
     "UsageError": "seqtool.errors",
@@ -64,6 +66,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "__version__",
+    "sample_path",
     "SeqtoolError",
     "UsageError",
     "InputError",
@@ -99,6 +102,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from seqtool.datasets import sample_path
     from seqtool.errors import (
         CheckpointError,
         InputError,

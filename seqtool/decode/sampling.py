@@ -11,6 +11,8 @@ All rows of a batch share one prompt length; callers group prompts by length.
 
 Example::
 
+    >>> from seqtool.models.transformer_lm import TransformerLM, TransformerLMConfig
+    >>> lm = TransformerLM(TransformerLMConfig(vocab_size=30, dim=32, layers=1, heads=4))
     >>> out = generate(lm, torch.tensor([[5, 6, 7]]), SamplingConfig(max_tokens=20, top_k=10))
     >>> len(out[0]) <= 20
     True

@@ -9,6 +9,7 @@ generation; in training ``state`` is None and windows are independent.
 
 Example::
 
+    >>> import torch
     >>> lm = TransformerLM(TransformerLMConfig(vocab_size=30, dim=32, layers=2, heads=4))
     >>> logits, _ = lm(torch.zeros(2, 5, dtype=torch.long))
     >>> logits.shape

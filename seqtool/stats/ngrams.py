@@ -11,9 +11,12 @@ process reads the input and merges their results.
 
 Example::
 
-    >>> counts = count_ngrams(["timemachine.txt"], orders=(1, 2))
+    >>> import pathlib, tempfile
+    >>> book = pathlib.Path(tempfile.mkdtemp()) / "book.txt"
+    >>> _ = book.write_text("The time of the traveller.\\nOf the machine!\\n", encoding="utf-8")
+    >>> counts = count_ngrams([book], orders=(1, 2))
     >>> counts.top(2, 1)
-    [('of--the', 309)]
+    [('of--the', 2)]
 
 Output order (``ranked``) is by count, highest first; equal counts are ordered
 by their tokens compared one by one in Unicode code-point order.  That is the
