@@ -4,6 +4,7 @@ Imports point down this stack, never up (a package may import its own modules):
 
     seqtool (lazy exports), __main__
     cli                          flags, rendering, errors -> exit codes
+    tasks                        one module per trained task (LM, MT, ...) for the runner
     decode                       greedy, sampling, beam search, translation
     train                        trainers, checkpoints, devices, data, word2vec
     models   metrics   stats     torch modules; BLEU, perplexity, vector scores; n-grams, Zipf
@@ -40,8 +41,9 @@ RANK = {
     "stats": 3,
     "train": 4,
     "decode": 5,
-    "cli": 6,
-    "__main__": 7,
+    "tasks": 6,
+    "cli": 7,
+    "__main__": 8,
 }
 
 # Upward edges that exist today and are being removed by the issue-11 runner

@@ -30,13 +30,14 @@ from typing import Any
 
 from typer.core import TyperGroup
 
-__all__ = ["OVERRIDES", "command_path", "flag_table", "rewrite"]
+__all__ = ["OVERRIDES", "DefaultCommandGroup", "command_path", "flag_table", "rewrite"]
 
 # config field -> flag, where the field is not the flag's parameter name. Applied
 # only when that flag belongs to the running command.
 OVERRIDES: dict[str, str] = {
     "d2l_k": "--d2l-k",
     "orders": "-n",  # NgramConfig.orders: the repeatable -n
+    "checkpoint_every_minutes": "--checkpoint-every",  # TrainOptions
 }
 
 _NAME = re.compile(
@@ -45,12 +46,24 @@ _NAME = re.compile(
 )
 
 
+class DefaultCommandGroup(TyperGroup):
+    """A group that runs its ``default_command`` when the first argument names none
+    (``seqtool ngrams FILE`` is ``seqtool ngrams count FILE``)."""
+
+    default_command = "count"
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
 def command_path(root: Any, args: Sequence[str]) -> list[Any]:
     """The click commands that ``args`` runs: the root group, any sub-group, the command.
 
-    Follows the first words that name a sub-command; options and their values never
-    do (a value that happens to equal a command name only matters for a group whose
-    own options take values, and seqtool's groups have none before the sub-command).
+    Follows the first words that name a sub-command (or a group's default command);
+    options and their values never do (seqtool's groups take no options with values
+    before the sub-command).
     """
     path = [root]
     command = root
@@ -60,10 +73,14 @@ def command_path(root: Any, args: Sequence[str]) -> list[Any]:
         if arg.startswith("-"):
             continue
         sub = command.commands.get(arg)
+        if sub is None and isinstance(command, DefaultCommandGroup):
+            sub = command.commands.get(command.default_command)
         if sub is None:
             break
         path.append(sub)
         command = sub
+    if isinstance(command, DefaultCommandGroup) and command.default_command in command.commands:
+        path.append(command.commands[command.default_command])  # only options were given
     return path
 
 

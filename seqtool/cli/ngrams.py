@@ -12,12 +12,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typer.core import TyperGroup
 
 from seqtool.cli import render
+from seqtool.cli.flags import DefaultCommandGroup
 from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, inputs_or_stdin
 from seqtool.cli.root import app
 from seqtool.errors import UsageError
@@ -38,17 +38,6 @@ def quick_numpy() -> None:
     """
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-
-class DefaultCommandGroup(TyperGroup):
-    """A group that runs its ``count`` subcommand when the first argument names none."""
-
-    default_command = "count"
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
-            args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
 
 
 ngrams_app = typer.Typer(
