@@ -88,7 +88,10 @@ SHARED: dict[str, Any] = {
             help="Learning-rate decay over the run: cosine (default), linear, constant or inverse-sqrt.",
         ),
     ],
-    "warmup": Annotated[int | None, _opt("--warmup", help="Steps of linear warm-up.")],
+    "warmup": Annotated[
+        int | None,
+        _opt("--warmup", help="Steps of linear warm-up (fitted to a --time-budget, see there)."),
+    ],
     "min_lr": Annotated[
         float | None,
         _opt("--min-lr", help="Final learning rate as a fraction of --lr (default 0.1)."),
@@ -109,7 +112,13 @@ SHARED: dict[str, Any] = {
     ],
     "time_budget": Annotated[
         str | None,
-        _opt("--time-budget", help="Stop after this much time, e.g. 90s, 10m, 1h30m."),
+        _opt(
+            "--time-budget",
+            help="Stop after this much time, e.g. 90s, 10m, 1h30m; the final evaluation and "
+            "save fit inside it.  With a budget the warm-up is shortened to at most a quarter "
+            "of the steps the budget allows (estimated after the first steps; a message says "
+            "so), and the decay follows the clock.",
+        ),
     ],
     "patience": Annotated[
         int | None,
