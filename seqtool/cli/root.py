@@ -142,7 +142,7 @@ def _version_text() -> str:
         parts.append(f"torch {torch.__version__}")
         if torch.cuda.is_available():
             parts.append(f"cuda {torch.cuda.get_device_name(0)}")
-        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        elif torch.backends.mps.is_available():
             parts.append("mps")
         else:
             parts.append("cpu only")
