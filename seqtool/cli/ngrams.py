@@ -8,9 +8,11 @@ are imported inside the commands, so ``--help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,7 +26,6 @@ from seqtool.errors import UsageError
 from seqtool.io import check_encoding, check_output_path, display_name
 
 if TYPE_CHECKING:
-    from seqtool.stats.counting import NgramConfig
     from seqtool.stats.ngrams import NgramCounts
 
 PROGRESS_BYTES = 64 << 20  # show progress only for inputs that take a while
@@ -162,23 +163,28 @@ def count(
     cfg.check()
     if vocab is not None:
         cfg.vocab = Vocab.load(vocab)
+    from seqtool.stats.counting import count_ngrams
+
     start = time.perf_counter()
-    counts = count_with_progress(paths, cfg)
+    with counting_progress(paths) as progress:
+        counts = count_ngrams(paths, cfg, on_progress=progress)
     if save is not None:
         counts.save(save)
     _summary(counts, paths, time.perf_counter() - start, save)
     emit_counts(counts, orders, top, min_count, sep, fmt, header)
 
 
-def count_with_progress(paths: list[str], cfg: NgramConfig) -> NgramCounts:
-    """:func:`seqtool.stats.counting.count_ngrams`, with a progress bar for large inputs."""
-    from seqtool.stats.counting import count_ngrams, input_bytes
+@contextlib.contextmanager
+def counting_progress(paths: list[str]) -> Iterator[Callable[[int], None] | None]:
+    """A progress callback for counting ``paths``: a bar for large or unknown inputs."""
+    from seqtool.stats.counting import input_bytes
 
     total = input_bytes(paths)
     if 0 < total < PROGRESS_BYTES:
-        return count_ngrams(paths, cfg)
+        yield None
+        return
     with render.Progress("counting", total=total or None, unit="chars") as bar:
-        return count_ngrams(paths, cfg, on_progress=lambda size: bar.update(advance=size))
+        yield lambda size: bar.update(advance=size)
 
 
 def _summary(counts: NgramCounts, paths: list[str], seconds: float, save: Path | None) -> None:

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.ngrams import PROGRESS_BYTES, OrderRange, Orders, quick_numpy, requested_orders
+from seqtool.cli.ngrams import (
+    OrderRange,
+    Orders,
+    counting_progress,
+    quick_numpy,
+    requested_orders,
+)
 from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, Seed
 from seqtool.cli.root import app
 from seqtool.errors import UsageError
@@ -122,16 +128,13 @@ def zipf(
 
 
 def _analyze(files: list[str] | None, counts: Path | None, cfg: ZipfConfig) -> ZipfAnalysis:
-    from seqtool.stats.counting import analyze_zipf, input_bytes
+    from seqtool.stats.counting import analyze_zipf
 
-    paths = list(files or []) if counts is not None else list(files or ["-"])
-    total = input_bytes(paths) if counts is None else 1
-    if 0 < total < PROGRESS_BYTES:
-        return analyze_zipf(paths, cfg, counts=counts)
-    with render.Progress("counting", total=total or None, unit="chars") as bar:
-        return analyze_zipf(
-            paths, cfg, counts=counts, on_progress=lambda size: bar.update(advance=size)
-        )
+    if counts is not None:
+        return analyze_zipf(list(files or []), cfg, counts=counts)
+    paths = list(files or ["-"])
+    with counting_progress(paths) as progress:
+        return analyze_zipf(paths, cfg, on_progress=progress)
 
 
 def _emit(records: list[dict[str, Any]], fmt: str) -> None:
