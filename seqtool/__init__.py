@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "Normalizer": "seqtool.text.normalize",
     "Vocab": "seqtool.text.vocab",
     "Coverage": "seqtool.text.vocab",
+    "preprocessor": "seqtool.text.preprocess",
     # n-grams and Zipf
     "NgramConfig": "seqtool.stats.counting",
     "count_ngrams": "seqtool.stats.counting",
@@ -75,6 +76,7 @@ __all__ = [
     "Normalizer",
     "Vocab",
     "Coverage",
+    "preprocessor",
     "NgramConfig",
     "count_ngrams",
     "merge_saved",
@@ -130,6 +132,7 @@ if TYPE_CHECKING:
         zipf_report,
     )
     from seqtool.text.normalize import Normalizer
+    from seqtool.text.preprocess import preprocessor
     from seqtool.text.vocab import Coverage, Vocab
     from seqtool.train.word2vec import Word2VecConfig, Word2VecResult, train_word2vec
     from seqtool.wordvectors import WordVectors

@@ -122,6 +122,16 @@ def test_zipf_plot_draws_from_the_record(cli, book: Path, tmp_path: Path) -> Non
 
 
 # ---------------------------------------------------------------------- vocabulary
+@pytest.mark.parametrize("split", ["none", "char", "word"])
+def test_preprocessor_api_and_cli_agree(cli, tiny: Path, split: str) -> None:
+    clean = seqtool.preprocessor(seqtool.Normalizer.make("d2l"), split)
+    run = cli("preprocess", tiny, "--normalize", "d2l", "--tokenize", split)
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.splitlines() == [clean(line) for line in TINY.splitlines()]
+    with pytest.raises(seqtool.UsageError, match="`tokenize` must be none, char, word"):
+        seqtool.preprocessor(seqtool.Normalizer.make("d2l"), "bpe")
+
+
 def test_vocabulary_coverage_api_and_cli_agree(cli, tiny: Path, tmp_path: Path) -> None:
     vocab = seqtool.Vocab.build(["the cat sat", "the dog"], kind="word")
     vocab.save(tmp_path / "v.json")

@@ -23,6 +23,7 @@ from seqtool.cli.root import app
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, check_output_path, display_name, nonempty, read_lines
 from seqtool.text.normalize import Normalizer
+from seqtool.text.preprocess import SPLITS, preprocessor
 from seqtool.text.vocab import Vocab, default_normalizer
 
 vocab_app = typer.Typer(
@@ -58,24 +59,17 @@ def preprocess(
     Example: seqtool preprocess --normalize d2l --tokenize char timemachine.txt | head
     """
     check_encoding(encoding, errors)
-    norm = Normalizer.make(normalize, lower)
-    vocab: Vocab | None = None
-    if tokenize not in ("none", "char", "word"):
+    split: str | Vocab = tokenize
+    if tokenize not in SPLITS:
         if not Path(tokenize).exists() and not tokenize.endswith(".json"):
             raise UsageError(
                 f"--tokenize must be none, char, word or a vocabulary file, not {tokenize!r}"
             )
-        vocab = Vocab.load(tokenize)
+        split = Vocab.load(tokenize)
+    clean = preprocessor(Normalizer.make(normalize, lower), split)
     paths = inputs_or_stdin(files)
     for line in nonempty(read_lines(paths, encoding, errors), paths):
-        if vocab is not None:
-            _write_line(" ".join(vocab.tokenize(line)))
-        elif tokenize == "char":
-            _write_line(" ".join(norm.line(line)))
-        elif tokenize == "word":
-            _write_line(" ".join(norm.line(line).split()))
-        else:
-            _write_line(norm.line(line))
+        _write_line(clean(line))
 
 
 @vocab_app.command("build")
