@@ -51,7 +51,6 @@ import json
 import logging
 import math
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -72,6 +71,7 @@ from seqtool.train.device import (
     set_rng_state,
     set_threads,
 )
+from seqtool.train.signals import stop_signals
 
 log = logging.getLogger("seqtool.train")
 
@@ -712,27 +712,14 @@ class Trainer:
         if state.get("loss_state") is not None and hasattr(self.loss_fn, "load_state_dict"):
             self.loss_fn.load_state_dict(move_to(state["loss_state"], self.device))
 
-    @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
+    def _signals(self) -> contextlib.AbstractContextManager[None]:
         """SIGINT/SIGTERM set a flag the loop checks after each step; a second one
         acts immediately (the previous handlers are back by then)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
-        def handler(signum: int, frame: Any) -> None:
+        def stop(signum: int) -> None:
             self._signal = signum
-            for s, h in previous.items():
-                signal.signal(s, h)
 
-        for s in previous:
-            signal.signal(s, handler)
-        try:
-            yield
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
+        return stop_signals(stop)
 
 
 def _to_cpu(obj: Any) -> Any:

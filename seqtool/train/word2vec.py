@@ -65,7 +65,7 @@ import signal
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -79,6 +79,7 @@ from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import SPECIALS, Vocab
 from seqtool.train.checkpoint import load_checkpoint, save_checkpoint
 from seqtool.train.device import resolve_device
+from seqtool.train.signals import stop_signals
 from seqtool.train.trainer import TrainingInterrupted
 from seqtool.wordvectors import WordVectors
 
@@ -495,28 +496,15 @@ def _shards(sentences: np.ndarray, parts: int) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
 
 
-@contextlib.contextmanager
-def _signals(shared: _Shared) -> Iterator[None]:
+def _signals(shared: _Shared) -> contextlib.AbstractContextManager[None]:
     """SIGINT/SIGTERM ask the threads to stop at the end of their block, so that the
-    checkpoint is exact; a second signal acts at once (the old handlers are back)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    checkpoint is exact; a second signal acts at once."""
 
-    def handler(signum: int, frame: Any) -> None:
+    def stop(signum: int) -> None:
         shared.signum = signum
         shared.pause.set()
-        for s, h in previous.items():
-            signal.signal(s, h)
 
-    for s in previous:
-        signal.signal(s, handler)
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+    return stop_signals(stop)
 
 
 def _run_epoch(shared: _Shared, corpus: Corpus, total: int, start: float, report: Reporter) -> None:
