@@ -41,6 +41,7 @@ from seqtool.decode.translate import (
 from seqtool.errors import CheckpointError, InputError, UsageError
 from seqtool.metrics.bleu import Score, corpus_scores
 from seqtool.models import as_names, build_model, foreign_settings
+from seqtool.models.protocols import as_seq2seq
 from seqtool.models.seq2seq import translation_loss
 from seqtool.models.transformer_lm import count_parameters
 from seqtool.text.normalize import Normalizer
@@ -241,7 +242,9 @@ def _hypotheses(
     out = [""] * len(pairs)
     for b in token_batches([len(s) for s in pairs.src], [len(s) for s in pairs.src], max_tokens):
         batch = collate([pairs.src[i] for i in b], [[] for _ in b])
-        hyps = greedy_search(model, batch["src"].to(device), batch["src_lens"].to(device))  # type: ignore[arg-type]
+        hyps = greedy_search(
+            as_seq2seq(model), batch["src"].to(device), batch["src_lens"].to(device)
+        )
         for i, h in zip(b, hyps):
             out[i] = tgt_vocab.decode(h.tokens)
     return out
@@ -565,7 +568,7 @@ class Translator:
                 or EOS not in ids
             ):
                 raise CheckpointError(f"{path}: malformed output shortlist")
-            model.restrict_output(torch.tensor(sorted(ids), device=dev))  # type: ignore[operator]
+            as_seq2seq(model).restrict_output(torch.tensor(sorted(ids), device=dev))
         return cls(model, src_vocab, tgt_vocab, ckpt, dev)
 
     @property
