@@ -113,7 +113,7 @@ class WordVectors:
         words.
         """
         if top < 1:
-            raise UsageError(f"--top must be at least 1, not {top}")
+            raise UsageError(f"`top` must be at least 1, not {top}")
         ids = [self.id(w) for w in positive] + [self.id(w) for w in negative]
         if not ids:
             raise UsageError("give at least one word")

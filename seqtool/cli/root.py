@@ -15,11 +15,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer._click import exceptions as click_exc
 from typer.core import TyperGroup
 
 from seqtool import __version__
+from seqtool.cli import flags, render
 from seqtool.errors import SeqtoolError
+
+# click's exception classes, found through typer's public BadParameter: typer up to
+# 0.15 raises click's own, later releases a vendored copy under a private module
+# (typer._click), so neither import path serves every supported typer.
+_CLICK_ERRORS = {cls.__name__: cls for cls in typer.BadParameter.__mro__}
+ClickUsageError: type[Exception] = _CLICK_ERRORS["UsageError"]
+ClickException: type[Exception] = _CLICK_ERRORS["ClickException"]
 
 _state = {"debug": False}
 
@@ -48,29 +55,35 @@ class SeqtoolGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         _state["debug"] = False
+        render.set_quiet(False)  # in-process runs (CliRunner, notebooks) start afresh
+        argv = list(sys.argv[1:] if args is None else args)
         code = 0
         try:
             rv = super().main(
                 args, prog_name or "seqtool", complete_var, standalone_mode=False, **extra
             )
             code = rv if isinstance(rv, int) else 0
-        except click_exc.NoArgsIsHelpError as e:
-            e.show()
-            code = 0
-        except click_exc.UsageError as e:
-            code = _fail(
-                e.format_message().strip().splitlines()[0],
-                2,
-                "run the command with --help to see its options",
-            )
-        except click_exc.ClickException as e:
-            code = _fail(e.format_message(), e.exit_code)
+        except ClickUsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # click >= 8.2: a group without args
+                e.show()  # type: ignore[attr-defined]
+                code = 0
+            else:
+                code = _fail(
+                    e.format_message().strip().splitlines()[0],  # type: ignore[attr-defined]
+                    2,
+                    "run the command with --help to see its options",
+                )
+        except ClickException as e:
+            code = _fail(e.format_message(), e.exit_code)  # type: ignore[attr-defined]
         except typer.Abort:
             code = _fail("interrupted", 130)
         except SeqtoolError as e:
             if debug_enabled():
                 raise
-            code = _fail(e.message, e.exit_code, e.hint)
+            # the library names parameters (seq_len); the terminal user typed flags
+            table = flags.flag_table(flags.command_path(self, argv))
+            hint = flags.rewrite(e.hint, table) if e.hint else None
+            code = _fail(flags.rewrite(e.message, table), e.exit_code, hint)
         except KeyboardInterrupt:
             if debug_enabled():
                 raise
@@ -92,6 +105,8 @@ class SeqtoolGroup(TyperGroup):
                 1,
                 "re-run with --debug (or SEQTOOL_DEBUG=1) for a traceback, and report it",
             )
+        finally:
+            render.set_quiet(False)
         if standalone_mode:
             sys.exit(code)
         return code

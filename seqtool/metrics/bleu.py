@@ -128,7 +128,7 @@ def d2l_bleu(pred_tokens: Sequence[str], label_tokens: Sequence[str], k: int) ->
     prediction scores 0 (the book would divide by zero).
     """
     if k < 1:
-        raise UsageError(f"--d2l-k must be at least 1, not {k}")
+        raise UsageError(f"d2l_k must be at least 1, not {k}")
     len_pred, len_label = len(pred_tokens), len(label_tokens)
     if len_pred == 0:
         return 0.0

@@ -22,7 +22,7 @@ INSTALL_HINT = "pip install 'seqtool[plot]'"
 def require_matplotlib() -> None:
     """Fail before any long work if plotting is impossible."""
     if importlib.util.find_spec("matplotlib") is None:
-        raise ResourceError(f"--plot needs matplotlib, which is not installed: {INSTALL_HINT}")
+        raise ResourceError(f"`plot` needs matplotlib, which is not installed: {INSTALL_HINT}")
 
 
 def _sample_ranks(v: int) -> np.ndarray:

@@ -173,7 +173,7 @@ def fit_power_law(x: np.ndarray, xmin: int | None = None) -> PowerLawFit:
     else:
         j = int(np.searchsorted(values, xmin))
         if j >= len(values):
-            raise InputError(f"--xmin {xmin} is above every count (the largest is {values[-1]})")
+            raise InputError(f"`xmin` {xmin} is above every count (the largest is {values[-1]})")
         cand = np.array([j])
     n = len(xs)
     suffix_log = np.concatenate((np.cumsum(np.log(xs)[::-1])[::-1], [0.0]))

@@ -78,9 +78,9 @@ def train_sentencepiece(
         need = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", text)
         if need:
             raise UsageError(
-                f"--vocab-size {vocab_size} is too small: this text has {need.group(2)} "
+                f"vocab_size {vocab_size} is too small: this text has {need.group(2)} "
                 f"distinct characters and specials, and a {model_type} vocabulary needs each",
-                hint=f"use --vocab-size {int(need.group(2)) + 1} or more",
+                hint=f"use vocab_size {int(need.group(2)) + 1} or more",
             ) from None
         text = re.sub(r"^[A-Z_]+: \S+\(\d+\) (\[.*?\] )?", "", text)  # drop source locations
         raise UsageError(f"sentencepiece could not train a {model_type} model: {text}") from None

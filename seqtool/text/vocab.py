@@ -82,10 +82,10 @@ class Vocab:
         if kind not in TOKENIZERS:
             raise UsageError(f"unknown tokenizer {kind!r}; choose one of {', '.join(TOKENIZERS)}")
         if min_freq < 1:
-            raise UsageError(f"--min-freq must be at least 1, not {min_freq}")
+            raise UsageError(f"min_freq must be at least 1, not {min_freq}")
         if max_size is not None and max_size <= len(SPECIALS):
             raise UsageError(
-                f"--max-size must be more than the {len(SPECIALS)} special tokens, not {max_size}"
+                f"max_size must be more than the {len(SPECIALS)} special tokens, not {max_size}"
             )
         norm = normalizer or Normalizer.make(default_normalizer(kind))
         if kind in SUBWORD:
@@ -113,7 +113,7 @@ class Vocab:
         cls, lines: Iterable[str], kind: str, norm: Normalizer, vocab_size: int, source: str
     ) -> Vocab:
         if vocab_size <= len(SPECIALS):
-            raise UsageError(f"--vocab-size must be more than {len(SPECIALS)}, not {vocab_size}")
+            raise UsageError(f"vocab_size must be more than {len(SPECIALS)}, not {vocab_size}")
         text = [norm.line(line) for line in lines]
         if not any(line.strip() for line in text):
             raise InputError(f"{source}: no text found to train a subword model on")
