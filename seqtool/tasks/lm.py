@@ -33,7 +33,7 @@ from seqtool.decode.sampling import generate as sample
 from seqtool.errors import CheckpointError, InputError, UsageError
 from seqtool.io import check_encoding, display_name, read_lines
 from seqtool.metrics.perplexity import Perplexity, line_scores, stream_perplexity
-from seqtool.models import as_names, build_model, foreign_settings
+from seqtool.models import build_model, model_settings
 from seqtool.models.protocols import as_lm
 from seqtool.models.rnn_lm import CELLS, detach_state
 from seqtool.models.transformer_lm import count_parameters
@@ -43,6 +43,7 @@ from seqtool.train.checkpoint import load_checkpoint, restore_model
 from seqtool.train.data import StreamBatches, WindowBatches
 from seqtool.train.defaults import LM_DATA, LM_MODEL, LM_TRAIN
 from seqtool.train.device import resolve_device, single_thread_recurrence
+from seqtool.train.options import compact
 from seqtool.train.runner import Run, TrainOptions, run_training
 from seqtool.train.task import Reporter
 from seqtool.train.trainer import BatchSource
@@ -226,14 +227,7 @@ def lm_spec(
     if name not in MODEL_NAMES:
         raise UsageError(f"unknown `model` {name!r}; choose {', '.join(MODEL_NAMES)}")
     kind = "transformer_lm" if name == "transformer" else "rnn_lm"
-    foreign = foreign_settings(kind, overrides or {})
-    if foreign:
-        raise UsageError(
-            f"{as_names(foreign)}: not a setting of `model` {name}",
-            hint=f"its sizes are {as_names(LM_MODEL[name])}",
-        )
-    cfg: dict[str, Any] = dict(LM_MODEL[name])
-    cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    cfg = model_settings(kind, name, LM_MODEL[name], overrides)
     seq_len = seq_len if seq_len is not None else LM_DATA[name]["seq_len"]
     batch_size = batch_size if batch_size is not None else LM_DATA[name]["batch_size"]
     if seq_len < 1:
@@ -278,10 +272,6 @@ def valid_metrics(p: Perplexity, char_level: bool) -> dict[str, float]:
     if char_level:
         out["valid_bpc"] = p.bits_per_token  # one token per character
     return out
-
-
-def _k(n: float) -> str:
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"
 
 
 # ---------------------------------------------------------------------- the task
@@ -416,9 +406,9 @@ class LMTask:
         data, spec = self.data, self.spec
         batch = getattr(source, "batch_size", spec.batch_size)
         what = (
-            f"{spec.name} ({_k(count_parameters(model))} parameters), {data.vocab.kind} "
-            f"vocabulary of {len(data.vocab)}, {_k(len(data.train))} training tokens"
-            + (f", {_k(len(data.valid))} validation tokens" if data.valid is not None else "")
+            f"{spec.name} ({compact(count_parameters(model))} parameters), {data.vocab.kind} "
+            f"vocabulary of {len(data.vocab)}, {compact(len(data.train))} training tokens"
+            + (f", {compact(len(data.valid))} validation tokens" if data.valid is not None else "")
         )
         return what, f"batch {batch} x {spec.seq_len}, {len(source)} batches per epoch"
 
