@@ -40,54 +40,12 @@ from seqtool.io import check_output_path
 from seqtool.train import distributed as dist_util
 from seqtool.train.checkpoint import load_checkpoint
 from seqtool.train.device import describe, resolve_device, seed_everything
+from seqtool.train.options import TrainOptions, compact
 from seqtool.train.task import NullReporter, Reporter, Task
 from seqtool.train.trainer import TrainConfig, Trainer, TrainResult
 
 DEFAULT_EPOCHS = 10  # the stopping rule of a fresh run that names none
 STOPPING_RULES = ("epochs", "max_steps", "time_budget")
-
-
-@dataclass
-class TrainOptions:
-    """The shared training settings a caller chose; ``None`` means "not set": the
-    resumed run's value, else the task's default, else :class:`TrainConfig`'s.
-
-    ``time_budget`` is in seconds, ``checkpoint_every`` in minutes; ``log`` is the
-    JSONL file of evaluations (default: ``<output stem>.log.jsonl``) and
-    ``resume`` a resumable checkpoint (``<output stem>.last.pt``).
-    """
-
-    device: str | None = None
-    precision: str | None = None
-    compile: bool | None = None
-    threads: int | None = None
-    optimizer: str | None = None
-    lr: float | None = None
-    weight_decay: float | None = None
-    momentum: float | None = None
-    schedule: str | None = None
-    warmup: int | None = None
-    min_lr: float | None = None
-    clip: float | None = None
-    accumulate: int | None = None
-    epochs: int | None = None
-    max_steps: int | None = None
-    time_budget: float | None = None
-    patience: int | None = None
-    eval_every: int | None = None
-    checkpoint_every: float | None = None
-    seed: int | None = None
-    log: Path | None = None
-    resume: Path | None = None
-
-    def given(self) -> dict[str, Any]:
-        """The :class:`TrainConfig` fields set here."""
-        renamed = {"checkpoint_every": "checkpoint_every_minutes"}
-        return {
-            renamed.get(f.name, f.name): getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in ("log", "resume") and getattr(self, f.name) is not None
-        }
 
 
 def resolve_config(
@@ -152,10 +110,6 @@ class Run:
     last_path: Path | None
     log_path: Path | None
     trainer: Trainer
-
-
-def _k(n: float) -> str:
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"
 
 
 def run_training(
@@ -254,7 +208,7 @@ def run_training(
     say(
         "info",
         f"done ({result.stop_reason}): {result.steps} steps, {result.epochs:.2f} epochs, "
-        f"{result.elapsed:.1f} s, {_k(result.tokens / max(result.elapsed, 1e-9))} "
+        f"{result.elapsed:.1f} s, {compact(result.tokens / max(result.elapsed, 1e-9))} "
         f"{task.token_label}/s; {best}model in {out}"
         + (f", resumable state in {trainer.last_path}" if keep_last else "")
         + f", log in {log_path}",
