@@ -214,6 +214,28 @@ def _make_folder(folder: Path) -> None:
         raise ResourceError(f"{folder}: cannot create it ({e.strerror})") from None
 
 
+def why_missing(name: str, roots: list[Path], registry: dict[str, Dataset]) -> str:
+    """Why :func:`locate` finds no usable copy of ``name`` under ``roots``, in one clause."""
+    ds = get_dataset(name, registry)
+    where = ", ".join(str(r) for r in roots)
+    for rf in ds.files:
+        archives = [r / rf.path for r in roots if (r / rf.path).is_file()]
+        if rf.extract:
+            if all(any((r / m).is_file() for r in roots) for m in rf.extract):
+                continue
+            if archives:
+                return (
+                    f"{archives[0]} is there but not unpacked "
+                    f"(run `seqtool data fetch {name}` to unpack it into the cache)"
+                )
+            return f"neither {rf.path} nor its unpacked files are under {where}"
+        if not archives:
+            return f"{rf.path} is not under {where}"
+        if not any(sha1_of(p) == rf.sha1 for p in archives):
+            return f"{archives[0]} does not have the registered sha1 {rf.sha1}"
+    return f"{name} is on disk"
+
+
 def fetch(
     name: str,
     root: Path,
