@@ -112,8 +112,8 @@ def vocab_build(
     """
     render.set_quiet(quiet)
     check_encoding(encoding, errors)
-    check_output_path(output)
     paths = inputs_or_stdin(files)
+    check_output_path(output, paths)
     norm = Normalizer.make(normalize or default_normalizer(tokenizer), lower)
     vocab = Vocab.build(
         read_lines(paths, encoding, errors),

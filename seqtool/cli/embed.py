@@ -123,8 +123,8 @@ def train_cmd(
     if max_vocab is not None and max_vocab < 2:
         raise UsageError(f"--max-vocab must be at least 2, not {max_vocab}")
     check_encoding(encoding, errors)
-    check_output_path(output)
     paths = inputs_or_stdin(files)
+    check_output_path(output, [*paths, vocab_file])
     names = ", ".join(display_name(p) for p in paths)
     # read twice (vocabulary, then ids) unless the text comes from stdin
     lines = list(read_lines(paths, encoding, errors)) if "-" in paths else None

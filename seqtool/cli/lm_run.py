@@ -18,7 +18,13 @@ from seqtool.cli.train_options import TrainOptions, fit_for_demo, output_path
 from seqtool.decode.sampling import SamplingConfig
 from seqtool.decode.sampling import generate as sample
 from seqtool.errors import CheckpointError, InputError, UsageError
-from seqtool.io import check_encoding, check_output_path, display_name, read_lines
+from seqtool.io import (
+    check_encoding,
+    check_not_input,
+    check_output_path,
+    display_name,
+    read_lines,
+)
 from seqtool.metrics.perplexity import Perplexity, line_scores, stream_perplexity
 from seqtool.models.transformer_lm import count_parameters
 from seqtool.text.normalize import Normalizer
@@ -63,7 +69,8 @@ def train(a: dict[str, Any]) -> None:
     dinfo = du.from_env(os.environ)
     render.set_quiet(opts.quiet or not dinfo.is_main)
     check_encoding(a["encoding"], a["errors"])
-    output = check_output_path(output_path(a["output"], opts.resume, "lm.pt"))
+    inputs = [*a["files"], *(a["valid"] or ()), a.get("vocab"), opts.resume]
+    output = check_output_path(output_path(a["output"], opts.resume, "lm.pt"), inputs[:-1])
     if a["model"] not in MODEL_NAMES:
         raise UsageError(f"unknown --model {a['model']!r}; choose {', '.join(MODEL_NAMES)}")
     if a["seq_len"] is not None and a["seq_len"] < 1:
@@ -119,6 +126,7 @@ def train(a: dict[str, Any]) -> None:
     cfg = opts.config(defaults, saved)
     device = du.setup(dinfo, resolve_device(cfg.device))
     log_path = opts.log or output.with_name(output.stem + ".log.jsonl")
+    check_not_input(log_path, [*inputs, output], "--log")
     bar = render.Progress("train", total=100)
     char = data.vocab.kind == "char"
 

@@ -22,6 +22,7 @@ from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, 
 from seqtool.cli.root import app
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, check_output_path, display_name
+from seqtool.limits import check_workers
 
 if TYPE_CHECKING:
     from seqtool.stats.ngrams import NgramCounts
@@ -164,8 +165,9 @@ def count(
     check_encoding(encoding, errors)
     if workers < 0:
         raise UsageError(f"--workers must be 0 (automatic) or more, not {workers}")
+    check_workers(workers, "--workers")
     if save is not None:
-        check_output_path(save)
+        check_output_path(save, [*paths, vocab])
     start = time.perf_counter()
     counts = count_text(
         paths, orders, tokenizer, normalize, lower, per_line, vocab, workers, encoding, errors
@@ -328,7 +330,7 @@ def _show_merged(
     if "-" in paths:
         raise UsageError("saved counts are read from files, not stdin")
     if save is not None:
-        check_output_path(save)
+        check_output_path(save, paths)
     start = time.perf_counter()
     parts = [NgramCounts.load(p) for p in paths]
     merged = parts[0] if len(parts) == 1 else merge_counts(parts, paths)

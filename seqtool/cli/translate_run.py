@@ -21,7 +21,14 @@ from seqtool.cli.train_options import TrainOptions, fit_for_demo, output_path
 from seqtool.decode.beam import SearchConfig
 from seqtool.decode.translate import TranslateStats, plot_attention, translate_lines
 from seqtool.errors import CheckpointError, InputError, ResourceError, UsageError
-from seqtool.io import atomic_write, check_encoding, check_output_path, display_name, read_lines
+from seqtool.io import (
+    atomic_write,
+    check_encoding,
+    check_not_input,
+    check_output_path,
+    display_name,
+    read_lines,
+)
 from seqtool.metrics.bleu import corpus_scores
 from seqtool.models.transformer_lm import count_parameters
 from seqtool.text.vocab import Vocab
@@ -58,7 +65,9 @@ def train(a: dict[str, Any]) -> None:
     dinfo = du.from_env(os.environ)
     render.set_quiet(opts.quiet or not dinfo.is_main)
     check_encoding(a["encoding"], a["errors"])
-    output = check_output_path(output_path(a["output"], opts.resume, "mt.pt"))
+    inputs = [a["src"], a["tgt"], a["pairs"], a["valid_src"], a["valid_tgt"], a["valid_pairs"]]
+    inputs += [a.get("src_vocab"), a.get("tgt_vocab"), opts.resume]
+    output = check_output_path(output_path(a["output"], opts.resume, "mt.pt"), inputs[:-1])
     if a["model"] not in mt.MODEL_NAMES:
         raise UsageError(f"unknown --model {a['model']!r}; choose {', '.join(mt.MODEL_NAMES)}")
     if (a["valid_src"] is None) != (a["valid_tgt"] is None):
@@ -115,6 +124,7 @@ def train(a: dict[str, Any]) -> None:
     cfg = opts.config(defaults, saved)
     device = du.setup(dinfo, resolve_device(cfg.device))
     log_path = opts.log or output.with_name(output.stem + ".log.jsonl")
+    check_not_input(log_path, [*inputs, output], "--log")
     st = data.stats
     render.info(
         f"{train_text.name}: {st['train_pairs']:,} training pairs ({_k(st['train_tokens'])} tokens)"
@@ -216,9 +226,9 @@ def _check_translate(a: dict[str, Any]) -> tuple[SearchConfig, str]:
     if a["ref"] and "-" in a["ref"]:
         raise UsageError("the references cannot be read from stdin; give them as files")
     if a["metrics_json"] is not None:
-        check_output_path(a["metrics_json"])
+        check_output_path(a["metrics_json"], [a["file"], *a["ref"], a["checkpoint"]])
     if a["show_attention"] is not None:
-        check_output_path(a["show_attention"])
+        check_output_path(a["show_attention"], [a["file"], *(a["ref"] or []), a["checkpoint"]])
         try:
             import matplotlib  # noqa: F401
         except ImportError:

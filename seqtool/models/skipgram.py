@@ -58,6 +58,7 @@ import torch
 from torch import nn
 
 from seqtool.errors import InputError, UsageError
+from seqtool.limits import check_threads
 from seqtool.text.vocab import SPECIALS, Vocab
 
 NOISE_POWER = 0.75
@@ -107,6 +108,7 @@ class SkipGramConfig:
             raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
         if self.threads < 0:
             raise UsageError(f"--threads must be 0 (all cores) or more, not {self.threads}")
+        check_threads(self.threads, "--threads")
         if self.row_cap < 0:
             raise UsageError(f"the row cap must be 0 (off) or more, not {self.row_cap}")
 
