@@ -163,7 +163,14 @@ class WordVectors:
         stream = open_binary(path)
         try:
             buf = _Reader(stream, name)
-            count, dim = _header(buf.line(_HEADER_BYTES, 1), name)
+            try:
+                head = buf.line(_HEADER_BYTES, 1)
+            except InputError:
+                raise InputError(
+                    f"{name}:1: not a word2vec file: the first line should be 'COUNT DIM' "
+                    f"(two whole numbers), found more than {_HEADER_BYTES} bytes"
+                ) from None
+            count, dim = _header(head, name)
             _check_promise(path, count, dim, name)
             if binary is None:
                 binary = not _looks_like_text(buf.peek(4 * dim + _WORD_BYTES), dim)
@@ -284,14 +291,14 @@ def _header(raw: bytes | None, name: str) -> tuple[int, int]:
         raise InputError(f"{name}: empty file; expected a word2vec header line 'COUNT DIM'")
     line = raw.decode("utf-8", errors="replace").strip()
     fields = line.split()
-    digits = all(f.isascii() and f.isdigit() and len(f) <= 12 for f in fields)
+    digits = all(f.isascii() and f.isdigit() and len(f) <= 15 for f in fields)
     if len(fields) != 2 or not digits:
         shown = repr(line if len(line) <= 40 else line[:40] + "...")
         if not line[:40].isprintable():  # a zip, an .npz, a checkpoint: don't echo the bytes
             shown = "binary data"
         raise InputError(
             f"{name}:1: not a word2vec file: the first line should be 'COUNT DIM' "
-            f"(two whole numbers of at most 12 digits), found {shown}"
+            f"(two whole numbers of at most 15 digits), found {shown}"
         )
     count, dim = int(fields[0]), int(fields[1])
     if count < 1 or dim < 1:
