@@ -417,7 +417,7 @@ def extract_zip(archive: Path, members: tuple[str, ...], dest: Path) -> list[Pat
     out: list[Path] = []
     try:
         zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, EOFError, NotImplementedError):
         raise InputError(f"{archive}: not a valid zip archive") from None
     with zf:
         infos = {i.filename: i for i in zf.infolist()}
@@ -447,7 +447,8 @@ def extract_zip(archive: Path, members: tuple[str, ...], dest: Path) -> list[Pat
                 with zf.open(info) as src, os.fdopen(fd, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
                 os.replace(tmp_name, target)
-            except zipfile.BadZipFile as e:
+            except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as e:
+                # RuntimeError: an encrypted member; NotImplementedError: an unknown method
                 raise InputError(f"{archive}: corrupt member {member}: {e}") from None
             finally:
                 with contextlib.suppress(FileNotFoundError):

@@ -479,7 +479,7 @@ def read_npz(
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
-    except (OSError, zipfile.BadZipFile, ValueError) as e:
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, NotImplementedError) as e:
         raise InputError(f"{name}: not a valid .npz file ({type(e).__name__})") from None
     limit = budget if budget is not None else max(NPZ_MIN_BUDGET, NPZ_MAX_RATIO * size)
     out: dict[str, Any] = {}
@@ -518,4 +518,6 @@ def read_npz(
                     out[key] = arr.reshape(shape, order="F" if fortran else "C")
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
                 raise InputError(f"{name}: damaged .npz file: {e}") from None
+            except (NotImplementedError, RuntimeError) as e:  # zip flags: encrypted, patched
+                raise InputError(f"{name}: unsupported or damaged .npz file: {e}") from None
     return out
