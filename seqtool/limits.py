@@ -39,23 +39,21 @@ def max_workers() -> int:
 
 def check_threads(threads: int, name: str = "threads") -> int:
     """``threads`` if the machine can take it; a UsageError naming the limit otherwise."""
-    cap = max_threads()
-    if threads > cap:
-        raise UsageError(
-            f"{name} must be at most {cap} ({THREADS_PER_CPU} per usable CPU core, "
-            f"{usable_cpus()} here), not {threads}"
-        )
-    return threads
+    return _within(threads, max_threads(), THREADS_PER_CPU, name)
 
 
 def check_workers(workers: int, name: str = "workers") -> int:
-    cap = max_workers()
-    if workers > cap:
+    """``workers`` processes if the machine can take them; a UsageError otherwise."""
+    return _within(workers, max_workers(), WORKERS_PER_CPU, name)
+
+
+def _within(value: int, cap: int, per_cpu: int, name: str) -> int:
+    if value > cap:
         raise UsageError(
-            f"{name} must be at most {cap} ({WORKERS_PER_CPU} per usable CPU core, "
-            f"{usable_cpus()} here), not {workers}"
+            f"{name} must be at most {cap} ({per_cpu} per usable CPU core, "
+            f"{usable_cpus()} here), not {value}"
         )
-    return workers
+    return value
 
 
 def max_line_bytes() -> int:

@@ -737,3 +737,23 @@ def test_socket_is_not_an_output(cli, corpus: Path, tmp_path: Path) -> None:
         run = cli("vocab", "build", corpus, "-o", path)
     assert_contract(run, 1)
     assert stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+def test_full_disk_on_a_regular_file_keeps_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from seqtool.errors import ResourceError
+
+    out = tmp_path / "v.json"
+    out.write_text("old\n")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sio.os, "fsync", full)
+    with pytest.raises(ResourceError, match="no space left"):
+        sio.write_text(out, "new\n")
+    assert out.read_text() == "old\n"
+    no_temps(tmp_path)
