@@ -109,7 +109,14 @@ def _guard_std_streams() -> None:
             sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
 
 
+_MAIN_PID = [0]
+
+
 def _terminate(signum: int, frame: Any) -> None:
+    if os.getpid() != _MAIN_PID[0]:  # a forked worker (ngrams --workers): die as before
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     from seqtool.errors import Terminate
 
     raise Terminate()
@@ -124,6 +131,7 @@ def main() -> int:
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         # SIGTERM cleans up like Ctrl-C (temporary files, half-made folders); the
         # trainers replace this with their own checkpointing handler while they run.
+        _MAIN_PID[0] = os.getpid()
         signal.signal(signal.SIGTERM, _terminate)
     from typer.main import get_command
 

@@ -122,7 +122,7 @@ class Vocab:
         text, seen = _reservoir((norm.line(line) for line in lines), SUBWORD_SAMPLE_LINES)
         if not any(line.strip() for line in text):
             raise InputError(f"{source}: no text found to train a subword model on")
-        model = train_sentencepiece(text, kind, vocab_size, SPECIALS, max_sentences=len(text))
+        model = train_sentencepiece(text, kind, vocab_size, SPECIALS)
         sp = load_sentencepiece(model)
         tokens = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
         counter: Counter[int] = Counter()
