@@ -375,7 +375,8 @@ def _read_text(buf: _Reader, count: int, dim: int, name: str) -> tuple[list[str]
                 f"{name}:{i + 2}: expected a word and {dim} numbers, found {len(values)} number(s)"
             )
         try:
-            rows.slot()[:] = np.array(values, dtype=np.float32)
+            with np.errstate(over="ignore"):  # 1e39 becomes inf: refused with its word below
+                rows.slot()[:] = np.array(values, dtype=np.float32)
         except ValueError:
             raise InputError(f"{name}:{i + 2}: not a number among the values of {word!r}") from None
         words.append(word)
