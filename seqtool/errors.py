@@ -38,3 +38,20 @@ class CheckpointError(SeqtoolError):
 
 class ResourceError(SeqtoolError):
     """Something the machine cannot provide: a device, memory, the network."""
+
+
+class Interrupted(SeqtoolError):
+    """Ctrl-C (exit 130) or SIGTERM (exit 143) stopped a command; temporary files are gone."""
+
+    exit_code = 130
+
+    def __init__(self, message: str = "interrupted", exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Terminate(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` and cleanup runs.
+
+    A KeyboardInterrupt (not an Exception) so that no ``except Exception`` swallows it.
+    """

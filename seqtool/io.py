@@ -14,17 +14,24 @@ from __future__ import annotations
 import bz2
 import codecs
 import contextlib
+import errno
 import gzip
 import io
 import lzma
 import os
+import re
+import stat
 import sys
 import tempfile
+import time
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from seqtool.errors import InputError, UsageError
+from seqtool import limits
+from seqtool.errors import InputError, ResourceError, SeqtoolError, UsageError
 
 STDIN = "-"
 CHUNK_BYTES = 1 << 20
@@ -43,6 +50,8 @@ def display_name(path: str | os.PathLike[str]) -> str:
 
 def _raw_binary(path: str | os.PathLike[str]) -> BinaryIO:
     if str(path) == STDIN:
+        if sys.stdin is None or sys.stdin.closed:
+            raise InputError("<stdin>: standard input is closed; give a file name")
         stream = getattr(sys.stdin, "buffer", sys.stdin)
         if not hasattr(stream, "peek"):
             stream = io.BufferedReader(stream)  # type: ignore[arg-type]
@@ -72,9 +81,14 @@ def open_binary(path: str | os.PathLike[str]) -> BinaryIO:
 
 def check_encoding(encoding: str, errors: str = "strict") -> None:
     try:
-        codecs.lookup(encoding)
+        info = codecs.lookup(encoding)
     except LookupError:
         raise UsageError(f"unknown encoding {encoding!r}") from None
+    if not getattr(info, "_is_text_encoding", True):  # base64, zlib, rot13, hex...
+        raise UsageError(
+            f"encoding {encoding!r} is a {info.name} transform, not a text encoding; "
+            "name a character set such as utf-8 or latin-1"
+        )
     if errors not in ERROR_POLICIES:
         raise UsageError(f"--errors must be one of {', '.join(ERROR_POLICIES)}, not {errors!r}")
 
@@ -84,64 +98,100 @@ def iter_chunks(
     encoding: str = "utf-8",
     errors: str = "strict",
     chunk_bytes: int = CHUNK_BYTES,
+    max_line_bytes: int | None = None,
 ) -> Iterator[str]:
     """Decoded text of the inputs in large pieces, each ending at a line break.
 
     A piece never splits a line, so callers can process pieces independently.
     Each input's last line is completed with a newline if it lacks one.  This is
     the fast path for whole-corpus work (counting); :func:`read_lines` builds on it.
+    A line longer than ``max_line_bytes`` (default: :func:`seqtool.limits.max_line_bytes`)
+    is refused with its line number; reading is linear in the input's size, however
+    long its lines.
     """
     check_encoding(encoding, errors)
+    cap = limits.max_line_bytes() if max_line_bytes is None else max_line_bytes
+    if cap < 1:
+        raise UsageError(f"max_line_bytes must be at least 1, not {cap}")
     for path in paths:
-        yield from _chunks_of(path, encoding, errors, chunk_bytes)
+        yield from _chunks_of(path, encoding, errors, chunk_bytes, cap)
+
+
+def _too_long(name: str, line: int, cap: int) -> InputError:
+    return InputError(
+        f"{name}:{line}: line longer than {cap} bytes (max_line_bytes); "
+        "is this a text file with line breaks?",
+        hint="raise the limit with `seqtool --max-line-bytes SIZE COMMAND ...` (e.g. 1G)",
+    )
 
 
 def _chunks_of(
-    path: str | os.PathLike[str], encoding: str, errors: str, chunk_bytes: int
+    path: str | os.PathLike[str], encoding: str, errors: str, chunk_bytes: int, cap: int
 ) -> Iterator[str]:
     name = display_name(path)
     decoder = codecs.getincrementaldecoder(encoding)(errors)
+    # Blocks no longer than the cap: a line inside one block is then within the cap,
+    # and only lines spanning blocks need counting (``open_bytes``).
+    block_size = max(1, min(chunk_bytes, cap))
     consumed = 0  # bytes handed to the decoder so far
     lines_before = 0  # complete lines already yielded
-    carry = ""
+    parts: list[str] = []  # the unfinished line, decoded, in pieces: joined once (linear)
+    open_bytes = 0  # raw bytes of the unfinished line
     first = True
     stream = open_binary(path)
     try:
         while True:
             try:
-                block = stream.read(chunk_bytes)
-            except (OSError, EOFError, lzma.LZMAError) as e:
+                block = stream.read(block_size)
+            except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
                 raise InputError(f"{name}: cannot read compressed data: {e}") from None
             final = not block
+            if block:
+                nl = block.find(b"\n")
+                if open_bytes + (len(block) if nl < 0 else nl) > cap:
+                    raise _too_long(name, lines_before + 1, cap)
+                last = block.rfind(b"\n") if nl >= 0 else -1
+                open_bytes = open_bytes + len(block) if nl < 0 else len(block) - last - 1
             pending = decoder.getstate()[0]
             try:
                 text = decoder.decode(block, final=final)
             except UnicodeDecodeError as e:
                 offset = consumed - len(pending) + e.start
                 data = pending + block
-                line = lines_before + carry.count("\n") + data[: e.start].count(b"\n") + 1
+                line = lines_before + data[: e.start].count(b"\n") + 1
                 bad = data[e.start : e.end][:1]
                 raise InputError(
                     f"{name}:{line}: invalid {encoding} byte 0x{bad.hex()} at byte offset {offset}",
                     hint="pass --encoding to name the file's encoding, or --errors replace",
+                ) from None
+            except UnicodeError as e:  # utf-16/32 without a byte-order mark, and the like
+                raise InputError(
+                    f"{name}: cannot decode as {encoding}: {e}",
+                    hint="name the byte order (e.g. --encoding utf-16-le or utf-16-be)",
                 ) from None
             consumed += len(block)
             if first:
                 if text.startswith("\ufeff"):
                     text = text[1:]
                 first = False
-            if "\x00" in text:
-                raise InputError(f"{name}: looks like a binary file (contains NUL bytes)")
-            text = carry + text
+            nul = text.find("\x00")
+            if nul >= 0:
+                line = lines_before + text[:nul].count("\n") + 1
+                raise InputError(
+                    f"{name}:{line}: looks like a binary file (a NUL byte on line {line})"
+                )
             if final:
-                if text:
-                    yield text if text.endswith("\n") else text + "\n"
+                rest = "".join(parts) + text
+                if rest:
+                    yield rest if rest.endswith("\n") else rest + "\n"
                 return
             cut = text.rfind("\n")
             if cut < 0:
-                carry = text
+                if text:
+                    parts.append(text)
                 continue
-            piece, carry = text[: cut + 1], text[cut + 1 :]
+            piece = "".join(parts) + text[: cut + 1] if parts else text[: cut + 1]
+            parts = [text[cut + 1 :]] if cut + 1 < len(text) else []
             lines_before += piece.count("\n")
             yield piece
     finally:
@@ -153,11 +203,12 @@ def read_lines(
     paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
     encoding: str = "utf-8",
     errors: str = "strict",
+    max_line_bytes: int | None = None,
 ) -> Iterator[str]:
     """Lines of the inputs without their line ends (``\\n`` and ``\\r\\n``), streamed."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    for chunk in iter_chunks(paths, encoding, errors):
+    for chunk in iter_chunks(paths, encoding, errors, max_line_bytes=max_line_bytes):
         lines = chunk.split("\n")
         lines.pop()  # every chunk ends with "\n": the last piece is empty
         for line in lines:
@@ -184,6 +235,80 @@ def nonempty(lines: Iterable[str], paths: Iterable[str | os.PathLike[str]]) -> I
         raise InputError(f"{names}: empty input")
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _full_error(target: object, e: OSError) -> ResourceError:
+    what = "no space left on the device" if e.errno != errno.EFBIG else "file too large"
+    return ResourceError(f"{target}: cannot write: {what}")
+
+
+def _existing(target: Path) -> os.stat_result | None:
+    """What is at ``target`` (symbolic links followed), None if nothing; refuses what
+    can never be written (a folder, a link to nothing)."""
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        if os.path.lexists(target):
+            raise UsageError(f"{target}: is a symbolic link to a missing file") from None
+        return None
+    except OSError as e:
+        raise InputError(f"{target}: cannot write: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{target}: is a directory; give a file name")
+    return st
+
+
+_TEMP = re.compile(r"(?:(\d+)\.)?[A-Za-z0-9_]{8}\.tmp")
+LEGACY_TEMP_AGE = 3600.0  # seconds: a temp without an owner pid older than this is stale
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that a killed write of ``target`` left behind.
+
+    Temps are named ``.NAME.PID.XXXXXXXX.tmp``; one whose process no longer exists is
+    stale (a live writer's temp, even a concurrent one's, is kept).  Temps of older
+    seqtool versions (no pid) count as stale after an hour.  Returns what was removed.
+    """
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    prefix = f".{target.name}."
+    removed: list[Path] = []
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+    except OSError:
+        return removed
+    now = time.time()
+    for n in names:
+        m = _TEMP.fullmatch(n[len(prefix) :])
+        if not m:
+            continue
+        p = folder / n
+        try:
+            if m.group(1) is not None:
+                if _pid_alive(int(m.group(1))):
+                    continue
+            elif now - p.lstat().st_mtime < LEGACY_TEMP_AGE:
+                continue
+            if p.is_symlink() or not p.is_file():
+                continue
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            continue
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str], mode: str = "w", encoding: str = "utf-8"
@@ -191,28 +316,52 @@ def atomic_write(
     """Write ``path`` all at once: readers see the old file or the complete new one.
 
     The data goes to a temporary file in the same folder, is flushed to disk, and is
-    renamed over ``path`` only if the block finishes without an exception.
+    renamed over ``path`` only if the block finishes without an exception.  The new
+    file keeps the old one's permission bits (and owner, where allowed).  A symbolic
+    link is followed: the file it points to is replaced, the link stays.  A target
+    that is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO, a terminal) is
+    written directly, never replaced.  Temps left by a killed earlier write of the
+    same file are removed first.  A full disk is one :class:`ResourceError`.
     """
     target = Path(path)
+    binary = "b" in mode
+    kw: dict[str, Any] = {} if binary else {"encoding": encoding, "newline": ""}
+    st = _existing(target)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        try:
+            with open(target, "wb" if binary else "w", **kw) as f:
+                yield f
+        except OSError as e:
+            if e.errno in _FULL:
+                raise _full_error(target, e) from None
+            raise
+        return
+    if st is not None and target.is_symlink():
+        target = Path(os.path.realpath(target))
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{target}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    remove_stale_temps(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
-        binary = "b" in mode
-        with os.fdopen(
-            fd,
-            "wb" if binary else "w",
-            encoding=None if binary else encoding,
-            newline=None if binary else "",
-        ) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates files readable by the owner only; give the usual umask bits.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        try:
+            with os.fdopen(fd, "wb" if binary else "w", **kw) as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            if e.errno in _FULL:
+                raise _full_error(target, e) from None
+            raise
+        if st is not None:  # keep the old file's mode (a 0600 file stays 0600) and owner
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+                with contextlib.suppress(OSError):
+                    os.chown(tmp, st.st_uid, st.st_gid)
+        else:  # mkstemp creates files readable by the owner only; give the usual umask bits
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -230,14 +379,145 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
         f.write(text)
 
 
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Fail early, before long work, if ``path`` cannot be written."""
+def _identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(device, inode) of a file (of stdin for ``-``), None if there is none."""
+    try:
+        st = os.fstat(0) if str(path) == STDIN else os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_not_input(
+    output: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str] | None],
+    name: str = "output",
+) -> None:
+    """Refuse an output that is one of the inputs (the same file: device and inode).
+
+    Writing it would replace (or append to) the data being read: ``vocab build c.txt
+    -o c.txt`` would lose the corpus.  Links and other names of the same file count.
+    """
+    out = _identity(output)
+    if out is None:
+        return
+    if not stat.S_ISREG(os.stat(output).st_mode):
+        return  # /dev/null, a terminal, a FIFO: writing does not destroy an input
+    for inp in inputs:
+        if inp is not None and _identity(inp) == out:
+            same = "" if str(inp) == str(output) else f" (the same file as {display_name(inp)})"
+            raise UsageError(
+                f"{output}: {name} is also an input{same}; writing it would destroy the input"
+            )
+
+
+def check_output_path(
+    path: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    name: str = "output",
+) -> Path:
+    """Fail early, before long work, if ``path`` cannot be written (or is an input)."""
     p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{p}: is a directory; give a file name")
+    st = _existing(p)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if not os.access(p, os.W_OK):
+            raise InputError(f"{p}: not writable")
+        return p
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"{p}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise InputError(f"{p}: folder {parent} is not writable")
+    check_not_input(p, inputs, name)
     return p
+
+
+# ---------------------------------------------------------------------- structured files
+def load_json(
+    text: str | bytes, name: str, what: str, error: type[SeqtoolError] = InputError
+) -> Any:
+    """``json.loads`` that refuses deep nesting and non-finite numbers, one line each.
+
+    The C parser stops a 100,000-deep file with a RecursionError (caught here).
+
+    ``what`` names the kind of file in the message ("a seqtool vocabulary").
+    """
+    import json
+
+    def no_constant(word: str) -> Any:
+        raise ValueError(f"{word} is not a number JSON allows")
+
+    try:
+        return json.loads(text, parse_constant=no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise error(f"{name}: not {what} (not a JSON file)") from None
+    except ValueError as e:
+        raise error(f"{name}: not {what}: {e}") from None
+    except RecursionError:
+        raise error(f"{name}: not {what}: JSON nested too deeply") from None
+
+
+NPZ_MIN_BUDGET = 256 << 20  # bytes any .npz may expand to
+NPZ_MAX_RATIO = 64  # beyond this, the expansion must come from a decompression bomb
+
+
+def read_npz(
+    path: str | os.PathLike[str], name: str, dtypes: str = "biuf", budget: int | None = None
+) -> dict[str, Any]:
+    """The arrays of an ``.npz`` file, after checking what each member declares.
+
+    Every member must be a plain ``.npy`` array (no pickled objects) of a dtype kind
+    in ``dtypes``, whose header's shape matches the member's size in the zip
+    directory; the declared sizes together may not exceed ``budget`` (default: the
+    larger of 256 MiB and 64 times the file's size), so a small file that would
+    inflate to gigabytes is refused before anything is decompressed.
+    """
+    import numpy as np
+
+    try:
+        size = os.path.getsize(path)
+        zf = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, NotImplementedError) as e:
+        raise InputError(f"{name}: not a valid .npz file ({type(e).__name__})") from None
+    limit = budget if budget is not None else max(NPZ_MIN_BUDGET, NPZ_MAX_RATIO * size)
+    out: dict[str, Any] = {}
+    with zf:
+        infos = zf.infolist()
+        declared = sum(i.file_size for i in infos)
+        if declared > limit:
+            raise InputError(
+                f"{name}: its members would expand to {declared} bytes from a {size}-byte "
+                f"file (more than the {limit} allowed); refusing a possible decompression bomb"
+            )
+        for info in infos:
+            key = info.filename.removesuffix(".npy")
+            try:
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                    elif version == (2, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                    else:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    if dtype.hasobject or dtype.kind not in dtypes:
+                        raise ValueError(f"member {key!r} has dtype {dtype}, not numbers")
+                    count = 1
+                    for d in shape:
+                        count *= int(d)
+                    need = count * dtype.itemsize
+                    if need != info.file_size - f.tell():
+                        raise ValueError(
+                            f"member {key!r} declares {need} bytes of data, "
+                            f"the archive {info.file_size - f.tell()}"
+                        )
+                    data = f.read(need)
+                    arr = np.frombuffer(data, dtype=dtype, count=count)
+                    out[key] = arr.reshape(shape, order="F" if fortran else "C")
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+                raise InputError(f"{name}: damaged .npz file: {e}") from None
+            except (NotImplementedError, RuntimeError) as e:  # zip flags: encrypted, patched
+                raise InputError(f"{name}: unsupported or damaged .npz file: {e}") from None
+    return out

@@ -30,9 +30,11 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import BinaryIO
 
 import numpy as np
 
+from seqtool import limits
 from seqtool.errors import InputError, UsageError
 from seqtool.io import atomic_write, display_name, open_binary
 
@@ -151,20 +153,125 @@ class WordVectors:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], binary: bool | None = None) -> WordVectors:
-        """Read a word2vec text or binary file (``binary=None``: tell by content)."""
+        """Read a word2vec text or binary file (``binary=None``: tell by content).
+
+        The file is streamed, never held whole; the header's count and dimension are
+        checked against the file's size (when it is a plain file) before any memory
+        is set aside, and every value must be finite.
+        """
         name = display_name(path)
         stream = open_binary(path)
         try:
-            data = stream.read()
+            buf = _Reader(stream, name)
+            try:
+                head = buf.line(_HEADER_BYTES, 1)
+            except InputError:
+                raise InputError(
+                    f"{name}:1: not a word2vec file: the first line should be 'COUNT DIM' "
+                    f"(two whole numbers), found more than {_HEADER_BYTES} bytes"
+                ) from None
+            count, dim = _header(head, name)
+            _check_promise(path, count, dim, name)
+            if binary is None:
+                binary = not _looks_like_text(buf.peek(4 * dim + _WORD_BYTES), dim)
+            words, vectors = (_read_binary if binary else _read_text)(buf, count, dim, name)
         except (OSError, EOFError) as e:
             raise InputError(f"{name}: cannot read: {e}") from None
         finally:
-            stream.close()
-        count, dim, body = _header(data, name)
-        if binary is None:
-            binary = not _looks_like_text(data, body, dim)
-        words, vectors = (_read_binary if binary else _read_text)(data, body, count, dim, name)
+            if str(path) != "-":
+                stream.close()
+        bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+        if len(bad):
+            raise InputError(
+                f"{name}: the vector of {words[bad[0]]!r} (vector {bad[0] + 1}) holds "
+                "NaN or an infinite value"
+            )
         return cls(words, vectors, source=name)
+
+
+_HEADER_BYTES = 256  # "COUNT DIM\n" is a few bytes; more is not a word2vec header
+_WORD_BYTES = 4096  # the longest word read from a binary file
+
+
+class _Reader:
+    """A byte stream read in blocks, with the few look-ahead operations the formats need."""
+
+    def __init__(self, stream: BinaryIO, name: str) -> None:
+        self.stream = stream
+        self.name = name
+        self.buf = b""
+        self.pos = 0
+        self.eof = False
+
+    def _fill(self, want: int) -> bool:
+        """Have at least ``want`` unread bytes buffered, unless the input ends first."""
+        while len(self.buf) - self.pos < want and not self.eof:
+            block = self.stream.read(max(1 << 20, want))
+            if not block:
+                self.eof = True
+                break
+            self.buf = self.buf[self.pos :] + block
+            self.pos = 0
+        return len(self.buf) - self.pos >= want
+
+    def peek(self, n: int) -> bytes:
+        self._fill(n)
+        return self.buf[self.pos : self.pos + n]
+
+    def find(self, byte: bytes, limit: int) -> int:
+        """Offset (from the read position) of ``byte`` within ``limit`` bytes, or -1."""
+        start = 0
+        while True:
+            i = self.buf.find(byte, self.pos + start, self.pos + limit)
+            if i >= 0:
+                return i - self.pos
+            start = len(self.buf) - self.pos
+            if start >= limit or not self._fill(start + 1):
+                return -1
+
+    def take(self, n: int) -> bytes:
+        self._fill(n)
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += len(out)
+        return out
+
+    def line(self, limit: int, number: int) -> bytes | None:
+        """The next line without its newline (None at the end); at most ``limit`` bytes."""
+        if not self._fill(1):
+            return None
+        end = self.find(b"\n", limit + 1)
+        if end < 0:
+            if self.eof and len(self.buf) - self.pos <= limit:
+                return self.take(len(self.buf) - self.pos)
+            raise InputError(
+                f"{self.name}:{number}: line longer than {limit} bytes; not a word2vec file?"
+            )
+        out = self.take(end)
+        self.pos += 1
+        return out
+
+
+def _check_promise(path: str | os.PathLike[str], count: int, dim: int, name: str) -> None:
+    """Refuse a header promising more than the file can hold (a plain file's size is known).
+
+    The smallest row is a one-byte word and ``dim`` values of two bytes ("0 ") in
+    text, or of four bytes in the binary format: so ``count * (2 * dim + 1)`` bytes
+    at least.  Compressed files and stdin are read in blocks and checked as they go.
+    """
+    if str(path) == "-":
+        return
+    try:
+        with open(path, "rb") as f:
+            if f.read(6)[:3] in (b"\x1f\x8b\x08", b"BZh", b"\xfd7z"):
+                return
+        size = os.path.getsize(path)
+    except OSError:
+        return
+    if count * (2 * dim + 1) > 2 * size + 4096:  # a lie, not a truncation (told as such)
+        raise InputError(
+            f"{name}:1: the header promises {count} vectors of dimension {dim}, "
+            f"more than a file of {size} bytes can hold"
+        )
 
 
 def _text_lines(words: list[str], vectors: np.ndarray, per: int = 4096) -> Iterator[str]:
@@ -178,39 +285,38 @@ def _text_lines(words: list[str], vectors: np.ndarray, per: int = 4096) -> Itera
         yield "".join(f"{w} {row % tuple(r)}\n" for w, r in zip(words[lo : lo + per], rows))
 
 
-def _header(data: bytes, name: str) -> tuple[int, int, int]:
-    """``COUNT DIM`` from the first line, and where the first vector starts."""
-    if not data.strip():
+def _header(raw: bytes | None, name: str) -> tuple[int, int]:
+    """``COUNT DIM`` from the first line."""
+    if raw is None or not raw.strip():
         raise InputError(f"{name}: empty file; expected a word2vec header line 'COUNT DIM'")
-    end = data.find(b"\n")
-    end = len(data) if end < 0 else end
-    line = data[:end].decode("utf-8", errors="replace").strip()
+    line = raw.decode("utf-8", errors="replace").strip()
     fields = line.split()
-    if len(fields) != 2 or not all(f.isdigit() for f in fields):
+    digits = all(f.isascii() and f.isdigit() and len(f) <= 15 for f in fields)
+    if len(fields) != 2 or not digits:
         shown = repr(line if len(line) <= 40 else line[:40] + "...")
         if not line[:40].isprintable():  # a zip, an .npz, a checkpoint: don't echo the bytes
             shown = "binary data"
         raise InputError(
             f"{name}:1: not a word2vec file: the first line should be 'COUNT DIM' "
-            f"(two whole numbers), found {shown}"
+            f"(two whole numbers of at most 15 digits), found {shown}"
         )
     count, dim = int(fields[0]), int(fields[1])
     if count < 1 or dim < 1:
         raise InputError(f"{name}:1: the header says {count} vectors of dimension {dim}")
-    return count, dim, end + 1
+    return count, dim
 
 
-def _looks_like_text(data: bytes, body: int, dim: int) -> bool:
+def _looks_like_text(head: bytes, dim: int) -> bool:
     """Text unless the first vector's bytes hold control characters or invalid UTF-8.
 
     A binary vector is ``4 * dim`` raw bytes; real float32 values are all but certain
     to contain bytes below 0x20 (zeros and small integers are full of NULs), which a
     text line never has.
     """
-    space = data.find(b" ", body)
+    space = head.find(b" ")
     if space < 0:
         return True  # nothing after the word: a (truncated) text line, reported as such
-    window = data[space + 1 : space + 1 + 4 * dim]
+    window = head[space + 1 : space + 1 + 4 * dim]
     newline = window.find(b"\n")
     if newline >= 0:
         window = window[:newline]
@@ -223,28 +329,45 @@ def _looks_like_text(data: bytes, body: int, dim: int) -> bool:
     return True
 
 
-def _read_text(
-    data: bytes, body: int, count: int, dim: int, name: str
-) -> tuple[list[str], np.ndarray]:
-    try:
-        text = data[body:].decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: body + e.start].count(b"\n") + 1
-        raise InputError(
-            f"{name}:{line}: invalid UTF-8 byte 0x{data[body + e.start]:02x}"
-        ) from None
-    lines = text.split("\n")
-    if lines and not lines[-1].strip():
-        lines.pop()
-    if len(lines) < count:
-        raise InputError(
-            f"{name}: truncated: the header promises {count} vectors, the file has {len(lines)}"
-        )
-    if any(s.strip() for s in lines[count:]):
-        raise InputError(f"{name}: more lines than the {count} vectors the header promises")
+class _Rows:
+    """Vectors gathered block by block: memory grows with the rows actually read."""
+
+    BLOCK = 1 << 14
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.blocks: list[np.ndarray] = []
+        self.n = 0
+
+    def slot(self) -> np.ndarray:
+        if self.n % self.BLOCK == 0:
+            self.blocks.append(np.empty((self.BLOCK, self.dim), dtype=np.float32))
+        row = self.blocks[-1][self.n % self.BLOCK]
+        self.n += 1
+        return row
+
+    def array(self) -> np.ndarray:
+        if not self.blocks:
+            return np.empty((0, self.dim), dtype=np.float32)
+        if len(self.blocks) == 1:
+            return self.blocks[0][: self.n].copy()
+        return np.concatenate(self.blocks)[: self.n]
+
+
+def _read_text(buf: _Reader, count: int, dim: int, name: str) -> tuple[list[str], np.ndarray]:
     words: list[str] = []
-    vectors = np.empty((count, dim), dtype=np.float32)
-    for i, text_line in enumerate(lines[:count]):
+    rows = _Rows(dim)
+    limit = max(limits.max_line_bytes(), 64 * dim)
+    for i in range(count):
+        raw = buf.line(limit, i + 2)
+        if raw is None or (not raw.strip() and not buf.peek(1).strip() and buf.eof):
+            raise InputError(
+                f"{name}: truncated: the header promises {count} vectors, the file has {i}"
+            )
+        try:
+            text_line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{name}:{i + 2}: invalid UTF-8 byte 0x{raw[e.start]:02x}") from None
         word, _, rest = text_line.rstrip("\r").partition(" ")
         values = rest.split()
         if not word or len(values) != dim:
@@ -252,40 +375,43 @@ def _read_text(
                 f"{name}:{i + 2}: expected a word and {dim} numbers, found {len(values)} number(s)"
             )
         try:
-            vectors[i] = np.array(values, dtype=np.float32)
+            with np.errstate(over="ignore"):  # 1e39 becomes inf: refused with its word below
+                rows.slot()[:] = np.array(values, dtype=np.float32)
         except ValueError:
             raise InputError(f"{name}:{i + 2}: not a number among the values of {word!r}") from None
         words.append(word)
+    while (raw := buf.line(limit, count + 2)) is not None:
+        if raw.strip():
+            raise InputError(f"{name}: more lines than the {count} vectors the header promises")
     _check_unique(words, name)
-    return words, vectors
+    return words, rows.array()
 
 
-def _read_binary(
-    data: bytes, body: int, count: int, dim: int, name: str
-) -> tuple[list[str], np.ndarray]:
+def _read_binary(buf: _Reader, count: int, dim: int, name: str) -> tuple[list[str], np.ndarray]:
     width = dim * FLOAT.itemsize
     words: list[str] = []
-    vectors = np.empty((count, dim), dtype=np.float32)
-    pos = body
+    rows = _Rows(dim)
     for i in range(count):
-        while pos < len(data) and data[pos : pos + 1] in (b"\n", b"\r"):
-            pos += 1  # word2vec.c ends each vector with a newline; gensim does not
-        space = data.find(b" ", pos)
-        if space < 0 or space + 1 + width > len(data):
+        while buf.peek(1) in (b"\n", b"\r"):
+            buf.take(1)  # word2vec.c ends each vector with a newline; gensim does not
+        space = buf.find(b" ", _WORD_BYTES)
+        data = buf.peek(space + 1 + width) if space >= 0 else b""
+        if space < 0 or len(data) < space + 1 + width:
             raise InputError(
                 f"{name}: truncated: the header promises {count} vectors, the file has {i} "
                 "complete ones (binary format)"
             )
         try:
-            words.append(data[pos:space].decode("utf-8"))
+            words.append(data[:space].decode("utf-8"))
         except UnicodeDecodeError:
             raise InputError(f"{name}: word {i + 1} is not valid UTF-8 (binary format)") from None
-        vectors[i] = np.frombuffer(data, dtype=FLOAT, count=dim, offset=space + 1)
-        pos = space + 1 + width
-    if data[pos:].strip():
-        raise InputError(f"{name}: data after the {count} vectors the header promises")
+        rows.slot()[:] = np.frombuffer(data, dtype=FLOAT, count=dim, offset=space + 1)
+        buf.take(space + 1 + width)
+    while buf._fill(1):
+        if buf.take(1 << 20).strip():
+            raise InputError(f"{name}: data after the {count} vectors the header promises")
     _check_unique(words, name)
-    return words, vectors
+    return words, rows.array()
 
 
 def _check_unique(words: list[str], name: str) -> None:

@@ -106,8 +106,8 @@ def vocab_build(
     """
     render.set_quiet(quiet)
     check_encoding(encoding, errors)
-    check_output_path(output)
     paths = inputs_or_stdin(files)
+    check_output_path(output, paths)
     norm = Normalizer.make(normalize or default_normalizer(tokenizer), lower)
     vocab = Vocab.build(
         read_lines(paths, encoding, errors),
@@ -119,6 +119,12 @@ def vocab_build(
         source=", ".join(display_name(p) for p in paths),
     )
     vocab.save(output)
+    if vocab.sampled:
+        used, seen = vocab.sampled
+        render.info(
+            f"  the {tokenizer} model was trained on a random sample of {used:,} of {seen:,} "
+            "lines (bounded memory, as sentencepiece's input_sentence_size); counts are the sample's"
+        )
     total = sum(vocab.counts)
     render.info(
         f"{output}: {len(vocab)} entries ({len(vocab) - 4} tokens + 4 specials), {tokenizer}, "

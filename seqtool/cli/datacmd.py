@@ -13,6 +13,7 @@ from seqtool.cli import render
 from seqtool.cli.options import Format, Quiet
 from seqtool.cli.root import app
 from seqtool.datasets import fetch, load_registry, locate
+from seqtool.errors import UsageError
 
 data_app = typer.Typer(
     help="List and fetch the registered datasets.\n\nExample: seqtool data fetch timemachine",
@@ -37,9 +38,15 @@ def user_cache() -> Path:
 def data_root(folder: Path | None = None) -> Path:
     """The data folder: --dir, else $SEQTOOL_DATA, else the user cache."""
     if folder is not None:
-        return folder
+        return _folder(folder, "--dir")
     env = os.environ.get("SEQTOOL_DATA")
-    return Path(env) if env else user_cache()
+    return _folder(Path(env), "SEQTOOL_DATA") if env else user_cache()
+
+
+def _folder(path: Path, what: str) -> Path:
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path}: {what} must name a folder, and this is a file")
+    return path
 
 
 def data_roots(folder: Path | None = None) -> list[Path]:
@@ -82,18 +89,33 @@ def data_fetch(
         ),
     ] = None,
     registry: Registry = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds each file's whole download may take "
+            "(default: 60 plus one per 20 kB of the file).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Download a dataset (or find it on disk), verify its sha1, unpack it; print its file paths.
 
+    A $SEQTOOL_DATA folder is a mirror: it is read from, never written to; what is
+    downloaded or unpacked goes to --dir, else to the user cache (~/.cache/seqtool).
+
     Example: seqtool data fetch fra-eng
     """
     render.set_quiet(quiet)
+    if timeout is not None and not timeout > 0:  # NaN too
+        raise UsageError(f"--timeout must be a positive number of seconds, not {timeout}")
     reg = load_registry(registry)
-    # With --dir the files must end up there: other data folders only serve as
-    # local sources to copy from, before any download.
-    roots = [dir] if dir is not None else data_roots()
-    sources = [r for r in data_roots() if r not in roots]
+    # Files end up in --dir, else in the user cache; other data folders ($SEQTOOL_DATA,
+    # a mirror) only serve as sources to copy or unpack from, before any download.
+    roots = [data_root(dir)] if dir is not None else data_roots()
+    target = roots[0] if dir is not None else user_cache()
+    sources = [r for r in data_roots() if r != target]
     paths = locate(name, roots, reg)
     if paths is None:
         with render.Progress(f"fetching {name}", unit="bytes") as bar:
@@ -102,8 +124,8 @@ def data_fetch(
                 bar.update(done=done, total=total, file=path)
 
             paths = fetch(
-                name, roots[0], reg, mirror=mirror, fallback=user_cache(),
-                on_progress=progress, sources=sources,
+                name, target, reg, mirror=mirror, fallback=None,
+                on_progress=progress, sources=sources, deadline=timeout,
             )  # fmt: skip
         render.info(f"{name}: ready ({len(paths)} file{'s' if len(paths) != 1 else ''})")
     else:

@@ -19,7 +19,8 @@ import typer
 from seqtool.cli import embed, lm, render, translate
 from seqtool.cli.datacmd import data_roots
 from seqtool.cli.root import app
-from seqtool.datasets import load_registry, locate, sample_path
+from seqtool.datasets import load_registry, locate, sample_path, why_missing
+from seqtool.errors import UsageError
 from seqtool.io import read_lines
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import Vocab
@@ -134,10 +135,18 @@ def demo(
 
     Example: seqtool demo --out /tmp/demo
     """
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: --out must be a folder for the demo's files, and this is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{out}: cannot create the --out folder ({e.strerror})") from None
     corpus, cname, parallel, pname = _choose_corpora()
     ctx = DemoContext(out, corpus, cname, parallel, pname, seed)
     render.info(f"seqtool demo: corpus {cname} ({corpus}); parallel text {pname} ({parallel})")
+    for dataset, used in (("timemachine", cname), ("fra-eng", pname)):
+        if "bundled" in used:  # say why: a mirror may hold an archive not yet unpacked
+            render.info(f"  ({used}: {why_missing(dataset, data_roots(), load_registry())})")
     if "bundled" in cname:
         render.info(
             "  (run `seqtool data fetch timemachine` or set SEQTOOL_DATA to use The Time Machine)"

@@ -132,8 +132,8 @@ def train_cmd(
             "the vocabulary carries its own normaliser"
         )
     check_encoding(encoding, errors)
-    check_output_path(output)
     paths = inputs_or_stdin(files)
+    check_output_path(output, [*paths, vocab_file])
     names = ", ".join(display_name(p) for p in paths)
     # read twice (vocabulary, then ids) unless the text comes from stdin
     lines = list(read_lines(paths, encoding, errors)) if "-" in paths else None

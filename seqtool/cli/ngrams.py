@@ -156,7 +156,7 @@ def count(
 
     check_encoding(encoding, errors)
     if save is not None:
-        check_output_path(save)
+        check_output_path(save, [*paths, vocab])
     cfg = NgramConfig(
         orders, tokenizer, normalize, lower, per_line, None, workers, False, encoding, errors
     )
@@ -264,7 +264,7 @@ def _show_merged(
     if "-" in paths:
         raise UsageError("saved counts are read from files, not stdin")
     if save is not None:
-        check_output_path(save)
+        check_output_path(save, paths)
     start = time.perf_counter()
     merged = merge_saved(paths, orders)
     if save is not None:

@@ -9,6 +9,7 @@ anywhere becomes ``seqtool: error: <message>`` on stderr with exit code 2
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from typer.core import TyperGroup
 
 from seqtool import __version__
 from seqtool.cli import flags, render
-from seqtool.errors import SeqtoolError
+from seqtool.errors import Interrupted, SeqtoolError, Terminate
 
 # click's exception classes, found through typer's public BadParameter: typer up to
 # 0.15 raises click's own, later releases a vendored copy under a private module
@@ -35,16 +36,58 @@ def debug_enabled() -> bool:
     return _state["debug"] or os.environ.get("SEQTOOL_DEBUG", "") not in ("", "0")
 
 
+def one_line(text: str) -> str:
+    """``text`` with every control or invisible character escaped (``\\n``, ``\\x1b``).
+
+    Messages quote file names and file contents; a newline in a name must not forge a
+    second ``seqtool: error:`` line, nor an ANSI escape reach the terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
 def _fail(message: str, code: int, hint: str | None = None) -> int:
     # One line, no markup: the message may hold user text with brackets.
-    print(f"seqtool: error: {message}", file=sys.stderr)
-    if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+    try:
+        print(f"seqtool: error: {one_line(message)}", file=sys.stderr)
+        if hint:
+            print(f"hint: {one_line(hint)}", file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass  # stderr is gone: the exit code still tells
     return code
+
+
+def _os_error_message(e: OSError) -> str:
+    where = f"{e.filename}: " if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where or 'cannot write results: '}no space left on the device"
+    if e.errno == errno.EBADF and not e.filename:
+        return "cannot write results: standard output is closed"
+    return f"{where}{e.strerror or e}"
+
+
+def _encode_error_message(e: UnicodeEncodeError) -> str:
+    bad = e.object[e.start : e.end][:8]
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in bad):
+        return f"cannot write {bad!r}: a lone surrogate, not a character ({e.encoding} refuses it)"
+    return f"cannot write {bad!r} in the output encoding {e.encoding}"
 
 
 class SeqtoolGroup(TyperGroup):
     """The top-level group: runs a command and maps every failure to an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        # typer turns Ctrl-C into a bare exit code 130; say what happened instead.
+        try:
+            return super().invoke(ctx)
+        except Terminate:
+            raise Interrupted("terminated (SIGTERM)", 143) from None
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
 
     def main(  # type: ignore[override]
         self,
@@ -63,6 +106,8 @@ class SeqtoolGroup(TyperGroup):
                 args, prog_name or "seqtool", complete_var, standalone_mode=False, **extra
             )
             code = rv if isinstance(rv, int) else 0
+            if sys.stdout is not None:
+                sys.stdout.flush()  # a full disk or closed stdout shows here, not at exit
         except ClickUsageError as e:
             if type(e).__name__ == "NoArgsIsHelpError":  # click >= 8.2: a group without args
                 e.show()  # type: ignore[attr-defined]
@@ -92,6 +137,20 @@ class SeqtoolGroup(TyperGroup):
             # `seqtool ... | head`: the reader left; stop quietly.
             _silence_stdout()
             code = 0
+        except UnicodeEncodeError as e:
+            if debug_enabled():
+                raise
+            _silence_stdout()
+            code = _fail(
+                _encode_error_message(e),
+                1,
+                "seqtool writes UTF-8; set PYTHONIOENCODING=utf-8 (or a UTF-8 locale)",
+            )
+        except OSError as e:
+            if debug_enabled():
+                raise
+            _silence_stdout()  # what stdout still buffers would fail again at exit
+            code = _fail(_os_error_message(e), 1)
         except MemoryError:
             if debug_enabled():
                 raise
@@ -169,9 +228,19 @@ def _root(
     debug: bool = typer.Option(
         False, "--debug", help="Show full tracebacks (also SEQTOOL_DEBUG=1)."
     ),
+    max_line_bytes: str = typer.Option(
+        "64M",
+        "--max-line-bytes",
+        metavar="SIZE",
+        help="Refuse input lines longer than this (bytes; K, M, G suffixes), for every command.",
+    ),
 ) -> None:
     """seqtool: NLP and sequence modeling from the command line.
 
     Example: seqtool demo
     """
     _state["debug"] = debug
+    from seqtool import limits
+
+    flag = "--max-line-bytes"
+    limits.set_max_line_bytes(limits.parse_size(max_line_bytes, flag), flag)

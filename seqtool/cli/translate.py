@@ -382,7 +382,8 @@ def translate(
 
     render.set_quiet(quiet)
     check_encoding(encoding, errors)
-    fmt = _check_translate(fmt, nbest, eval_bleu, ref, metrics_json, show_attention)
+    inputs: list[str | Path] = [file, *(ref or []), checkpoint]
+    fmt = _check_translate(fmt, nbest, eval_bleu, ref, metrics_json, show_attention, inputs)
     refs = [[line.rstrip() for line in read_lines(r, encoding, errors)] for r in ref or []]
     if refs and file != "-":
         # A file can be counted up front: a mismatch fails now, not after translating it.
@@ -464,6 +465,7 @@ def _check_translate(
     ref: list[str] | None,
     metrics_json: Path | None,
     show_attention: Path | None,
+    inputs: list[str | Path],
 ) -> str:
     if fmt not in ("text", "tsv", "jsonl"):
         raise UsageError(f"--format must be text, tsv or jsonl, not {fmt!r}")
@@ -476,9 +478,9 @@ def _check_translate(
     if ref and "-" in ref:
         raise UsageError("the references cannot be read from stdin; give them as files")
     if metrics_json is not None:
-        check_output_path(metrics_json)
+        check_output_path(metrics_json, inputs)
     if show_attention is not None:
-        check_output_path(show_attention)
+        check_output_path(show_attention, inputs)
         try:
             import matplotlib  # noqa: F401
         except ImportError:

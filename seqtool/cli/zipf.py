@@ -99,7 +99,7 @@ def zipf(
     if plot is not None:
         from seqtool.stats.plot import require_matplotlib
 
-        check_output_path(plot)
+        check_output_path(plot, [*(files or ["-"]), counts])
         require_matplotlib()
     if counts is None:
         check_encoding(encoding, errors)

@@ -28,6 +28,7 @@ import numpy as np
 
 from seqtool.errors import InputError, UsageError
 from seqtool.io import display_name
+from seqtool.limits import check_workers
 from seqtool.stats.ngrams import NgramCounts, Settings, check_orders, merge_counts
 from seqtool.stats.ngrams import count_ngrams as _count_paths
 from seqtool.stats.zipf import ZipfReport, heaps_fit, read_frequencies, zipf_report
@@ -58,6 +59,7 @@ class NgramConfig:
         check_orders(self.orders)
         if self.workers < 0:
             raise UsageError(f"`workers` must be 0 (automatic) or more, not {self.workers}")
+        check_workers(self.workers)  # bounded by the machine
         if self.vocab is not None and (
             self.tokenizer is not None or self.normalize is not None or self.lower is not None
         ):

@@ -38,7 +38,7 @@ import numpy as np
 
 from seqtool import __version__
 from seqtool.errors import InputError, UsageError
-from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
+from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks, load_json, read_npz
 from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, packs, unpack
 from seqtool.stats.tokens import BOUNDARY, ChunkTokenizer
 from seqtool.stats.tsv import TokenBytes, tsv_lines
@@ -316,8 +316,11 @@ class NgramCounts:
             with open(path, "rb") as f:
                 if f.read(4) != b"PK\x03\x04":  # an .npz is a zip archive
                     raise InputError(not_counts)
-            with np.load(path, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
+            # declared sizes checked before anything is inflated (no decompression bombs)
+            try:
+                data = read_npz(path, name, dtypes="iu")
+            except InputError as e:
+                raise InputError(f"{not_counts}; {e.message.removeprefix(name + ': ')}") from None
         except FileNotFoundError:
             raise InputError(f"{name}: no such file") from None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
@@ -328,7 +331,9 @@ class NgramCounts:
     @classmethod
     def _from_arrays(cls, data: dict[str, np.ndarray], name: str) -> NgramCounts:
         try:
-            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
+            meta = load_json(data["meta"].tobytes(), name, "a seqtool counts file")
+            if not isinstance(meta, dict):
+                raise ValueError("its metadata is not a JSON object")
             if meta.get("format") != FORMAT:
                 raise InputError(f"{name}: not a seqtool n-gram counts file")
             if meta.get("format_version") != FORMAT_VERSION:
@@ -348,6 +353,8 @@ class NgramCounts:
                     raise ValueError(f"bad shape of rows_{n}")
                 if len(rows) and (rows.min() < 0 or rows.max() >= len(tokens)):
                     raise ValueError(f"ids of rows_{n} out of range")
+                if len(counts) and counts.min() < 1:
+                    raise ValueError(f"counts_{n} holds {counts.min()}; counts are 1 or more")
                 tables[int(n)] = _table_from_rows(rows, counts, len(tokens))
             heaps = data.get("heaps")
             return cls(

@@ -449,6 +449,8 @@ def read_frequencies(path: str | os.PathLike[str]) -> np.ndarray:
             ) from None
         if value < 1:
             raise InputError(f"{name}:{number}: counts must be 1 or more, got {value}")
+        if value >= 1 << 62:
+            raise InputError(f"{name}:{number}: count {value} is too large (at most 2^62)")
         out.append(value)
     if not out:
         raise InputError(f"{name}: empty input (no counts found)")

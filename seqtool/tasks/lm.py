@@ -596,6 +596,7 @@ def train_lm(
         default_output="lm.pt",
         meta=meta,
         keep_last=keep_last,
+        inputs=[*config.files, *(config.valid or ()), config.vocab_file],
     )
     device = next(run.model.parameters()).device
     lm = LanguageModel.load(run.output, device)

@@ -665,6 +665,9 @@ def train_mt(
     """Train a translation model (see :func:`~seqtool.train.runner.run_training` for
     ``options``, ``output`` (default ``mt.pt``), ``reporter``); returns the best model
     (by valid BLEU; the final one without validation), its run summary in ``.run``."""
+    c = config
+    read = [c.src, c.tgt, c.pairs, c.valid_src, c.valid_tgt, c.valid_pairs]
+    read += [c.vocab_file, c.src_vocab, c.tgt_vocab]
     run = run_training(
         MTTask(config),
         options,
@@ -673,6 +676,7 @@ def train_mt(
         default_output="mt.pt",
         meta=meta,
         keep_last=keep_last,
+        inputs=read,
     )
     mt = Translator.load(run.output, next(run.model.parameters()).device)
     mt.run = run

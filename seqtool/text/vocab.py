@@ -42,6 +42,9 @@ from seqtool.text.tokenize import (
 
 FORMAT = "seqtool-vocab"
 FORMAT_VERSION = 1
+# Subword models train on at most this many lines, a uniform random sample of the
+# input (sentencepiece's input_sentence_size), so memory stays bounded on any corpus.
+SUBWORD_SAMPLE_LINES = 1_000_000
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
@@ -71,6 +74,8 @@ class Vocab:
     counts: list[int]
     normalizer: Normalizer = field(default_factory=Normalizer)
     spm_model: bytes | None = None
+    # (lines used, lines read) when a subword model was trained on a sample
+    sampled: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
     # ------------------------------------------------------------------ building
     # (reading files is the caller's: pass seqtool.io.read_lines(paths) as ``lines``)
@@ -128,7 +133,7 @@ class Vocab:
     ) -> Vocab:
         if vocab_size <= len(SPECIALS):
             raise UsageError(f"vocab_size must be more than {len(SPECIALS)}, not {vocab_size}")
-        text = [norm.line(line) for line in lines]
+        text, seen = _reservoir((norm.line(line) for line in lines), SUBWORD_SAMPLE_LINES)
         if not any(line.strip() for line in text):
             raise InputError(f"{source}: no text found to train a subword model on")
         model = train_sentencepiece(text, kind, vocab_size, SPECIALS)
@@ -138,7 +143,10 @@ class Vocab:
         for ids in sp.encode(text):
             counter.update(ids)
         counts = [counter.get(i, 0) for i in range(len(tokens))]
-        return cls(kind, tokens, counts, norm, model)
+        vocab = cls(kind, tokens, counts, norm, model)
+        if seen > len(text):
+            vocab.sampled = (len(text), seen)
+        return vocab
 
     # ------------------------------------------------------------------ using
     def __len__(self) -> int:
@@ -257,6 +265,10 @@ class Vocab:
                 f"{source}: not a seqtool vocabulary (format {found!r}, expected {FORMAT!r})"
             )
         version = d.get("format_version")
+        if type(version) is not int:
+            raise CheckpointError(
+                f"{source}: format_version must be a whole number, not {version!r}"
+            )
         if version != FORMAT_VERSION:
             raise CheckpointError(
                 f"{source}: vocabulary format version {version} is not supported "
@@ -267,9 +279,8 @@ class Vocab:
             if kind not in TOKENIZERS:
                 raise CheckpointError(f"{source}: unknown tokenizer kind {kind!r}")
             norm = Normalizer.from_dict(d["normalizer"])
-            tokens = [str(t) for t, _ in d["tokens"]]
-            counts = [int(c) for _, c in d["tokens"]]
-            model = base64.b64decode(d["spm_model"]) if "spm_model" in d else None
+            tokens, counts = _tokens_and_counts(d["tokens"], source)
+            model = base64.b64decode(d["spm_model"], validate=True) if "spm_model" in d else None
         except CheckpointError:
             raise
         except (KeyError, TypeError, ValueError, UsageError) as e:
@@ -284,6 +295,9 @@ class Vocab:
             raise CheckpointError(
                 f"{source}: a {kind} vocabulary must {'' if kind in SUBWORD else 'not '}carry a sentencepiece model"
             )
+        _check_tokens(kind, tokens, source)
+        if model is not None:
+            _check_model(model, tokens, source)
         return cls(kind, tokens, counts, norm, model)
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -301,8 +315,86 @@ class Vocab:
             raise InputError(f"{name}: no such file") from None
         except IsADirectoryError:
             raise InputError(f"{name}: is a directory, not a vocabulary file") from None
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise CheckpointError(f"{name}: not a seqtool vocabulary (not a JSON file)") from None
+        from seqtool.io import load_json
+
+        data = load_json(raw, name, "a seqtool vocabulary", CheckpointError)
         return cls.from_dict(data, name)
+
+
+def _tokens_and_counts(entries: Any, source: str) -> tuple[list[str], list[int]]:
+    """The ``[[token, count], ...]`` list, each entry a string and a whole count >= 0."""
+    if not isinstance(entries, list):
+        raise CheckpointError(f"{source}: tokens must be a list of [token, count] pairs")
+    tokens: list[str] = []
+    counts: list[int] = []
+    for i, entry in enumerate(entries):
+        if not (isinstance(entry, list) and len(entry) == 2):
+            raise CheckpointError(f"{source}: token entry {i} is not a [token, count] pair")
+        tok, count = entry
+        if not isinstance(tok, str):
+            raise CheckpointError(f"{source}: token {i} is {tok!r}, not a string")
+        if type(count) is not int or count < 0:
+            raise CheckpointError(
+                f"{source}: the count of token {i} is {count!r}, not a whole number >= 0"
+            )
+        tokens.append(tok)
+        counts.append(count)
+    return tokens, counts
+
+
+def _check_tokens(kind: str, tokens: list[str], source: str) -> None:
+    """Tokens a tokenizer of ``kind`` can produce, each once, all valid Unicode."""
+    seen: set[str] = set()
+    for i, tok in enumerate(tokens):
+        if tok in seen:
+            raise CheckpointError(f"{source}: token {tok!r} appears more than once")
+        seen.add(tok)
+        if i < len(SPECIALS):
+            continue
+        if not tok:
+            raise CheckpointError(f"{source}: token {i} is empty")
+        if any("\ud800" <= ch <= "\udfff" for ch in tok):
+            raise CheckpointError(f"{source}: token {i} ({tok!r}) holds a lone surrogate")
+        if kind == "char" and len(tok) != 1:
+            raise CheckpointError(
+                f"{source}: token {tok!r} of a char vocabulary is not one character"
+            )
+        if kind != "char" and any(ch.isspace() for ch in tok):
+            raise CheckpointError(
+                f"{source}: token {tok!r} holds white space, which a {kind} tokenizer never produces"
+            )
+
+
+def _check_model(model: bytes, tokens: list[str], source: str) -> None:
+    """The embedded sentencepiece model loads and has exactly the vocabulary's pieces."""
+    try:
+        sp = load_sentencepiece(model)
+        pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    except Exception:  # noqa: BLE001 - sentencepiece raises RuntimeError, OSError, ...
+        raise CheckpointError(
+            f"{source}: the embedded sentencepiece model is damaged or not a sentencepiece model"
+        ) from None
+    if pieces != tokens:
+        raise CheckpointError(
+            f"{source}: the embedded sentencepiece model has {len(pieces)} pieces, "
+            f"the token list {len(tokens)}"
+            + ("" if len(pieces) != len(tokens) else " but they differ")
+        )
+
+
+def _reservoir(items: Iterable[str], k: int, seed: int = 0) -> tuple[list[str], int]:
+    """A uniform random sample of at most ``k`` items in one pass (reservoir sampling),
+    in input order when everything fits; returns it and how many items were seen."""
+    import random
+
+    rng = random.Random(seed)
+    sample: list[str] = []
+    n = 0
+    for n, item in enumerate(items, 1):
+        if n <= k:
+            sample.append(item)
+        else:
+            j = rng.randrange(n)
+            if j < k:
+                sample[j] = item
+    return sample, n

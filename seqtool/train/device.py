@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from seqtool.errors import ResourceError, UsageError
+from seqtool.limits import check_threads
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -123,6 +124,7 @@ def set_threads(threads: int | None) -> int:
     if threads is not None:
         if threads < 1:
             raise UsageError(f"`threads` must be at least 1, not {threads}")
+        check_threads(threads)  # 100000 threads crash torch; bounded by the machine
         torch.set_num_threads(threads)
     return torch.get_num_threads()
 

@@ -29,6 +29,7 @@ Example (any task; :mod:`seqtool.tasks.lm` has the language model)::
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from typing import Any
 from torch import nn
 
 from seqtool.errors import CheckpointError
-from seqtool.io import check_output_path
+from seqtool.io import check_not_input, check_output_path
 from seqtool.train import distributed as dist_util
 from seqtool.train.checkpoint import load_checkpoint
 from seqtool.train.device import describe, resolve_device, seed_everything
@@ -122,6 +123,7 @@ def run_training(
     meta: dict[str, Any] | None = None,
     dist: dist_util.DistInfo | None = None,
     keep_last: bool = True,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
 ) -> Run:
     """Train ``task`` (see the module docstring); returns the summary and the model.
 
@@ -130,6 +132,8 @@ def run_training(
     at the end when ``keep_last`` is False).  ``meta`` is stored in every
     checkpoint (the command line records its argv there).  ``dist`` defaults to
     what ``torchrun`` put in the environment (a single process otherwise).
+    ``inputs`` are the files the task reads (text, vocabularies): neither ``output``
+    nor the log may be one of them (nor, for the log, the resumed checkpoint).
     """
     options = options or TrainOptions()
     reporter = reporter or NullReporter()
@@ -139,7 +143,10 @@ def run_training(
         if dinfo.is_main:
             reporter.on_message(level, text)
 
-    out = check_output_path(output_path(output, options.resume, default_output))
+    read = [p for p in inputs if p is not None]
+    out = check_output_path(output_path(output, options.resume, default_output), read)
+    log_path = options.log or out.with_name(out.stem + ".log.jsonl")
+    check_not_input(log_path, [*read, options.resume, out], "`log`")
     resume = saved = None
     if options.resume is not None:
         resume = load_resume(options.resume, task.kinds)
@@ -164,7 +171,6 @@ def run_training(
         if resume is not None:
             model.load_state_dict(resume["model"])
         source = task.batches(cfg.seed, dinfo.rank, dinfo.world_size)
-        log_path = options.log or out.with_name(out.stem + ".log.jsonl")
         payload_meta = dict(meta or {})
 
         def extra() -> dict[str, Any]:

@@ -74,6 +74,7 @@ import numpy as np
 import torch
 
 from seqtool.errors import CheckpointError, InputError, UsageError
+from seqtool.limits import check_threads
 from seqtool.models.skipgram import SkipGram
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import SPECIALS, Vocab
@@ -129,6 +130,7 @@ class Word2VecConfig:
             raise UsageError(f"batch_size must be at least 1, not {self.batch_size}")
         if self.threads < 0:
             raise UsageError(f"`threads` must be 0 (all cores) or more, not {self.threads}")
+        check_threads(self.threads)  # bounded by the machine
         if self.row_cap < 0:
             raise UsageError(f"the row cap must be 0 (off) or more, not {self.row_cap}")
         if self.min_count < 1:
