@@ -215,18 +215,24 @@ def test_tsv_blocks_order_with_few_spare_bits(
 
 
 def test_tsv_lines_unusual_tokens() -> None:
-    """Tokens wider than the padded layout, or holding a NUL, are laid out byte by byte."""
+    """Tokens wider than the padded layout, or holding a NUL, are laid out byte by byte;
+    tabs, line breaks and backslashes are escaped."""
+    from seqtool.io import tsv_escape
     from seqtool.stats.tsv import PAD_WIDTH, TokenBytes, tsv_lines
 
-    for tokens in (["", "x" * (PAD_WIDTH + 3), "y", "é"], ["", "a\x00b", "c"], ["", "a\nb", "c"]):
+    for tokens in (
+        ["", "x" * (PAD_WIDTH + 3), "y", "é"],
+        ["", "a\x00b", "c"],
+        ["", "a\nb", "c"],
+        ["", "\t", "\\"],
+    ):
         rows = np.array([[1, 2], [2, 1], [2, 2], [1, 1]])
         c = np.array([10**12, 7, 1, 100])
+        esc = [tsv_escape(t) for t in tokens]
         for sep in ("", " "):
-            want = "".join(f"{tokens[a]}{sep}{tokens[b]}\t{k}\n" for (a, b), k in zip(rows, c))
+            want = "".join(f"{esc[a]}{sep}{esc[b]}\t{k}\n" for (a, b), k in zip(rows, c))
             assert tsv_lines(TokenBytes(tokens), rows, c, sep.encode()).decode() == want
-            want = "".join(
-                f"{tokens[a]}{sep}{tokens[b]}\t{k}\n" for (a, b), k in zip(rows[2:], c[2:])
-            )
+            want = "".join(f"{esc[a]}{sep}{esc[b]}\t{k}\n" for (a, b), k in zip(rows[2:], c[2:]))
             assert tsv_lines(TokenBytes(tokens), rows[2:], c[2:], sep.encode()).decode() == want
 
 

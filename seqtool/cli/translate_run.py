@@ -274,7 +274,7 @@ def translate(a: dict[str, Any]) -> None:
         else:
             for rank, t in enumerate(nbest, 1):
                 if fmt == "tsv":
-                    out.write(f"{n}\t{rank}\t{t.score:.4f}\t{t.text}\n")
+                    out.write(f"{n}\t{rank}\t{t.score:.4f}\t{render.tsv_field(t.text)}\n")
                 else:
                     record = {
                         "line": n,

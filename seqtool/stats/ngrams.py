@@ -35,7 +35,7 @@ import numpy as np
 
 from seqtool import __version__
 from seqtool.errors import InputError, UsageError
-from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
+from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks, tsv_escape
 from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, packs, unpack
 from seqtool.stats.tokens import BOUNDARY, ChunkTokenizer
 from seqtool.stats.tsv import TokenBytes, tsv_lines
@@ -270,11 +270,14 @@ class NgramCounts:
     def tsv_blocks(
         self, n: int, sep: str = "--", min_count: int = 1, block: int = 1 << 16
     ) -> Iterator[bytes]:
-        """Every n-gram as UTF-8 ``ngram<TAB>count`` lines, in output order, in blocks."""
+        """Every n-gram as UTF-8 ``ngram<TAB>count`` lines, in output order, in blocks.
+
+        Tokens and ``sep`` are escaped as TSV fields (:func:`seqtool.io.tsv_escape`).
+        """
         sel = self._selected(n, 0, min_count)
         ranks = self._ranks(n, sel)
         toks = TokenBytes(list(map(self.tokens.__getitem__, ranks[0].tolist())))  # rank order
-        glue = sep.encode("utf-8")
+        glue = tsv_escape(sep).encode("utf-8")
         for rows, counts in self._ranked_blocks(n, sel, ranks, block):
             yield tsv_lines(toks, rows, counts, glue)
 
