@@ -263,6 +263,10 @@ class NgramCounts:
             return cols[0]
         return list(map(_pattern(len(cols), sep).__mod__, zip(*cols)))
 
+    def token_lists(self, rows: np.ndarray) -> list[list[str]]:
+        """The n-grams of (k, n) id rows as lists of tokens (unambiguous, whatever ``sep``)."""
+        return [list(t) for t in zip(*_columns(np.array(self.tokens, dtype=object), rows))]
+
     def top(self, n: int, k: int = 10, sep: str = "--") -> list[tuple[str, int]]:
         rows, counts = self.ranked(n, k)
         return list(zip(self.strings(rows, sep), counts.tolist()))
