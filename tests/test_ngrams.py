@@ -318,10 +318,11 @@ def test_cli_count_subcommand_stdin_and_order_range(cli) -> None:
 def test_cli_all_counts_json_and_char(cli, tiny: Path) -> None:
     r = cli("ngrams", tiny, "--top", "0", "-f", "jsonl", "-q")
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(rows) == 9 and rows[0] == {"n": 1, "ngram": "the", "count": 5}
+    assert len(rows) == 9 and rows[0] == {"n": 1, "ngram": "the", "count": 5, "tokens": ["the"]}
     assert r.stderr == ""
     r = cli("ngrams", tiny, "-t", "char", "-n", "2", "--top", "1", "-f", "json")
-    assert json.loads(r.stdout) == [{"n": 2, "ngram": "a--t", "count": 5}]  # ties: at, e , he
+    want = [{"n": 2, "ngram": "a--t", "count": 5, "tokens": ["a", "t"]}]  # ties: at, e , he
+    assert json.loads(r.stdout) == want
     r = cli("ngrams", tiny, "--top", "0", "--min-count", "2", "--header")
     assert r.stdout.splitlines()[0] == "ngram\tcount" and len(r.stdout.splitlines()) == 7
 

@@ -16,9 +16,11 @@ and counted with array operations alone:
    :class:`~seqtool.stats.tokens.Lexicon` dict, so a word has the same id
    whichever path met it.
 
-Longer words (rare) go through the dict, and so do words with non-ASCII
-letters when the text is the output of :func:`seqtool.stats.utf8letters.letter_bytes`
-(``utf8=True``: bytes >= 0x80 are letters of a word, already lowercased).  New ids are given in code order, not
+Longer words (rare) go through the dict.  When the text is the output of
+:func:`seqtool.stats.utf8letters.letter_bytes` (``utf8=True``: bytes >= 0x80 are
+letters of a word, already lowercased), a word with non-ASCII letters is coded
+by its UTF-8 bytes when it has at most 7 (with bit 62 set, above every letter
+code), and longer ones go through the dict, one lookup per distinct word.  New ids are given in code order, not
 in order of first appearance, so callers that need the latter (Heaps' law)
 use the dict path.
 """
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from seqtool.stats.tokens import Lexicon
 
 MAX_LETTERS = 12
+_BYTE_KEY = 7  # words with non-ASCII letters of up to 7 bytes: the bytes are the code
+_TAG = 1 << 62  # above every letter code (< 2**60): marks a byte code
 _WIDE = 32  # words of up to this many bytes are made unique as byte strings
 _PAD = 16
 _DIGITS = bytes(
@@ -90,12 +94,28 @@ def _split(
         if high is None:
             high = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) >= 0x80)
         if len(high):
-            long[np.searchsorted(starts, high, side="right") - 1] = True
+            odd = np.zeros(len(starts), dtype=bool)
+            odd[np.searchsorted(starts, high, side="right") - 1] = True
+            small = odd & (lens <= _BYTE_KEY)
+            if small.any():  # their UTF-8 bytes are their code, tagged apart from letters
+                at = np.flatnonzero(small)
+                padded = np.frombuffer(text + bytes(8), dtype=np.uint8)
+                raw = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+                codes[at] = (raw[starts[at]] & _KEEP[lens[at]]).view(np.int64) | _TAG
+                odd &= ~small
+            long |= odd
     return codes, starts, lens, long
 
 
 def _decode(codes: np.ndarray) -> list[bytes]:
-    """Codes back to lowercase ASCII words (C-level: no Python step per word)."""
+    """Codes back to words (C-level: no Python step per word)."""
+    tagged = codes >= _TAG
+    if tagged.any():
+        out = np.empty(len(codes), dtype=object)
+        out[~tagged] = _decode(codes[~tagged])
+        out[tagged] = (codes[tagged] & (_TAG - 1)).view("<u8").view("S8").tolist()
+        return out.tolist()  # type: ignore[no-any-return]
+
     shifts = np.arange(MAX_LETTERS, dtype=np.int64) * 5
     digits = ((codes[:, None] >> shifts) & 31).astype(np.uint8)  # (m, 12)
     rows = np.zeros((len(codes), MAX_LETTERS + 1), dtype=np.uint8)
