@@ -42,6 +42,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -233,10 +234,14 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(cmd: list[str]) -> tuple[float, float, int, float]:
-    """(wall seconds, peak tree RSS in MB, exit code, counting seconds) of one run; the
-    counting time is the one seqtool's summary line reports (nan for the peers)."""
+def measure(cmd: list[str]) -> tuple[float, float, int, float, float]:
+    """(wall seconds, peak tree RSS in MB, exit code, counting seconds, CPU seconds) of
+    one run.  The counting time is the one seqtool's summary line reports (nan for the
+    peers); CPU is user + system time of the whole process tree, which a loaded machine
+    inflates far less than wall time (and which does not favour pipelines of several
+    processes, which get more of a busy machine's time slices)."""
     peak = 0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     done = threading.Event()
@@ -255,8 +260,11 @@ def measure(cmd: list[str]) -> tuple[float, float, int, float]:
     t.join()
     if proc.returncode:
         print(f"  ! {' '.join(cmd)[:120]} failed: {err.decode()[-300:]}", file=sys.stderr)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     found = re.search(rb" in (\d+\.\d+) s\n", err)
-    return wall, peak / MB, proc.returncode, float(found[1]) if found else float("nan")
+    counting = float(found[1]) if found else float("nan")
+    return wall, peak / MB, proc.returncode, counting, cpu
 
 
 # ---------------------------------------------------------------- agreement
@@ -327,10 +335,12 @@ def run(
                     cmd = command(tool, paths[c], n, out, base)
                     if cmd is None:
                         continue
-                    wall, peak, code, counting = measure(cmd)
+                    wall, peak, code, counting, cpu = measure(cmd)
                     load = os.getloadavg()[0]
                     if code == 0:
-                        results.setdefault((c, n, tool), []).append((wall, peak, load, counting))
+                        results.setdefault((c, n, tool), []).append(
+                            (wall, peak, load, counting, cpu)
+                        )
                         outputs[tool] = out
                     print(f"rep {rep + 1} {c} n={n} {tool:12s} {wall:7.2f} s {peak:8.0f} MB "
                           f"load {load:.2f}", file=sys.stderr, flush=True)  # fmt: skip
@@ -345,24 +355,27 @@ def run(
         peak = statistics.median(r[1] for r in runs)
         load = statistics.mean(r[2] for r in runs)
         counting = statistics.median(r[3] for r in runs)
+        cpu = statistics.median(r[4] for r in runs)
         rows.append({"corpus": c, "n": n, "tool": tool, "wall_s": wall, "peak_mb": peak,
-                     "runs": len(runs), "load": load, "counting_s": counting, "check": checks.get((c, n), "")})  # fmt: skip
+                     "runs": len(runs), "load": load, "counting_s": counting, "cpu_s": cpu, "check": checks.get((c, n), "")})  # fmt: skip
     return rows
 
 
 def table(rows: list[dict]) -> str:
     base = {(r["corpus"], r["n"]): r for r in rows if r["tool"] == "seqtool"}
     lines = [
-        "| corpus | n | tool | wall (s) | counting (s) | peak memory (MB) | time / seqtool "
-        "| load | counts |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| corpus | n | tool | wall (s) | CPU (s) | counting (s) | peak memory (MB) "
+        "| wall / seqtool | CPU / seqtool | load | counts |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["corpus"], r["n"], r["wall_s"])):
         b = base.get((r["corpus"], r["n"]))
         ratio = f"{r['wall_s'] / b['wall_s']:.1f}x" if b else ""
+        cpu_ratio = f"{r['cpu_s'] / b['cpu_s']:.1f}x" if b and b["cpu_s"] else ""
         lines.append(
-            f"| {r['corpus']} | {r['n']} | {r['tool']} | {r['wall_s']:.2f} | "
-            f"{_secs(r['counting_s'])} | {r['peak_mb']:.0f} | {ratio} | {r['load']:.1f} | {r['check']} |"
+            f"| {r['corpus']} | {r['n']} | {r['tool']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
+            f"{_secs(r['counting_s'])} | {r['peak_mb']:.0f} | {ratio} | {cpu_ratio} | "
+            f"{r['load']:.1f} | {r['check']} |"
         )
     return "\n".join(lines)
 
@@ -408,26 +421,23 @@ def _secs(x: float) -> str:
 
 
 def utf8_cost(rows: list[dict]) -> str:
-    """Time on each UTF-8 corpus over time on its ASCII transliteration, per tool and n
-    (seqtool: its counting time; the peers: wall time)."""
-    by = {
-        (r["corpus"], r["n"], r["tool"]): r["wall_s"] if r["counting_s"] != r["counting_s"]
-        else r["counting_s"]
-        for r in rows
-    }  # fmt: skip
+    """Time on each UTF-8 corpus over time on its ASCII transliteration, per tool and n:
+    CPU seconds, and for seqtool also the counting time its summary line reports."""
+    by = {(r["corpus"], r["n"], r["tool"]): r for r in rows}
     lines = [
-        "| corpus | n | tool | UTF-8 (s) | ASCII (s) | UTF-8 / ASCII |",
-        "|---|---|---|---|---|---|",
+        "| corpus | n | tool | CPU UTF-8 / ASCII (s) | ratio | counting UTF-8 / ASCII (s) | ratio |",
+        "|---|---|---|---|---|---|---|",
     ]
     found = False
-    for (c, n, tool), wall in sorted(by.items()):
-        ascii_wall = by.get((c + "a", n, tool))
-        if c in UTF8 and ascii_wall:
-            found = True
-            lines.append(f"| {c} | {n} | {tool} | {wall:.2f} | {ascii_wall:.2f} | "
-                         f"{wall / ascii_wall:.2f}x |")  # fmt: skip
+    for (c, n, tool), r in sorted(by.items()):
+        a = by.get((c + "a", n, tool))
+        if c not in UTF8 or a is None:
+            continue
+        found = True
+        counting = ""
+        if r["counting_s"] == r["counting_s"]:  # not nan
+            counting = (f"{r['counting_s']:.2f} / {a['counting_s']:.2f} | "
+                        f"{r['counting_s'] / a['counting_s']:.2f}x")  # fmt: skip
+        lines.append(f"| {c} | {n} | {tool} | {r['cpu_s']:.2f} / {a['cpu_s']:.2f} | "
+                     f"{r['cpu_s'] / a['cpu_s']:.2f}x | {counting or ' | '} |")  # fmt: skip
     return "\n".join(lines) if found else ""
-
-
-if __name__ == "__main__":
-    main()

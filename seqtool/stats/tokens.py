@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqtool.stats.letters import LetterCodes
-from seqtool.stats.utf8letters import letter_bytes
+from seqtool.stats.utf8letters import byte_table, letter_bytes
 from seqtool.text.normalize import Normalizer
 
 if TYPE_CHECKING:
@@ -32,18 +32,6 @@ BOUNDARY = 0
 _MARK = b"\x00"  # NUL never reaches us: seqtool.io refuses it as binary input
 _SPACES = re.compile(rb" {2,}")
 _UNICODE_MAX = 0x110000
-
-
-def _ascii_table(lower: bool, per_line: bool) -> bytes:
-    """A bytes.translate table: ASCII letters kept (lowercased), all else a space."""
-    table = bytearray(b" " * 256)
-    for c in range(65, 91):
-        table[c] = c + 32 if lower else c
-    for c in range(97, 123):
-        table[c] = c
-    if per_line:
-        table[10] = 0
-    return bytes(table)
 
 
 class _WordIndex(dict[bytes, int]):
@@ -160,7 +148,7 @@ class ChunkTokenizer:
         self.per_line = per_line
         self.vocab = vocab
         self.lexicon = Lexicon(char=tokenizer == "char")
-        self._table = _ascii_table(normalizer.lower, per_line)
+        self._table = byte_table(normalizer.lower, per_line, keep_high=False)
         self._collapses = normalizer.name in ("d2l", "letters")
         # Array-only word ids (seqtool.stats.letters) give ids out of first-appearance
         # order, so they are off when the caller needs that order (Heaps' law).

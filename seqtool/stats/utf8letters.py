@@ -125,10 +125,11 @@ def _kinds(lower: bool) -> _Kinds:
 
 
 @cache
-def byte_table(lower: bool, line_mark: bool) -> bytes:
-    """ASCII letters kept (lowercased), other ASCII a space (a line break NUL if
-    ``line_mark``), bytes >= 0x80 kept."""
-    table = bytearray(b" " * 128 + bytes(range(128, 256)))
+def byte_table(lower: bool, line_mark: bool, keep_high: bool = True) -> bytes:
+    """A ``bytes.translate`` table: ASCII letters kept (lowercased), other ASCII a
+    space (a line break NUL if ``line_mark``), bytes >= 0x80 kept (or, without
+    ``keep_high``, a space: the d2l rule)."""
+    table = bytearray(b" " * 128 + (bytes(range(128, 256)) if keep_high else b" " * 128))
     for c in range(65, 91):
         table[c] = c + 32 if lower else c
     for c in range(97, 123):
