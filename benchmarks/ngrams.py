@@ -1,9 +1,14 @@
 """Benchmark `seqtool ngrams` against NLTK, a collections.Counter script and
 `LC_ALL=C tr | sort | uniq -c` (and IRSTLM's `ngt` when installed).
 
-Every tool counts the n-grams (n = 1, 2, 3) of the same d2l-normalised word
-stream (runs of non-letters -> one space, lowercase; the whole text is one
-sequence) and writes *all* counts to a file.  Runs are interleaved (each
+Every tool counts the n-grams (n = 1, 2, 3) of the same normalised word stream
+(the whole text is one sequence) and writes *all* counts to a file: seqtool's
+default ``letters`` rule (runs of non-letters -> one space, lowercase), which on
+ASCII text is the d2l rule the peers implement.  On the UTF-8 corpora the Python
+peers implement ``letters`` independently (NFC, runs of Unicode letters,
+lowercase); ``LC_ALL=C tr | sort | uniq -c`` works on bytes (every byte >= 0x80
+counts as a letter, so curly quotes stick to words and É is not lowercased): it
+is timed but its counts are not compared there.  Runs are interleaved (each
 repetition runs every tool once, in a shuffled order) and the table reports
 medians of wall time and of peak memory, the resident set size summed over the
 whole process tree (pipelines, worker processes), sampled every 20 ms.  The
@@ -12,11 +17,20 @@ first repetition checks that every tool produced the same counts.
 Corpora (built under benchmarks/work/, which git ignores):
   tm10, tm100   The Time Machine repeated to 10 MB / 100 MB: distinct n-grams stay fixed;
   zipf100       100 MB sampled from a Zipf(1) distribution over 1,000,000 words,
-                where distinct n-grams grow with size as in real corpora.
+                where distinct n-grams grow with size as in real corpora;
+  fr10          real UTF-8 text: the French side of fra-eng.zip (Tatoeba; accents,
+                curly quotes, guillemets, narrow no-break spaces), repeated to 10 MB;
+  de10          the German side of Multi30k train (umlauts, ß), repeated to 10 MB;
+  fr10a, de10a  the same texts transliterated to ASCII (accents dropped, quotes
+                straightened): the UTF-8 cost is the time of fr10 over fr10a.
 
     python benchmarks/ngrams.py                       # everything (long)
     python benchmarks/ngrams.py --corpora tm10 --reps 5
+    python benchmarks/ngrams.py --corpora fr10,fr10a --tools seqtool,sort --base /work/main
     python benchmarks/ngrams.py --peer counter FILE N OUT   # one peer run (used internally)
+
+``--base DIR`` adds the tool ``seqtool@base``: the same command with another
+checkout of seqtool on PYTHONPATH, interleaved with the others (before/after).
 
 Needs: pip install nltk; optional: apt-get install irstlm (ngt).
 """
@@ -27,6 +41,8 @@ import argparse
 import json
 import os
 import random
+import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -85,11 +101,52 @@ def build_zipf(size_mb: int, vocab: int = 1_000_000, s: float = 1.0, seed: int =
     return out
 
 
+def _french() -> str:
+    import zipfile
+
+    with zipfile.ZipFile(SHARED / "fra-eng.zip") as z:
+        pairs = z.read("fra-eng/fra.txt").decode("utf-8")
+    return "".join(ln.partition("\t")[2] + "\n" for ln in pairs.splitlines())
+
+
+def _german() -> str:
+    import gzip
+
+    return gzip.decompress((SHARED / "multi30k" / "train.de.gz").read_bytes()).decode("utf-8")
+
+
+_ASCII = {"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "—": "-", "–": "-",
+          "…": "...", "œ": "oe", "Œ": "OE", "æ": "ae", "ß": "ss", "ẞ": "SS"}  # fmt: skip
+
+
+def transliterate(text: str) -> str:
+    """ASCII with the same words: accents dropped, quotes and spaces made ASCII."""
+    import unicodedata
+
+    text = "".join(_ASCII.get(c, " " if unicodedata.category(c) == "Zs" else c) for c in text)
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii())
+
+
+def build_utf8(name: str, size_mb: int, ascii_copy: bool) -> Path:
+    out = WORK / f"{name}{size_mb}{'a' if ascii_copy else ''}.txt"
+    if not out.exists():
+        text = {"fr": _french, "de": _german}[name]()
+        text = transliterate(text) if ascii_copy else text
+        reps = size_mb * 1_000_000 // len(text.encode("utf-8")) + 1
+        out.write_text(text * reps, encoding="utf-8")
+    return out
+
+
 CORPORA = {
     "tm10": lambda: build_repeated(10),
     "tm100": lambda: build_repeated(100),
     "zipf100": lambda: build_zipf(100),
+    "fr10": lambda: build_utf8("fr", 10, False),
+    "fr10a": lambda: build_utf8("fr", 10, True),
+    "de10": lambda: build_utf8("de", 10, False),
+    "de10a": lambda: build_utf8("de", 10, True),
 }
+UTF8 = {"fr10", "de10"}
 
 
 # ---------------------------------------------------------------- peers
@@ -97,7 +154,13 @@ def _d2l_tokens(path: str) -> list[str]:
     import re
 
     with open(path, encoding="utf-8") as f:
-        return re.sub("[^A-Za-z]+", " ", f.read()).lower().split()
+        text = f.read()
+    if text.isascii():
+        return re.sub("[^A-Za-z]+", " ", text).lower().split()
+    import unicodedata
+
+    # letters: NFC, runs of Unicode letters (not digits or _), lowercase
+    return re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", text).lower())
 
 
 def peer_counter(path: str, n: int, out: str) -> None:
@@ -120,16 +183,18 @@ def peer_nltk(path: str, n: int, out: str) -> None:
             f.write(f"{'--'.join(k)}\t{v}\n")
 
 
-def command(tool: str, corpus: Path, n: int, out: Path) -> list[str] | None:
+def command(tool: str, corpus: Path, n: int, out: Path, base: str = "") -> list[str] | None:
     py = sys.executable
-    if tool == "seqtool":
+    if tool in ("seqtool", "seqtool@base"):
         exe = shutil.which("seqtool") or f"{Path(py).parent}/seqtool"
-        return ["bash", "-c", f"{exe} ngrams {corpus} -n {n} --top 0 -q > {out}"]
+        env = f"PYTHONPATH={base} " if tool == "seqtool@base" else ""
+        return ["bash", "-c", f"{env}{exe} ngrams {corpus} -n {n} --top 0 > {out}"]
     if tool in ("counter", "nltk"):
         return [py, __file__, "--peer", tool, str(corpus), str(n), str(out)]
     if tool == "sort":
         words = f"{out}.words"
-        tok = f"tr -cs 'A-Za-z' '\\n' < {corpus} | tr 'A-Z' 'a-z'"
+        letters = "A-Za-z\\200-\\377" if corpus.stem in UTF8 else "A-Za-z"
+        tok = f"tr -cs '{letters}' '\\n' < {corpus} | tr 'A-Z' 'a-z'"
         if n == 1:
             script = f"{tok} | sort | uniq -c > {out}"
         else:
@@ -169,9 +234,14 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(cmd: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak tree RSS in MB, exit code) of one run."""
+def measure(cmd: list[str]) -> tuple[float, float, int, float, float]:
+    """(wall seconds, peak tree RSS in MB, exit code, counting seconds, CPU seconds) of
+    one run.  The counting time is the one seqtool's summary line reports (nan for the
+    peers); CPU is user + system time of the whole process tree, which a loaded machine
+    inflates far less than wall time (and which does not favour pipelines of several
+    processes, which get more of a busy machine's time slices)."""
     peak = 0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     done = threading.Event()
@@ -190,7 +260,11 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
     t.join()
     if proc.returncode:
         print(f"  ! {' '.join(cmd)[:120]} failed: {err.decode()[-300:]}", file=sys.stderr)
-    return wall, peak / MB, proc.returncode
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    found = re.search(rb" in (\d+\.\d+) s\n", err)
+    counting = float(found[1]) if found else float("nan")
+    return wall, peak / MB, proc.returncode, counting, cpu
 
 
 # ---------------------------------------------------------------- agreement
@@ -219,8 +293,9 @@ def summary(tool: str, path: Path) -> tuple[int, int, int]:
     return distinct, total, largest
 
 
-def agree(outputs: dict[str, Path]) -> str:
-    comparable = {t: p for t, p in outputs.items() if t != "ngt" and p.exists()}
+def agree(outputs: dict[str, Path], utf8: bool = False) -> str:
+    skip = {"ngt", "sort"} if utf8 else {"ngt"}  # sort: byte tokens on UTF-8 text
+    comparable = {t: p for t, p in outputs.items() if t not in skip and p.exists()}
     if not comparable:
         return "n/a"
     if max(p.stat().st_size for p in comparable.values()) < 64 * MB:
@@ -239,7 +314,9 @@ def agree(outputs: dict[str, Path]) -> str:
 
 
 # ---------------------------------------------------------------- main
-def run(corpora: list[str], orders: list[int], tools: list[str], reps: int) -> list[dict]:
+def run(
+    corpora: list[str], orders: list[int], tools: list[str], reps: int, base: str = ""
+) -> list[dict]:
     WORK.mkdir(exist_ok=True)
     outdir = WORK / "out"
     outdir.mkdir(exist_ok=True)
@@ -255,41 +332,51 @@ def run(corpora: list[str], orders: list[int], tools: list[str], reps: int) -> l
                 outputs = {}
                 for tool in order:
                     out = outdir / f"{tool}.{c}.{n}.txt"
-                    cmd = command(tool, paths[c], n, out)
+                    cmd = command(tool, paths[c], n, out, base)
                     if cmd is None:
                         continue
-                    wall, peak, code = measure(cmd)
+                    wall, peak, code, counting, cpu = measure(cmd)
+                    load = os.getloadavg()[0]
                     if code == 0:
-                        results.setdefault((c, n, tool), []).append((wall, peak))
+                        results.setdefault((c, n, tool), []).append(
+                            (wall, peak, load, counting, cpu)
+                        )
                         outputs[tool] = out
-                    print(f"rep {rep + 1} {c} n={n} {tool:8s} {wall:7.2f} s {peak:8.0f} MB",
-                          file=sys.stderr, flush=True)  # fmt: skip
+                    print(f"rep {rep + 1} {c} n={n} {tool:12s} {wall:7.2f} s {peak:8.0f} MB "
+                          f"load {load:.2f}", file=sys.stderr, flush=True)  # fmt: skip
                 if rep == 0:
-                    checks[(c, n)] = agree(outputs)
+                    checks[(c, n)] = agree(outputs, c in UTF8)
                     print(f"  check {c} n={n}: {checks[(c, n)]}", file=sys.stderr, flush=True)
                 for p in outputs.values():
                     p.unlink(missing_ok=True)
     rows = []
     for (c, n, tool), runs in results.items():
-        wall = statistics.median(w for w, _ in runs)
-        peak = statistics.median(m for _, m in runs)
+        wall = statistics.median(r[0] for r in runs)
+        peak = statistics.median(r[1] for r in runs)
+        load = statistics.mean(r[2] for r in runs)
+        counting = statistics.median(r[3] for r in runs)
+        cpu = statistics.median(r[4] for r in runs)
         rows.append({"corpus": c, "n": n, "tool": tool, "wall_s": wall, "peak_mb": peak,
-                     "runs": len(runs), "check": checks.get((c, n), "")})  # fmt: skip
+                     "runs": len(runs), "load": load, "counting_s": counting, "cpu_s": cpu, "check": "byte tokens: not compared" if tool == "sort" and c in UTF8
+                     else checks.get((c, n), "")})  # fmt: skip
     return rows
 
 
 def table(rows: list[dict]) -> str:
     base = {(r["corpus"], r["n"]): r for r in rows if r["tool"] == "seqtool"}
     lines = [
-        "| corpus | n | tool | wall (s) | peak memory (MB) | time / seqtool | counts |",
-        "|---|---|---|---|---|---|---|",
+        "| corpus | n | tool | wall (s) | CPU (s) | counting (s) | peak memory (MB) "
+        "| wall / seqtool | CPU / seqtool | load | counts |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["corpus"], r["n"], r["wall_s"])):
         b = base.get((r["corpus"], r["n"]))
         ratio = f"{r['wall_s'] / b['wall_s']:.1f}x" if b else ""
+        cpu_ratio = f"{r['cpu_s'] / b['cpu_s']:.1f}x" if b and b["cpu_s"] else ""
         lines.append(
-            f"| {r['corpus']} | {r['n']} | {r['tool']} | {r['wall_s']:.2f} | "
-            f"{r['peak_mb']:.0f} | {ratio} | {r['check']} |"
+            f"| {r['corpus']} | {r['n']} | {r['tool']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
+            f"{_secs(r['counting_s'])} | {r['peak_mb']:.0f} | {ratio} | {cpu_ratio} | "
+            f"{r['load']:.1f} | {r['check']} |"
         )
     return "\n".join(lines)
 
@@ -305,13 +392,56 @@ def main() -> None:
     ap.add_argument("--tools", default="seqtool,sort,counter,nltk,ngt")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
+    ap.add_argument("--base", default="", help="Also time seqtool from this checkout.")
     a = ap.parse_args()
-    rows = run(
-        a.corpora.split(","), [int(x) for x in a.orders.split(",")], a.tools.split(","), a.reps
-    )
+    tools = a.tools.split(",") + (["seqtool@base"] if a.base else [])
+    rows = run(a.corpora.split(","), [int(x) for x in a.orders.split(",")], tools, a.reps, a.base)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
+    print(f"CPU: {_cpu()}; load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     print(table(rows))
+    pairs = utf8_cost(rows)
+    if pairs:
+        print()
+        print(pairs)
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _secs(x: float) -> str:
+    return "" if x != x else f"{x:.2f}"  # nan: not reported
+
+
+def utf8_cost(rows: list[dict]) -> str:
+    """Time on each UTF-8 corpus over time on its ASCII transliteration, per tool and n:
+    CPU seconds, and for seqtool also the counting time its summary line reports."""
+    by = {(r["corpus"], r["n"], r["tool"]): r for r in rows}
+    lines = [
+        "| corpus | n | tool | CPU UTF-8 / ASCII (s) | ratio | counting UTF-8 / ASCII (s) | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    found = False
+    for (c, n, tool), r in sorted(by.items()):
+        a = by.get((c + "a", n, tool))
+        if c not in UTF8 or a is None:
+            continue
+        found = True
+        counting = ""
+        if r["counting_s"] == r["counting_s"]:  # not nan
+            counting = (f"{r['counting_s']:.2f} / {a['counting_s']:.2f} | "
+                        f"{r['counting_s'] / a['counting_s']:.2f}x")  # fmt: skip
+        lines.append(f"| {c} | {n} | {tool} | {r['cpu_s']:.2f} / {a['cpu_s']:.2f} | "
+                     f"{r['cpu_s'] / a['cpu_s']:.2f}x | {counting or ' | '} |")  # fmt: skip
+    return "\n".join(lines) if found else ""
 
 
 if __name__ == "__main__":

@@ -521,3 +521,34 @@ def read_npz(
             except (NotImplementedError, RuntimeError) as e:  # zip flags: encrypted, patched
                 raise InputError(f"{name}: unsupported or damaged .npz file: {e}") from None
     return out
+
+
+# TSV fields: a tab, a line break or a carriage return inside a value (a character
+# token, a translation) would split the record, so they are written as the two
+# characters \t, \n, \r, and a backslash as \\ (the escapes of PostgreSQL's text
+# COPY format and of `cut`-friendly TSV tools).
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_TSV_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def tsv_escape(field: str) -> str:
+    """A value as one TSV field: ``\\``, tab, line break, carriage return escaped."""
+    if "\\" not in field and field.isprintable():  # isprintable: no tab, \n or \r
+        return field
+    return field.translate(_TSV_ESCAPES)
+
+
+def tsv_unescape(field: str) -> str:
+    """The inverse of :func:`tsv_escape` (an unknown escape is kept as it is)."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        c = field[i]
+        if c == "\\" and i + 1 < len(field) and field[i + 1] in _TSV_UNESCAPES:
+            out.append(_TSV_UNESCAPES[field[i + 1]])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)

@@ -215,18 +215,24 @@ def test_tsv_blocks_order_with_few_spare_bits(
 
 
 def test_tsv_lines_unusual_tokens() -> None:
-    """Tokens wider than the padded layout, or holding a NUL, are laid out byte by byte."""
+    """Tokens wider than the padded layout, or holding a NUL, are laid out byte by byte;
+    tabs, line breaks and backslashes are escaped."""
+    from seqtool.io import tsv_escape
     from seqtool.stats.tsv import PAD_WIDTH, TokenBytes, tsv_lines
 
-    for tokens in (["", "x" * (PAD_WIDTH + 3), "y", "é"], ["", "a\x00b", "c"], ["", "a\nb", "c"]):
+    for tokens in (
+        ["", "x" * (PAD_WIDTH + 3), "y", "é"],
+        ["", "a\x00b", "c"],
+        ["", "a\nb", "c"],
+        ["", "\t", "\\"],
+    ):
         rows = np.array([[1, 2], [2, 1], [2, 2], [1, 1]])
         c = np.array([10**12, 7, 1, 100])
+        esc = [tsv_escape(t) for t in tokens]
         for sep in ("", " "):
-            want = "".join(f"{tokens[a]}{sep}{tokens[b]}\t{k}\n" for (a, b), k in zip(rows, c))
+            want = "".join(f"{esc[a]}{sep}{esc[b]}\t{k}\n" for (a, b), k in zip(rows, c))
             assert tsv_lines(TokenBytes(tokens), rows, c, sep.encode()).decode() == want
-            want = "".join(
-                f"{tokens[a]}{sep}{tokens[b]}\t{k}\n" for (a, b), k in zip(rows[2:], c[2:])
-            )
+            want = "".join(f"{esc[a]}{sep}{esc[b]}\t{k}\n" for (a, b), k in zip(rows[2:], c[2:]))
             assert tsv_lines(TokenBytes(tokens), rows[2:], c[2:], sep.encode()).decode() == want
 
 
@@ -312,10 +318,11 @@ def test_cli_count_subcommand_stdin_and_order_range(cli) -> None:
 def test_cli_all_counts_json_and_char(cli, tiny: Path) -> None:
     r = cli("ngrams", tiny, "--top", "0", "-f", "jsonl", "-q")
     rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(rows) == 9 and rows[0] == {"n": 1, "ngram": "the", "count": 5}
+    assert len(rows) == 9 and rows[0] == {"n": 1, "ngram": "the", "count": 5, "tokens": ["the"]}
     assert r.stderr == ""
     r = cli("ngrams", tiny, "-t", "char", "-n", "2", "--top", "1", "-f", "json")
-    assert json.loads(r.stdout) == [{"n": 2, "ngram": "a--t", "count": 5}]  # ties: at, e , he
+    want = [{"n": 2, "ngram": "a--t", "count": 5, "tokens": ["a", "t"]}]  # ties: at, e , he
+    assert json.loads(r.stdout) == want
     r = cli("ngrams", tiny, "--top", "0", "--min-count", "2", "--header")
     assert r.stdout.splitlines()[0] == "ngram\tcount" and len(r.stdout.splitlines()) == 7
 

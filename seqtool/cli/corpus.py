@@ -182,7 +182,7 @@ def vocab_show(
     if top_rows:
         render.emit_rows(
             ("id", "token", "count"),
-            [(i, repr(t)[1:-1] if fmt == "tsv" else repr(t), c) for i, t, c in top_rows],
+            [(i, t if fmt == "tsv" else repr(t), c) for i, t, c in top_rows],  # TSV escapes
             fmt,
             title="top tokens",
         )

@@ -233,10 +233,10 @@ def emit_counts(
         def all_rows():  # noqa: E306
             for n in orders:
                 rows, c = counts.ranked(n, top, min_count)
-                for g, k in zip(counts.strings(rows, sep), c.tolist()):
-                    yield n, g, k
+                for g, k, t in zip(counts.strings(rows, sep), c.tolist(), counts.token_lists(rows)):
+                    yield n, g, k, t
 
-        render.emit_rows(("n", "ngram", "count"), all_rows(), fmt)
+        render.emit_rows(("n", "ngram", "count", "tokens"), all_rows(), fmt)
         return
     for n in orders:
         rows, c = counts.ranked(n, top, min_count)

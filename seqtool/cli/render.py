@@ -1,8 +1,10 @@
-"""Everything seqtool shows a person: result tables, TSV/JSON, messages, progress.
+r"""Everything seqtool shows a person: result tables, TSV/JSON, messages, progress.
 
 This is the only module that imports rich.  Results go to stdout: a rich table
 when stdout is a terminal, headerless TSV when it is not (so ``sort``, ``cut``
-and ``join`` work on it), or JSON / JSON Lines on request.  Messages and progress
+and ``join`` work on it), or JSON / JSON Lines on request.  TSV fields escape a
+backslash, tab, line break and carriage return as ``\\``, ``\t``, ``\n``, ``\r``
+(:func:`seqtool.io.tsv_escape`), so every record is one line.  Messages and progress
 go to stderr, and ``--quiet`` silences them without changing stdout.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from seqtool.errors import UsageError
+from seqtool.io import tsv_escape
 
 FORMATS = ("table", "tsv", "json", "jsonl")
 _settings = {"quiet": False}
@@ -63,6 +66,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def tsv_field(value: Any) -> str:
+    """A value as one TSV field (see the module docstring)."""
+    return tsv_escape(_cell(value))
+
+
 def emit_rows(
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
@@ -72,11 +80,11 @@ def emit_rows(
 ) -> None:
     """Print rows of results in the chosen format; TSV and JSONL stream row by row."""
     out = sys.stdout
-    if fmt == "tsv":
+    if fmt == "tsv":  # fields escaped: a tab or line break in a value stays in its field
         if header:
-            out.write("\t".join(columns) + "\n")
+            out.write("\t".join(map(tsv_escape, columns)) + "\n")
         for row in rows:
-            out.write("\t".join(_cell(v) for v in row) + "\n")
+            out.write("\t".join(map(tsv_field, row)) + "\n")
     elif fmt == "jsonl":
         for row in rows:
             out.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n")

@@ -34,18 +34,19 @@ from seqtool.errors import UsageError
 from seqtool.train.options import TrainOptions, compact
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PART = r"(\d+(?:\.\d+)?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)"
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``90``, ``84s``, ``10m``, ``1h30m`` or ``1.5h``."""
+    """Seconds in ``90``, ``84s``, ``10m``, ``3min``, ``1h30m``, ``1.5h`` or ``2 hours``."""
     t = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", t):
         seconds = float(t)
     else:
-        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", t)
-        if not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([smhd])", "", t).strip():
+        parts = re.findall(_PART, t)
+        if not parts or re.sub(_PART, "", t).strip():
             raise UsageError(f"--time-budget: cannot read {text!r}; write e.g. 90s, 10m or 1h30m")
-        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+        seconds = sum(float(n) * _UNITS[u[0]] for n, u in parts)
     if not seconds > 0 or math.isinf(seconds):
         raise UsageError(f"--time-budget must be positive, not {text!r}")
     return seconds

@@ -452,7 +452,7 @@ def _emit(out: Any, fmt: str, n: int, nbest: list[Any]) -> None:
         return
     for rank, t in enumerate(nbest, 1):
         if fmt == "tsv":
-            out.write(f"{n}\t{rank}\t{t.score:.4f}\t{t.text}\n")
+            out.write(f"{n}\t{rank}\t{t.score:.4f}\t{render.tsv_field(t.text)}\n")
         else:
             record = {"line": n, "rank": rank, "score": round(t.score, 4), "translation": t.text}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -16,13 +16,18 @@ and counted with array operations alone:
    :class:`~seqtool.stats.tokens.Lexicon` dict, so a word has the same id
    whichever path met it.
 
-Longer words (rare) go through the dict.  New ids are given in code order, not
+Longer words (rare) go through the dict.  When the text is the output of
+:func:`seqtool.stats.utf8letters.letter_bytes` (``utf8=True``: bytes >= 0x80 are
+letters of a word, already lowercased), a word with non-ASCII letters is coded
+by its UTF-8 bytes when it has at most 7 (with bit 62 set, above every letter
+code), and longer ones go through the dict, one lookup per distinct word.  New ids are given in code order, not
 in order of first appearance, so callers that need the latter (Heaps' law)
 use the dict path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,10 +36,14 @@ if TYPE_CHECKING:
     from seqtool.stats.tokens import Lexicon
 
 MAX_LETTERS = 12
+_BYTE_KEY = 7  # words with non-ASCII letters of up to 7 bytes: the bytes are the code
+_TAG = 1 << 62  # above every letter code (< 2**60): marks a byte code
+_WIDE = 32  # words of up to this many bytes are made unique as byte strings
 _PAD = 16
 _DIGITS = bytes(
     (c - 64 if 65 <= c <= 90 else c - 96 if 97 <= c <= 122 else 0) for c in range(256)
 )  # A-Z and a-z -> 1..26 (lowercased), all else 0
+_DIGITS_UTF8 = _DIGITS[:128] + bytes([27]) * 128  # bytes of non-ASCII letters: not 0
 _KEEP = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
@@ -73,8 +82,40 @@ def _codes(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return codes.view(np.int64), starts, lens
 
 
+def _split(
+    text: bytes, utf8: bool, high: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Codes, starts and lengths of the words of ``text``, and which words need the dict
+    (more than 12 letters, or with ``utf8`` a non-ASCII letter; ``high``: where those
+    start, if known)."""
+    codes, starts, lens = _codes(text.translate(_DIGITS_UTF8 if utf8 else _DIGITS))
+    long = lens > MAX_LETTERS
+    if utf8:
+        if high is None:
+            high = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) >= 0x80)
+        if len(high):
+            odd = np.zeros(len(starts), dtype=bool)
+            odd[np.searchsorted(starts, high, side="right") - 1] = True
+            small = odd & (lens <= _BYTE_KEY)
+            if small.any():  # their UTF-8 bytes are their code, tagged apart from letters
+                at = np.flatnonzero(small)
+                padded = np.frombuffer(text + bytes(8), dtype=np.uint8)
+                raw = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+                codes[at] = (raw[starts[at]] & _KEEP[lens[at]]).view(np.int64) | _TAG
+                odd &= ~small
+            long |= odd
+    return codes, starts, lens, long
+
+
 def _decode(codes: np.ndarray) -> list[bytes]:
-    """Codes back to lowercase ASCII words (C-level: no Python step per word)."""
+    """Codes back to words (C-level: no Python step per word)."""
+    tagged = codes >= _TAG
+    if tagged.any():
+        out = np.empty(len(codes), dtype=object)
+        out[~tagged] = _decode(codes[~tagged])
+        out[tagged] = (codes[tagged] & (_TAG - 1)).view("<u8").view("S8").tolist()
+        return out.tolist()  # type: ignore[no-any-return]
+
     shifts = np.arange(MAX_LETTERS, dtype=np.int64) * 5
     digits = ((codes[:, None] >> shifts) & 31).astype(np.uint8)  # (m, 12)
     rows = np.zeros((len(codes), MAX_LETTERS + 1), dtype=np.uint8)
@@ -98,31 +139,33 @@ class LetterCodes:
         self.recent = np.zeros(0, dtype=np.int64)  # sorted, none of them in codes
         self.recent_ids = np.zeros(0, dtype=np.int64)
 
-    def word_ids(self, text: bytes) -> np.ndarray:
-        """Ids of the words (runs of ASCII letters, lowercased) of ``text``; (t,) int64."""
-        buf = text.translate(_DIGITS)
-        codes, starts, lens = _codes(buf)
-        long = lens > MAX_LETTERS
+    def word_ids(
+        self, text: bytes, utf8: bool = False, high: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Ids of the words (runs of ASCII letters, lowercased) of ``text``; (t,) int64.
+
+        ``utf8``: ``text`` is lowercased letter bytes from ``letter_bytes``, whose
+        non-ASCII bytes belong to words too (those words take the dict); ``high``:
+        where its non-ASCII characters start, when known.
+        """
+        codes, starts, lens, long = _split(text, utf8, high)
         uniq, inverse = _unique_inverse(codes[~long] if long.any() else codes)
         ids = np.empty(len(codes), dtype=np.int64)
         ids[~long] = self._lookup(uniq)[inverse]
         if long.any():
-            lower = text.lower()
-            get = self.lexicon.index.__getitem__
-            ids[long] = [
-                get(lower[s : s + n]) for s, n in zip(starts[long].tolist(), lens[long].tolist())
-            ]
+            ids[long] = self._dict_ids(text if utf8 else text.lower(), starts[long], lens[long])
         return ids
 
-    def word_counts(self, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    def word_counts(
+        self, text: bytes, utf8: bool = False, high: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Distinct word ids of ``text`` and how often each occurs; (k,) and (k,) int64.
 
         For unigram counts: a plain sort of the codes replaces the ``argsort`` that
-        per-token ids need, and no per-token array is built.
+        per-token ids need, and no per-token array is built.  ``utf8`` as in
+        :meth:`word_ids`.
         """
-        buf = text.translate(_DIGITS)
-        codes, starts, lens = _codes(buf)
-        long = lens > MAX_LETTERS
+        codes, starts, lens, long = _split(text, utf8, high)
         short = np.sort(codes[~long]) if long.any() else np.sort(codes)
         first = np.empty(len(short), dtype=bool)
         first[:1] = True
@@ -131,15 +174,29 @@ class LetterCodes:
         counts = np.diff(at, append=len(short))
         ids = self._lookup(short[at])
         if long.any():
-            lower = text.lower()
-            get = self.lexicon.index.__getitem__
-            words = [lower[s : s + n] for s, n in zip(starts[long].tolist(), lens[long].tolist())]
-            long_ids, long_counts = np.unique(
-                np.fromiter(map(get, words), np.int64, len(words)), return_counts=True
-            )
+            lower = text if utf8 else text.lower()
+            long_ids, long_counts = self._dict_counts(lower, starts[long], lens[long])
             ids = np.concatenate((ids, long_ids))
             counts = np.concatenate((counts, long_counts))
         return ids, counts
+
+    def _dict_ids(self, text: bytes, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """Ids of the words ``text[s : s + n]``, from the lexicon dict; (m,) int64."""
+        out = np.empty(len(starts), dtype=np.int64)
+        for at, words, inverse in _distinct_words(text, starts, lens):
+            ids = self.lexicon.add_many(words)
+            out[at] = ids[inverse]
+        return out
+
+    def _dict_counts(
+        self, text: bytes, starts: np.ndarray, lens: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct ids of the words ``text[s : s + n]`` and their counts."""
+        ids, counts = [], []
+        for _, words, inverse in _distinct_words(text, starts, lens):
+            ids.append(self.lexicon.add_many(words))
+            counts.append(np.bincount(inverse, minlength=len(words)))
+        return np.concatenate(ids), np.concatenate(counts)  # groups hold different words
 
     def _lookup(self, uniq: np.ndarray) -> np.ndarray:
         out = np.empty(len(uniq), dtype=np.int64)
@@ -166,6 +223,47 @@ class LetterCodes:
                 self.recent = self.recent[:0]
                 self.recent_ids = self.recent_ids[:0]
         return out
+
+
+def _distinct_words(
+    text: bytes, starts: np.ndarray, lens: np.ndarray
+) -> Iterator[tuple[np.ndarray | slice, list[bytes], np.ndarray]]:
+    """The words ``text[s : s + n]`` in groups: (which of them, the distinct words,
+    each one's index among those).
+
+    A Python step per distinct word, not per word: words of up to 8 bytes are one
+    uint64 each (NUL-padded), up to 32 bytes one fixed-width byte string, and
+    each group is made unique with ``np.unique``; longer ones (rare) are taken one
+    by one.  Byte strings drop trailing NULs, and no word holds a NUL byte.
+    """
+    if len(starts) < 64:
+        yield slice(None), *_dedupe(text, starts, lens)
+        return
+    padded = np.frombuffer(text + bytes(_WIDE), dtype=np.uint8)
+    short = lens <= 8
+    if short.any():
+        at = np.flatnonzero(short)
+        words = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+        keys = words[starts[at]] & _KEEP[lens[at]]
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        yield at, uniq.view("S8").tolist(), inverse.reshape(-1)
+    mid = (lens > 8) & (lens <= _WIDE)
+    if mid.any():
+        at = np.flatnonzero(mid)
+        view = np.lib.stride_tricks.as_strided(padded, (len(text) + 1, _WIDE), (1, 1))
+        rows = view[starts[at]]  # a copy
+        rows[np.arange(_WIDE) >= lens[at][:, None]] = 0  # a word ends at its length
+        uniq, inverse = np.unique(rows.view(f"S{_WIDE}").reshape(-1), return_inverse=True)
+        yield at, uniq.tolist(), inverse.reshape(-1)
+    wide = np.flatnonzero(lens > _WIDE)
+    if len(wide):
+        yield wide, *_dedupe(text, starts[wide], lens[wide])
+
+
+def _dedupe(text: bytes, starts: np.ndarray, lens: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+    words = [text[s : s + n] for s, n in zip(starts.tolist(), lens.tolist())]
+    index = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    return list(index), np.fromiter(map(index.__getitem__, words), np.int64, len(words))
 
 
 def _unique_inverse(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,7 +38,15 @@ import numpy as np
 
 from seqtool import __version__
 from seqtool.errors import InputError, UsageError
-from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks, load_json, read_npz
+from seqtool.io import (
+    CHUNK_BYTES,
+    atomic_write,
+    display_name,
+    iter_chunks,
+    load_json,
+    read_npz,
+    tsv_escape,
+)
 from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, packs, unpack
 from seqtool.stats.tokens import BOUNDARY, ChunkTokenizer
 from seqtool.stats.tsv import TokenBytes, tsv_lines
@@ -266,6 +274,10 @@ class NgramCounts:
             return cols[0]
         return list(map(_pattern(len(cols), sep).__mod__, zip(*cols)))
 
+    def token_lists(self, rows: np.ndarray) -> list[list[str]]:
+        """The n-grams of (k, n) id rows as lists of tokens (unambiguous, whatever ``sep``)."""
+        return [list(t) for t in zip(*_columns(np.array(self.tokens, dtype=object), rows))]
+
     def top(self, n: int, k: int = 10, sep: str = "--") -> list[tuple[str, int]]:
         rows, counts = self.ranked(n, k)
         return list(zip(self.strings(rows, sep), counts.tolist()))
@@ -273,11 +285,14 @@ class NgramCounts:
     def tsv_blocks(
         self, n: int, sep: str = "--", min_count: int = 1, block: int = 1 << 16
     ) -> Iterator[bytes]:
-        """Every n-gram as UTF-8 ``ngram<TAB>count`` lines, in output order, in blocks."""
+        """Every n-gram as UTF-8 ``ngram<TAB>count`` lines, in output order, in blocks.
+
+        Tokens and ``sep`` are escaped as TSV fields (:func:`seqtool.io.tsv_escape`).
+        """
         sel = self._selected(n, 0, min_count)
         ranks = self._ranks(n, sel)
         toks = TokenBytes(list(map(self.tokens.__getitem__, ranks[0].tolist())))  # rank order
-        glue = sep.encode("utf-8")
+        glue = tsv_escape(sep).encode("utf-8")
         for rows, counts in self._ranked_blocks(n, sel, ranks, block):
             yield tsv_lines(toks, rows, counts, glue)
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqtool.stats.letters import LetterCodes
+from seqtool.stats.utf8letters import byte_table, letter_bytes
 from seqtool.text.normalize import Normalizer
 
 if TYPE_CHECKING:
@@ -31,18 +32,6 @@ BOUNDARY = 0
 _MARK = b"\x00"  # NUL never reaches us: seqtool.io refuses it as binary input
 _SPACES = re.compile(rb" {2,}")
 _UNICODE_MAX = 0x110000
-
-
-def _ascii_table(lower: bool, per_line: bool) -> bytes:
-    """A bytes.translate table: ASCII letters kept (lowercased), all else a space."""
-    table = bytearray(b" " * 256)
-    for c in range(65, 91):
-        table[c] = c + 32 if lower else c
-    for c in range(97, 123):
-        table[c] = c
-    if per_line:
-        table[10] = 0
-    return bytes(table)
 
 
 class _WordIndex(dict[bytes, int]):
@@ -159,7 +148,7 @@ class ChunkTokenizer:
         self.per_line = per_line
         self.vocab = vocab
         self.lexicon = Lexicon(char=tokenizer == "char")
-        self._table = _ascii_table(normalizer.lower, per_line)
+        self._table = byte_table(normalizer.lower, per_line, keep_high=False)
         self._collapses = normalizer.name in ("d2l", "letters")
         # Array-only word ids (seqtool.stats.letters) give ids out of first-appearance
         # order, so they are off when the caller needs that order (Heaps' law).
@@ -174,19 +163,40 @@ class ChunkTokenizer:
             return self.lexicon.word_ids(self._subword_tokens(chunk))
         if self.kind == "char":
             return self.lexicon.char_ids(self._code_points(chunk, first))
-        if self._codes is not None and self._fast(chunk):
-            return self._codes.word_ids(chunk.encode("utf-8"))
+        if self._codes is not None:
+            packed = self._packable(chunk)
+            if packed is not None:
+                return self._codes.word_ids(*packed)
         return self.lexicon.word_ids(self._word_tokens(chunk))
 
     def unigram_counts(self, chunk: str) -> tuple[np.ndarray, np.ndarray] | None:
         """(distinct ids, counts) of the chunk's tokens when the packed-letters path
         applies (see :meth:`LetterCodes.word_counts`), else None: call the tokenizer."""
-        if self._codes is not None and self._fast(chunk):
-            return self._codes.word_counts(chunk.encode("utf-8"))
+        if self._codes is not None:
+            packed = self._packable(chunk)
+            if packed is not None:
+                return self._codes.word_counts(*packed)
         return None
 
     def _fast(self, chunk: str) -> bool:
         return self.norm.name == "d2l" or (self.norm.name == "letters" and chunk.isascii())
+
+    def _packable(self, chunk: str) -> tuple[bytes, bool, np.ndarray | None] | None:
+        """The chunk as :class:`LetterCodes` takes it: raw bytes (d2l, ASCII text), or
+        ``letters`` applied to UTF-8 bytes (flag True, with where the non-ASCII
+        letters start); None: use the normaliser."""
+        if self._fast(chunk):
+            return chunk.encode("utf-8"), False, None
+        spaced = letter_bytes(chunk, self.norm.lower)
+        return None if spaced is None else (spaced.text, True, spaced.letters)
+
+    def _letters(self, chunk: str, line_mark: bool) -> bytes | None:
+        """``letters`` of a non-ASCII chunk as spaced UTF-8 tokens (None: not that rule,
+        or text the byte route cannot take)."""
+        if self.norm.name != "letters":
+            return None
+        spaced = letter_bytes(chunk, self.norm.lower, line_mark)
+        return None if spaced is None else spaced.text
 
     def _word_tokens(self, chunk: str) -> list[bytes]:
         if self._fast(chunk):
@@ -194,6 +204,9 @@ class ChunkTokenizer:
             if self.per_line:
                 buf = buf.replace(_MARK, b" \x00 ")
             return buf.split()
+        spaced = self._letters(chunk, self.per_line)
+        if spaced is not None:
+            return (spaced.replace(_MARK, b" \x00 ") if self.per_line else spaced).split()
         norm = self.norm
         if self.per_line:
             text = "".join(norm(line) + " \x00 " for line in chunk.split("\n")[:-1])
@@ -205,6 +218,11 @@ class ChunkTokenizer:
 
     def _code_points(self, chunk: str, first: bool) -> np.ndarray:
         if self.per_line:
+            spaced = self._letters(chunk, line_mark=True)
+            if spaced is not None:  # each line collapsed and trimmed, as Normalizer.line does
+                spaced = _SPACES.sub(b" ", spaced).replace(b" \x00", b"\x00")
+                spaced = spaced.replace(b"\x00 ", b"\x00").removeprefix(b" ")
+                return _utf32(spaced)
             lines = chunk.split("\n")[:-1]
             text = "".join(self.norm.line(ln.removesuffix("\r")) + "\x00" for ln in lines)
             return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
@@ -218,6 +236,10 @@ class ChunkTokenizer:
             if not first and buf.startswith(b" "):
                 buf = buf[1:]
             return np.frombuffer(buf, dtype=np.uint8)
+        spaced = self._letters(chunk, line_mark=False)
+        if spaced is not None:
+            spaced = _SPACES.sub(b" ", spaced)
+            return _utf32(spaced[1:] if not first and spaced.startswith(b" ") else spaced)
         text = self.norm(chunk)
         if not first and text.startswith(" "):
             text = text[1:]
@@ -231,3 +253,10 @@ class ChunkTokenizer:
             if self.per_line:
                 out.append(_MARK)
         return out
+
+
+def _utf32(utf8: bytes) -> np.ndarray:
+    """Code points of UTF-8 text; (k,) uint32 (uint8 when the text is ASCII)."""
+    if utf8.isascii():
+        return np.frombuffer(utf8, dtype=np.uint8)
+    return np.frombuffer(utf8.decode("utf-8").encode("utf-32-le"), dtype=np.uint32)

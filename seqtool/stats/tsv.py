@@ -15,21 +15,28 @@ digits and line breaks scattered in place.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+
+from seqtool.io import tsv_escape
 
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
 PAD_WIDTH = 32  # widest token field of the padded layout
+_ESCAPED = re.compile(r"[\\\t\r]")
 
 
 class TokenBytes:
-    """The UTF-8 bytes of every token, concatenated, with each token's start and length."""
+    """The UTF-8 bytes of every token as a TSV field (:func:`seqtool.io.tsv_escape`),
+    concatenated, with each token's start and length."""
 
     def __init__(self, tokens: list[str]) -> None:
         joined = "\n".join(tokens)
-        if joined.count("\n") == len(tokens) - 1:  # no token holds a line break
+        if joined.count("\n") == len(tokens) - 1 and not _ESCAPED.search(joined):
+            # no token holds a line break, a tab, a carriage return or a backslash
             encoded = joined.encode("utf-8", "surrogatepass").split(b"\n")
         else:
-            encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
+            encoded = [tsv_escape(t).encode("utf-8", "surrogatepass") for t in tokens]
         self.length = np.fromiter(map(len, encoded), np.int64, len(encoded))
         self.start = np.concatenate(([0], np.cumsum(self.length)[:-1])).astype(np.int64)
         self.blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)

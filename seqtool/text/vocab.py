@@ -109,10 +109,12 @@ class Vocab:
         norm = normalizer or Normalizer.make(default_normalizer(kind))
         if kind in SUBWORD:
             return cls._build_subword(lines, kind, norm, vocab_size, source)
-        split = char_tokens if kind == "char" else word_tokens
-        counter: Counter[str] = Counter()
-        for line in lines:
-            counter.update(split(norm.line(line)))
+        if kind == "char":
+            counter = char_counts(lines, norm)
+        else:
+            counter = Counter()
+            for line in lines:
+                counter.update(word_tokens(norm.line(line)))
         for tok in extra_tokens:
             counter.setdefault(tok, 0)
         unk_seen = sum(counter.pop(s, 0) for s in SPECIALS)  # e.g. PTB's literal "<unk>"
@@ -398,3 +400,32 @@ def _reservoir(items: Iterable[str], k: int, seed: int = 0) -> tuple[list[str], 
             if j < k:
                 sample[j] = item
     return sample, n
+
+
+def char_counts(lines: Iterable[str], norm: Normalizer, block: int = 1 << 20) -> Counter[str]:
+    """Characters counted as ``ngrams -t char`` counts them: the whole text is one
+    sequence and a line break is a character (``d2l`` and ``letters`` turn it into
+    the space of the run of non-letters it belongs to, as the d2l book does)."""
+    counter: Counter[str] = Counter()
+    collapses = norm.name in ("d2l", "letters")
+    first = True
+    pending: list[str] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal first, size
+        text = norm("".join(pending))
+        if collapses and not first and text.startswith(" "):
+            text = text[1:]  # the previous block ended in a line break, now a space
+        counter.update(text)
+        first, size = False, 0
+        pending.clear()
+
+    for line in lines:
+        pending.append(line + "\n")
+        size += len(line) + 1
+        if size >= block:
+            flush()
+    if pending:
+        flush()
+    return counter

@@ -1,0 +1,210 @@
+"""The ``letters`` normaliser on UTF-8 bytes, with array operations.
+
+``letters`` (:mod:`seqtool.text.normalize`) composes the text (NFC), turns every
+run of characters that are neither letters nor combining marks (digits, ``_``,
+punctuation, symbols, spaces) into one space, and lowercases.  As a regular
+expression whose class has hundreds of ranges it costs about half a second a
+megabyte of non-ASCII text.  Counting needs only the tokens, so here the same
+tokens come from the UTF-8 bytes:
+
+1. ``bytes.translate``: ASCII letters kept (lowercased), other ASCII bytes a
+   space (a line break optionally a NUL, the per-line marker), bytes >= 0x80 kept;
+2. the non-ASCII characters (their lead bytes: a few percent of real text) are
+   decoded to code points with array arithmetic and looked up in a table, filled
+   once per distinct code point, that says whether the character is a letter (or
+   mark) and whether its lowercase differs;
+3. non-letters are blanked byte by byte, letters whose lowercase differs are
+   rewritten in place (the same UTF-8 length).
+
+Lowercase mappings that change the UTF-8 length or depend on the context (the
+final sigma rule of ``str.lower``) send the chunk down a code-point route:
+non-letters blanked in a uint32 array, then ``str.lower`` on the whole text, as
+the regular-expression path does.  Either output differs from
+``normalize(text).encode()`` only in how many spaces lie between tokens, so
+``split`` gives exactly the same tokens.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from typing import NamedTuple
+
+import numpy as np
+
+_UNKNOWN, _KEEP, _BLANK, _LOWER, _SPECIAL = 0, 1, 2, 3, 4
+_UNSAFE = 8  # flag: text holding this character may not be NFC-composed
+_NONE = np.zeros(0, dtype=np.int64)
+_UNICODE_MAX = 0x110000
+_CAPITAL_SIGMA = 0x3A3  # str.lower maps it by its context (final sigma)
+
+
+def is_letter(c: str) -> bool:
+    """Whether ``letters`` keeps the character: a letter or combining mark, not a digit or ``_``.
+
+    The complement of the normaliser's pattern ``(?:[^\\w<marks>]|[\\d_])+``: ``\\w``
+    is ``str.isalnum`` plus ``_`` and ``\\d`` is ``str.isdecimal`` for str patterns.
+    """
+    return (c.isalnum() or unicodedata.category(c)[0] == "M") and not c.isdecimal() and c != "_"
+
+
+class Spaced(NamedTuple):
+    """The output of :func:`letter_bytes`."""
+
+    text: bytes
+    """UTF-8, tokens separated by spaces (one or more) or line marks"""
+    letters: np.ndarray | None
+    """where the non-ASCII characters (all letters) of ``text`` start, in order;
+    None: not known (look for bytes >= 0x80)"""
+
+
+def _composes_after(cp: int) -> bool:
+    """Whether NFC may change text at ``cp`` or join it with what comes before.
+
+    True for combining marks, characters that NFC replaces, and characters that
+    are the second of a canonical composition (the few starters among them and
+    Hangul vowel and trailing jamo); for the rest, text made of them and ASCII is
+    NFC already, so the (slower) ``is_normalized`` check is skipped."""
+    c = chr(cp)
+    if unicodedata.combining(c) or unicodedata.normalize("NFC", c) != c:
+        return True
+    return ord(unicodedata.normalize("NFD", c)[0]) in _seconds()
+
+
+@cache
+def _seconds() -> frozenset[int]:
+    """Code points that are the second of a canonical pair (composed by NFC)."""
+    out = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))  # Hangul V and T jamo
+    for d in map(unicodedata.decomposition, map(chr, range(0x30000))):
+        if d and d[0] != "<":
+            pair = d.split()
+            if len(pair) == 2:
+                out.add(int(pair[1], 16))
+    return frozenset(out)
+
+
+class _Kinds:
+    """What ``letters`` does with each code point, filled in as code points are met."""
+
+    def __init__(self, lower: bool) -> None:
+        self.lower = lower
+        self.kind = np.zeros(_UNICODE_MAX, dtype=np.int8)
+        self.low = np.zeros(_UNICODE_MAX, dtype=np.int32)
+
+    def of(self, cps: np.ndarray) -> np.ndarray:
+        kind = self.kind[cps]
+        unknown = kind == _UNKNOWN
+        if unknown.any():
+            for cp in np.unique(cps[unknown]).tolist():
+                self._classify(cp)
+            kind = self.kind[cps]
+        return kind
+
+    def _classify(self, cp: int) -> None:
+        c = chr(cp)
+        low = c.lower() if self.lower else c
+        if not is_letter(c):
+            kind = _BLANK
+        elif low == c:
+            kind = _KEEP
+        elif cp == _CAPITAL_SIGMA or len(low) != 1 or len(low.encode()) != len(c.encode()):
+            kind = _SPECIAL
+        else:
+            kind = _LOWER
+            self.low[cp] = ord(low)
+        self.kind[cp] = kind | (_UNSAFE if _composes_after(cp) else 0)
+
+
+_KINDS: dict[bool, _Kinds] = {}
+
+
+def _kinds(lower: bool) -> _Kinds:
+    if lower not in _KINDS:
+        _KINDS[lower] = _Kinds(lower)
+    return _KINDS[lower]
+
+
+@cache
+def byte_table(lower: bool, line_mark: bool, keep_high: bool = True) -> bytes:
+    """A ``bytes.translate`` table: ASCII letters kept (lowercased), other ASCII a
+    space (a line break NUL if ``line_mark``), bytes >= 0x80 kept (or, without
+    ``keep_high``, a space: the d2l rule)."""
+    table = bytearray(b" " * 128 + (bytes(range(128, 256)) if keep_high else b" " * 128))
+    for c in range(65, 91):
+        table[c] = c + 32 if lower else c
+    for c in range(97, 123):
+        table[c] = c
+    if line_mark:
+        table[10] = 0
+    return bytes(table)
+
+
+def letter_bytes(text: str, lower: bool, line_mark: bool = False) -> Spaced | None:
+    """UTF-8 bytes of ``text`` with the tokens of ``letters`` separated by spaces.
+
+    ``line_mark``: line breaks become NUL bytes instead.  None when the text
+    cannot be encoded (lone surrogates): use the normaliser itself.
+    """
+    table = byte_table(lower, line_mark)
+    if text.isascii():
+        return Spaced(text.encode("ascii").translate(table), _NONE)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    arr = np.frombuffer(raw, dtype=np.uint8)
+    lead = np.flatnonzero(arr >= 0xC0)
+    size = 2 + (arr[lead] >= 0xE0) + (arr[lead] >= 0xF0)  # UTF-8 length of each character
+    cps = _decode(arr, lead, size)
+    kinds = _kinds(lower)
+    kind = kinds.of(cps)
+    if (kind >= _UNSAFE).any() and not unicodedata.is_normalized("NFC", text):
+        return letter_bytes(unicodedata.normalize("NFC", text), lower, line_mark)
+    kind &= _UNSAFE - 1
+    if (kind == _SPECIAL).any():
+        return Spaced(_by_code_points(text, kinds, line_mark), None)
+    buf = bytearray(raw).translate(table)
+    out = np.frombuffer(buf, dtype=np.uint8)
+    blank = kind == _BLANK
+    if blank.any():
+        at, n = lead[blank], size[blank]
+        for k in range(4):
+            out[at[n > k] + k] = 32
+    change = kind == _LOWER
+    if change.any():
+        _encode(out, lead[change], size[change], kinds.low[cps[change]])
+    return Spaced(bytes(buf), lead[~blank])
+
+
+def _decode(arr: np.ndarray, lead: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Code points of the (valid) UTF-8 characters that start at ``lead``."""
+    last = len(arr) - 1
+    cp = arr[lead].astype(np.int32)
+    cp &= np.where(size == 2, 0x1F, np.where(size == 3, 0x0F, 0x07)).astype(np.int32)
+    for k in (1, 2, 3):
+        more = size > k
+        cont = arr[np.minimum(lead + k, last)].astype(np.int32) & 0x3F
+        cp[more] = (cp[more] << 6) | cont[more]
+    return cp
+
+
+def _encode(out: np.ndarray, lead: np.ndarray, size: np.ndarray, cps: np.ndarray) -> None:
+    """Write code points as UTF-8 at ``lead`` (each of the given ``size``) into ``out``."""
+    prefix = np.array([0, 0, 0xC0, 0xE0, 0xF0], dtype=np.int32)[size]
+    out[lead] = prefix | (cps >> (6 * (size - 1)))
+    for k in (1, 2, 3):
+        more = size > k
+        shift = 6 * (size[more] - 1 - k)
+        out[lead[more] + k] = 0x80 | ((cps[more] >> shift) & 0x3F)
+
+
+def _by_code_points(text: str, kinds: _Kinds, line_mark: bool) -> bytes:
+    """The exact route for chunks with context-dependent or length-changing lowercase."""
+    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
+    blank = (kinds.of(cps) & (_UNSAFE - 1)) == _BLANK
+    blank &= cps != 10  # a line break is blank to str.lower too; the table decides its byte
+    cps[blank] = 32
+    out = cps.tobytes().decode("utf-32-le")
+    if kinds.lower:
+        out = out.lower()
+    return out.encode("utf-8").translate(byte_table(kinds.lower, line_mark))
