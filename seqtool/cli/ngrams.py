@@ -365,3 +365,6 @@ def merge(
     orders = requested_orders(n, order) if (n or order) else None
     _check_output_options(top, min_count, sep)
     _show_merged(list(files), orders, top, min_count, sep, save, fmt, header)
+
+
+from seqtool.cli import ngram_lm as _ngram_lm  # noqa: E402,F401  registers `ngrams lm` and `ngrams score`

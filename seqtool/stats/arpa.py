@@ -233,7 +233,9 @@ def read_arpa(path: str | os.PathLike[str]) -> NGramLM:
         body = s + len(marker)
         end = text.find("\n\\", body)
         if end < 0:
-            raise InputError(f"{name}: the {k}-gram section has no end (\\end\\ missing)")
+            raise InputError(
+                f"{name}: the ARPA file is truncated (its {k}-gram section does not end)"
+            )
         sections[k] = (body, end + 1)
         pos = end + 1
     if text.find("\\end\\", pos) < 0:

@@ -82,6 +82,24 @@ class Perplexity:
         }
 
 
+def _lookup_sorted(table: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """np.searchsorted(table, want), with the needles sorted first: the lookups then
+    walk the table in order (cache hits) instead of jumping, 3x faster on large tables."""
+    if len(want) < 64:
+        return np.searchsorted(table, want)
+    order = np.argsort(want)
+    out = np.empty(len(want), dtype=np.int64)
+    out[order] = np.searchsorted(table, want[order])
+    return out
+
+
+class _UnkDict(dict[str, int]):
+    """word -> id, with every unknown word <unk>."""
+
+    def __missing__(self, word: str) -> int:
+        return UNK
+
+
 class NGramLM:
     """An n-gram language model in back-off (ARPA) form; see the module docstring."""
 
@@ -99,6 +117,7 @@ class NGramLM:
         self.logb = logb
         self.meta = dict(meta or {})
         self._index: dict[str, int] | None = None
+        self._unk_lookup: dict[str, int] | None = None
 
     # ------------------------------------------------------------------ basics
     @property
@@ -184,7 +203,7 @@ class NGramLM:
             table = self.keys[k - 1]
             if len(ok) and len(table):
                 want = idx[-1][ok - 1] * V + ids[ok]
-                pos = np.minimum(np.searchsorted(table, want), len(table) - 1)
+                pos = np.minimum(_lookup_sorted(table, want), len(table) - 1)
                 hit = table[pos] == want
                 f[ok[hit]] = True
                 at[ok[hit]] = pos[hit]
@@ -249,16 +268,41 @@ class NGramLM:
             return list(line)
         return line.split()
 
-    def score_lines(self, lines: Iterable[str]) -> Iterator[tuple[list[list[str]], Scores]]:
-        """Stream of (tokenised sentences, their scores), a batch of lines at a time."""
-        batch: list[list[str]] = []
+    def score_text(self, lines: Sequence[str]) -> Scores:
+        """Scores of every token of every line (each a sentence with ``<s>``, ``</s>``)."""
+        plain = self.meta.get("tokenizer", "word") == "word" and self.meta.get(
+            "normalizer", {"name": "none", "lower": False}
+        ) == {"name": "none", "lower": False}
+        if plain and lines:
+            # One split and one C-level lookup for the whole batch (as in estimation).
+            toks = ("<s> " + " </s>\n<s> ".join(lines) + " </s>").split()
+            ids = np.fromiter(map(self._lookup().__getitem__, toks), np.int64, len(toks))
+            ends = np.flatnonzero(ids == EOS)
+            if len(ends) == len(lines) and np.count_nonzero(ids == BOS) == len(lines):
+                lens = np.diff(ends, prepend=-1)
+                starts = ends - lens + 1
+                offset = np.arange(len(ids)) - np.repeat(starts, lens)
+                logp, used = self.score_ids(ids, offset)
+                keep = offset >= 1
+                line = np.repeat(np.arange(len(lines)), lens)
+                return Scores(ids[keep], logp[keep], used[keep], line[keep])
+        return self.score_sentences([self.tokenize(ln) for ln in lines])
+
+    def _lookup(self) -> dict[str, int]:
+        if self._unk_lookup is None:
+            self._unk_lookup = _UnkDict(self.index)
+        return self._unk_lookup
+
+    def score_lines(self, lines: Iterable[str]) -> Iterator[tuple[list[str], Scores]]:
+        """Stream of (lines, their scores), a batch of lines at a time."""
+        batch: list[str] = []
         for line in lines:
-            batch.append(self.tokenize(line))
+            batch.append(line.rstrip("\r\n"))
             if len(batch) >= _LINES_PER_BATCH:
-                yield batch, self.score_sentences(batch)
+                yield batch, self.score_text(batch)
                 batch = []
         if batch:
-            yield batch, self.score_sentences(batch)
+            yield batch, self.score_text(batch)
 
     def perplexity(self, lines: Iterable[str]) -> Perplexity:
         """Corpus perplexity with and without OOVs, as KenLM's ``query`` reports it."""
