@@ -298,3 +298,35 @@ def test_cli_bad_input(cli, tmp_path: Path) -> None:
     assert_one_line_error(cli("ngrams", "score", tmp_path / "missing.arpa", SAMPLE), 1)
     assert_one_line_error(cli("ngrams", "score", write(tmp_path, "x.arpa", "junk\n"), SAMPLE), 1)
     assert not out.exists()
+
+
+def test_counts_exact_across_chunks_and_widths(tmp_path: Path) -> None:
+    # A vocabulary that grows to 6,000 words while reading 4 KB chunks: the 5-gram
+    # table moves from packed keys to grouped columns and widens on the way.
+    from collections import Counter
+
+    from seqtool.stats.keys import KeyTable
+    from seqtool.stats.kneser_ney import GroupedTable, count_sentences
+    from seqtool.text.normalize import Normalizer
+
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(2500):
+        old = [f"w{int(x)}" for x in rng.integers(0, 2 * i + 2, size=int(rng.integers(0, 7)))]
+        words = [f"w{2 * i}", *old, f"w{2 * i + 1}"] if i % 7 else old  # some short or empty
+        lines.append(" ".join(words))
+    path = write(tmp_path, "grow.txt", "\n".join(lines) + "\n")
+    counts = count_sentences([path], 5, Normalizer("none", False), "word", chunk_bytes=4096)
+    assert len(counts.words) > 4096
+    assert isinstance(counts.tables[5], GroupedTable) and isinstance(counts.tables[2], KeyTable)
+    want: Counter[tuple[str, ...]] = Counter()
+    for ln in lines:
+        seq = ["<s>", *ln.split(), "</s>"]
+        for k in range(2, 6):
+            want.update(tuple(seq[i : i + k]) for i in range(len(seq) - k + 1))
+    got: Counter[tuple[str, ...]] = Counter()
+    for table in counts.tables.values():
+        rows = table.rows()
+        for r, c in zip(rows.tolist(), table.counts.tolist()):
+            got[tuple(counts.words[i] for i in r)] = c
+    assert got == want

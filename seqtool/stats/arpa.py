@@ -35,7 +35,6 @@ from seqtool.io import atomic_write, display_name, open_binary
 from seqtool.stats.ngram_lm import SPECIALS, NGramLM
 from seqtool.stats.tsv import PAD_WIDTH, TokenBytes
 
-DECIMALS = 6
 FLOOR = -99.0  # log10 of "never": what ARPA files write for probability 0
 _BLOCK = 1 << 18  # n-grams per written block
 _READ_PIECE = 8 << 20  # characters of a section parsed at a time
@@ -43,32 +42,101 @@ _HEADER = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)\s*$")
 
 
 # ---------------------------------------------------------------------- writing
-def number_fields(values: np.ndarray, decimals: int = DECIMALS) -> np.ndarray:
-    """(m,) floats -> (m, w) uint8 digits, NUL where nothing is printed.
+def _digit_table(strip_trailing: bool, width: int, strip_leading: bool = False) -> np.ndarray:
+    """Every number below 10**width as ``width`` ASCII digits (as a ``V<width>`` array),
+    trailing or leading zeros replaced by NUL."""
+    out = np.zeros((10**width, width), dtype=np.uint8)
+    for i in range(10**width):
+        text = str(i).zfill(width)
+        if strip_trailing:
+            text = text.rstrip("0")
+        if strip_leading:
+            text = text.lstrip("0") or "0"
+            text = "\0" * (width - len(text)) + text
+        raw = text.encode("ascii")
+        out[i, : len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    return out.view(f"V{width}").reshape(-1)
 
-    ``-1.250000`` prints as ``-1.25``, ``0`` as ``0``: leading zeros, trailing
-    fraction zeros and a bare point are NULs, removed when the block is joined.
+
+_WHOLE = _digit_table(False, 2, strip_leading=True)
+_FRAC = _digit_table(False, 3)
+_FRAC_END = _digit_table(True, 3)
+_NUMBER = np.dtype(
+    {
+        "names": ["sign", "whole", "point", "hi", "lo"],
+        "formats": ["u1", "V2", "u1", "V3", "V3"],
+        "offsets": [0, 1, 3, 4, 7],
+        "itemsize": 10,
+    }
+)
+
+
+def number_fields(values: np.ndarray) -> np.ndarray:
+    """(m,) floats -> (m, 10) uint8: ``-dd.dddddd`` with NUL where nothing is printed.
+
+    Six decimals (``-1.250000`` prints as ``-1.25``, ``0`` as ``0``): leading zeros,
+    trailing fraction zeros and a bare point are NULs, deleted when the block is
+    joined.  The digits come from lookup tables (two digits of the whole part, two
+    groups of three decimals), so a block costs a few gathers.  Values are clamped
+    to [-99, 99] (log10 -99 is the ARPA "never").
     """
-    v = np.maximum(np.nan_to_num(values.astype(np.float64), nan=FLOOR, neginf=FLOOR), FLOOR)
-    scale = 10**decimals
-    q = np.rint(np.abs(v) * scale).astype(np.int64)
-    whole, frac = np.divmod(q, scale)
-    digits = len(str(int(whole.max()))) if len(whole) else 1
-    out = np.zeros((len(v), 2 + digits + decimals), dtype=np.uint8)
-    out[:, 0] = np.where((v < 0) & (q > 0), ord("-"), 0)
-    for d in range(digits):
-        place = 10 ** (digits - 1 - d)
-        digit = (whole // place) % 10 + 48
-        if d < digits - 1:
-            digit[whole < place] = 0
-        out[:, 1 + d] = digit
-    out[:, 1 + digits] = np.where(frac > 0, ord("."), 0)
-    for d in range(decimals):
-        place = 10 ** (decimals - 1 - d)
-        digit = (frac // place) % 10 + 48
-        digit[frac % (place * 10) == 0] = 0  # this and every later digit are zeros
-        out[:, 2 + digits + d] = digit
-    return out
+    v = np.clip(np.nan_to_num(values.astype(np.float64), nan=FLOOR, neginf=FLOOR), FLOOR, -FLOOR)
+    q = np.rint(np.abs(v) * 1e6).astype(np.int64)
+    whole, frac = np.divmod(q, 1_000_000)
+    hi, lo = np.divmod(frac, 1000)
+    out = np.zeros(len(v), dtype=_NUMBER)
+    out["sign"] = np.where((v < 0) & (q > 0), ord("-"), 0)
+    np.take(_WHOLE, whole, out=out["whole"])
+    out["point"] = np.where(frac > 0, ord("."), 0)
+    end = lo == 0
+    out["hi"] = np.where(end, _FRAC_END.take(hi), _FRAC.take(hi))
+    out["lo"] = _FRAC_END.take(lo)  # lo == 0: all NUL
+    return out.view(np.uint8).reshape(len(v), 10)
+
+
+def _narrow(padded: np.ndarray, width: int) -> np.ndarray:
+    """The padded token table cut to ``width`` bytes per token."""
+    if padded.dtype.itemsize == width:
+        return padded
+    cells = padded.view(np.uint8).reshape(len(padded), padded.dtype.itemsize)
+    return np.ascontiguousarray(cells[:, :width]).view(f"V{width}").reshape(len(padded))
+
+
+def _padded_lines(
+    padded: np.ndarray, rows: np.ndarray, p: np.ndarray, b: np.ndarray | None
+) -> bytes:
+    """ARPA lines as one NUL-padded byte matrix: number, tab, token fields, [tab,
+    number], newline; the NULs are deleted at the end."""
+    m, k = rows.shape
+    width = padded.dtype.itemsize
+    pw = p.shape[1]
+    starts = [pw + 1 + j * (width + 1) for j in range(k)]
+    at = starts[-1] + width
+    line = at + (1 + b.shape[1] if b is not None else 0) + 1
+    template = np.zeros(line, dtype=np.uint8)
+    template[pw] = 9
+    for j in range(1, k):
+        template[starts[j] - 1] = 32
+    if b is not None:
+        template[at] = 9
+    template[-1] = 10
+    out = np.empty((m, line), dtype=np.uint8)
+    out[:] = template
+    out[:, :pw] = p
+    if b is not None:
+        out[:, at + 1 : at + 1 + b.shape[1]] = b
+    layout = np.dtype(
+        {
+            "names": [f"t{j}" for j in range(k)],
+            "formats": [padded.dtype] * k,
+            "offsets": starts,
+            "itemsize": line,
+        }
+    )
+    fields = out.view(layout).reshape(m)
+    for j in range(k):
+        np.take(padded, rows[:, j], out=fields[f"t{j}"])
+    return out.tobytes().translate(None, b"\x00")
 
 
 def _lines(toks: TokenBytes, rows: np.ndarray, logp: np.ndarray, logb: np.ndarray | None) -> bytes:
@@ -78,25 +146,25 @@ def _lines(toks: TokenBytes, rows: np.ndarray, logp: np.ndarray, logb: np.ndarra
     b = number_fields(logb) if logb is not None else None
     padded = toks.padded
     if padded is not None and int(toks.length.max(initial=0)) <= padded.dtype.itemsize:
-        width = padded.dtype.itemsize
-        cells = padded.view(np.uint8).reshape(len(padded), width)
-        line = p.shape[1] + 1 + k * width + (k - 1) + (b.shape[1] + 1 if b is not None else 0) + 1
-        out = np.zeros((m, line), dtype=np.uint8)
-        at = p.shape[1]
-        out[:, :at] = p
-        out[:, at] = 9
-        at += 1
-        for j in range(k):
-            if j:
-                out[:, at] = 32
-                at += 1
-            out[:, at : at + width] = cells[rows[:, j]]
-            at += width
-        if b is not None:
-            out[:, at] = 9
-            out[:, at + 1 : at + 1 + b.shape[1]] = b
-        out[:, -1] = 10
-        return out.tobytes().translate(None, b"\x00")
+        # Narrow fields for the lines whose tokens are all short (most of them):
+        # fewer padding bytes to copy and delete.  Line order does not matter in ARPA.
+        need = toks.length[rows].max(axis=1) if m else np.zeros(0, np.int64)
+        full = padded.dtype.itemsize
+        parts = []
+        low = -1
+        widths = (8, 16, full) if k > 1 else (full,)  # unigrams keep their order (the ids)
+        for width in sorted({w for w in widths if w <= full}):
+            sel = np.flatnonzero((need > low) & (need <= width))
+            low = width
+            if len(sel) == m:
+                return _padded_lines(_narrow(padded, width), rows, p, b)
+            if len(sel):
+                parts.append(
+                    _padded_lines(
+                        _narrow(padded, width), rows[sel], p[sel], b[sel] if b is not None else None
+                    )
+                )
+        return b"".join(parts)
     # tokens too long for the padded layout (or holding NULs): one line at a time
     words = [bytes(toks.blob[s : s + n]) for s, n in zip(toks.start, toks.length)]
     ps = [r.tobytes().replace(b"\x00", b"") for r in p]

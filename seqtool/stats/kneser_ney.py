@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqtool.errors import InputError, UsageError
-from seqtool.io import display_name, iter_chunks
-from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, unpack
-from seqtool.stats.ngram_lm import BOS, EOS, SPECIALS, UNK, NGramLM
+from seqtool.io import CHUNK_BYTES, display_name, iter_chunks
+from seqtool.stats.keys import KeyTable, bits_for, pack, unpack
+from seqtool.stats.ngram_lm import BOS, EOS, SPECIALS, UNK, NGramLM, lookup_sorted
 from seqtool.text.normalize import Normalizer
 
 MAX_ORDER = 16
@@ -130,13 +130,98 @@ def room_after(ids: np.ndarray) -> np.ndarray:
     return np.repeat(ends, ends - starts + 1) - np.arange(len(ids))
 
 
+class GroupedTable:
+    """Counts of one order whose n ids do not pack into one int64.
+
+    The engine's :class:`KeyTable` then keeps one column per word and sorts with an
+    n-column ``lexsort``; here the words are packed into as few int64 columns as
+    hold them (a 5-gram of a 10,000-word vocabulary: two), which the same table
+    sorts in a fraction of the time.  Lexicographic order is kept.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.bits = 0
+        self.table: KeyTable | None = None
+
+    def _groups(self) -> list[tuple[int, int]]:
+        per = 63 // self.bits
+        return [(s, min(self.n, s + per)) for s in range(0, self.n, per)]
+
+    def _pack(self, cols: list[np.ndarray]) -> list[np.ndarray]:
+        return [pack(cols[a:b], self.bits) for a, b in self._groups()]
+
+    def widen(self, vocab_size: int) -> None:
+        bits = max((vocab_size - 1).bit_length() + 2, 10)
+        if bits <= self.bits:
+            return
+        old = self.rows() if self.table is not None else None
+        old_counts = self.counts
+        self.bits = bits
+        self.table = KeyTable(len(self._groups()), 63)  # > 1 column: kept as id rows
+        if old is not None and len(old):
+            self.table.add_counts(
+                np.stack(self._pack([old[:, j] for j in range(self.n)]), axis=1), old_counts
+            )
+
+    def add_ids(self, cols: list[np.ndarray]) -> None:
+        assert self.table is not None
+        self.table.add_ids(self._pack(cols))
+
+    def flush(self) -> None:
+        if self.table is not None:
+            self.table.flush()
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.table.counts if self.table is not None else np.zeros(0, np.int64)
+
+    def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """(m, n) word ids, in order (after a flush)."""
+        if self.table is None:
+            return np.zeros((0, self.n), dtype=np.int64)
+        self.table.flush()
+        keys = self.table.keys[start:stop]
+        keys = keys if keys.ndim == 2 else keys[:, None]
+        parts = [unpack(keys[:, g], b - a, self.bits) for g, (a, b) in enumerate(self._groups())]
+        return np.concatenate(parts, axis=1)
+
+
+def _new_table(n: int, vocab_size: int) -> KeyTable | GroupedTable:
+    return KeyTable(n) if n * bits_for(vocab_size, n) <= 63 or n == 1 else GroupedTable(n)
+
+
 @dataclass
 class _Counts:
     words: list[str]
     unigrams: np.ndarray  # raw count per id (<s>: sentences)
-    tables: dict[int, KeyTable]  # order >= 2: raw counts
+    tables: dict[int, KeyTable | GroupedTable]  # order >= 2: raw counts
     sentences: int
     tokens: int  # words, without the sentence markers
+
+
+def _table_of(rows: np.ndarray, counts: np.ndarray, vocab_size: int) -> KeyTable | GroupedTable:
+    """A counts table of (m, n) id rows (repeats allowed) over ``vocab_size`` ids."""
+    n = rows.shape[1]
+    cols = [rows[:, j] for j in range(n)]
+    if n * bits_for(vocab_size, n) <= 63:
+        table: KeyTable | GroupedTable = KeyTable(n, bits_for(vocab_size, n))
+        keys = pack(cols, table.bits)
+    else:
+        table = GroupedTable(n)
+        table.widen(vocab_size)
+        keys = np.stack(table._pack(cols), axis=1)
+    inner = table if isinstance(table, KeyTable) else table.table
+    assert inner is not None
+    if len(rows):
+        inner.add_counts(keys, counts)
+    table.flush()
+    return table
+
+
+def _regroup(table: KeyTable, vocab_size: int) -> KeyTable | GroupedTable:
+    """A table whose ids no longer pack into one int64, as a :class:`GroupedTable`."""
+    return _table_of(table.rows(), table.counts, vocab_size)
 
 
 def count_sentences(
@@ -147,14 +232,15 @@ def count_sentences(
     encoding: str = "utf-8",
     errors: str = "strict",
     on_chunk: Callable[[int], None] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> _Counts:
     """Raw counts of every order 1..order over the sentences (lines) of the inputs."""
     words = _Words()
     unigrams = np.zeros(0, dtype=np.int64)
-    tables = {k: KeyTable(k) for k in range(2, order + 1)}
+    tables: dict[int, KeyTable | GroupedTable] = {k: KeyTable(k) for k in range(2, order + 1)}
     sentences = 0
     names = ", ".join(display_name(p) for p in paths)
-    for chunk in iter_chunks(paths, encoding, errors):
+    for chunk in iter_chunks(paths, encoding, errors, chunk_bytes):
         lines = chunk.count("\n")
         ids = sentence_ids(chunk, words, normalizer, tokenizer)
         if tokenizer == "word" and (
@@ -167,9 +253,16 @@ def count_sentences(
             unigrams = np.concatenate((unigrams, np.zeros(len(seen) - len(unigrams), np.int64)))
         unigrams += seen
         room = room_after(ids)
-        for k, table in tables.items():
+        for k in tables:
+            table = tables[k]
+            V = len(words.tokens)
+            if isinstance(table, KeyTable) and k * bits_for(V, k) > 63:
+                tables[k] = table = _regroup(table, V)
+            if isinstance(table, KeyTable):
+                table.widen(bits_for(V, k))
+            else:
+                table.widen(V)
             at = np.flatnonzero(room >= k - 1)
-            table.widen(bits_for(len(words.tokens), k))
             table.add_ids([ids[at + j] for j in range(k)])
         if on_chunk:
             on_chunk(len(chunk))
@@ -206,17 +299,16 @@ def _remap(counts: _Counts, mapping: np.ndarray) -> None:
     counts.words = words
     counts.unigrams = np.bincount(mapping, weights=counts.unigrams, minlength=size).astype(np.int64)
     for k, t in counts.tables.items():
-        rows = mapping[t.rows()]
-        table = KeyTable(k, bits_for(size, k))
-        table.add_counts(*count_unique(pack([rows[:, j] for j in range(k)], table.bits), t.counts))
-        table.flush()
-        counts.tables[k] = table
+        counts.tables[k] = _table_of(mapping[t.rows()], t.counts, size)
 
 
 # ---------------------------------------------------------------------- estimation
-def _blocks(table: KeyTable) -> Iterator[np.ndarray]:
+def _blocks(table: KeyTable | GroupedTable) -> Iterator[np.ndarray]:
     for s in range(0, len(table.counts), _BLOCK):
-        yield unpack(table.keys[s : s + _BLOCK], table.n, table.bits)
+        if isinstance(table, GroupedTable):
+            yield table.rows(s, s + _BLOCK)
+        else:
+            yield unpack(table.keys[s : s + _BLOCK], table.n, table.bits)
 
 
 def _compact(counts: _Counts) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -345,7 +437,7 @@ def estimate_counts(
         if k == 2:
             suffix.append(w)
         else:
-            suffix.append(np.searchsorted(keys[k - 2], suffix[k - 2][p] * V + w))
+            suffix.append(lookup_sorted(keys[k - 2], suffix[k - 2][p] * V + w))
     # adjusted counts
     adjusted = []
     for k in range(1, N + 1):
