@@ -330,3 +330,33 @@ def test_counts_exact_across_chunks_and_widths(tmp_path: Path) -> None:
         for r, c in zip(rows.tolist(), table.counts.tolist()):
             got[tuple(counts.words[i] for i in r)] = c
     assert got == want
+
+
+def test_counts_in_pieces_give_the_same_model(cli, tmp_path: Path) -> None:
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    whole = write(tmp_path, "whole.txt", "".join(lines))
+    a = write(tmp_path, "a.txt", "".join(lines[:150]))
+    b = write(tmp_path, "b.txt", "".join(lines[150:]))
+    for src, out in ((a, "a.npz"), (b, "b.npz")):
+        r = cli("ngrams", "lm", src, "-n", "4", "--save-counts", tmp_path / out)
+        assert r.exit_code == 0, r.stderr
+    r = cli(
+        "ngrams",
+        "lm",
+        tmp_path / "a.npz",
+        tmp_path / "b.npz",
+        "-n",
+        "3",
+        "-o",
+        tmp_path / "p.arpa",
+        "--discount-fallback",
+    )
+    assert r.exit_code == 0, r.stderr
+    r = cli("ngrams", "lm", whole, "-n", "3", "-o", tmp_path / "w.arpa", "--discount-fallback")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "p.arpa").read_bytes() == (tmp_path / "w.arpa").read_bytes()
+    r = cli("ngrams", "lm", tmp_path / "a.npz", "-n", "5", "-o", tmp_path / "x.arpa")
+    assert_one_line_error(r, 2)
+    assert_one_line_error(
+        cli("ngrams", "lm", tmp_path / "a.npz", whole, "-o", tmp_path / "x.arpa"), 2
+    )

@@ -46,7 +46,7 @@ def _flagged(error: SeqtoolError) -> SeqtoolError:
     message = error.message
     for name, flag in _FLAGS.items():
         if name in message:
-            message = message.replace(name, flag)
+            message = message.replace(name, flag, 1)
             break
     error.message = message
     error.args = (message,)
@@ -64,16 +64,24 @@ def _numbers(text: str, flag: str, kind: type) -> tuple[Any, ...]:
 
 @ngrams_app.command("lm")
 def lm(
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output", "-o", help="Model file: ARPA, or seqtool's binary if it ends in .npz."
-        ),
-    ],
     files: Inputs = None,
     order: Annotated[
         int, typer.Option("-n", "--order", help="The model's order (n-gram length).")
     ] = 3,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Model file: ARPA, or seqtool's binary if it ends in .npz."
+        ),
+    ] = None,
+    save_counts: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-counts",
+            help="Also save the sentence counts (.npz); such files are inputs too, added up "
+            "into the model of the whole corpus.",
+        ),
+    ] = None,
     binary: Annotated[
         Path | None,
         typer.Option("--binary", help="Also write the binary model (.npz) here."),
@@ -133,14 +141,16 @@ def lm(
     """
     render.set_quiet(quiet)
     quick_numpy()
-    from seqtool.stats.kneser_ney import LMPLZ_FALLBACK, KNConfig, estimate
+    from seqtool.stats.kneser_ney import LMPLZ_FALLBACK, KNConfig, count_or_load, estimate_from
     from seqtool.text.normalize import Normalizer
 
     paths = inputs_or_stdin(files)
     check_encoding(encoding, errors)
-    check_output_path(output)
-    if binary is not None:
-        check_output_path(binary)
+    if output is None and save_counts is None and binary is None:
+        raise UsageError("give -o MODEL (or --binary MODEL.npz, or --save-counts COUNTS.npz)")
+    for path in (output, binary, save_counts):
+        if path is not None:
+            check_output_path(path)
     fallback = None
     if fallback_discounts is not None:
         fallback = _numbers(fallback_discounts, "--fallback-discounts", float)
@@ -165,14 +175,21 @@ def lm(
     start = time.perf_counter()
     try:
         config.check()
-        model = estimate(paths, config, words, encoding, errors)
+        counts = count_or_load(paths, config, encoding, errors)
+        if save_counts is not None:
+            counts.save(save_counts)
+            render.info(f"saved the sentence counts to {save_counts}")
+        if output is None and binary is None:
+            return
+        model = estimate_from(counts, config, words)
     except SeqtoolError as e:
         raise _flagged(e) from None
     seconds = time.perf_counter() - start
-    if output.suffix == ".npz":
-        model.save(output)
-    else:
-        model.write_arpa(output)
+    if output is not None:
+        if output.suffix == ".npz":
+            model.save(output)
+        else:
+            model.write_arpa(output)
     if binary is not None:
         model.save(binary)
     names = ", ".join(display_name(p) for p in paths)
@@ -186,7 +203,7 @@ def lm(
     for k, (d, fb) in enumerate(zip(meta["discounts"], meta["discount_fallback"]), 1):
         note = " (fallback)" if fb else ""
         render.info(f"  {k}-gram discounts D1={d[0]:.4g} D2={d[1]:.4g} D3+={d[2]:.4g}{note}")
-    written = f"{output}" + (f" and {binary}" if binary is not None else "")
+    written = " and ".join(str(p) for p in (output, binary) if p is not None)
     render.info(f"wrote {written} in {time.perf_counter() - start - seconds:.2f} s")
 
 

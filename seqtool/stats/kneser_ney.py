@@ -29,19 +29,22 @@ their discounted mass moves to their context's backoff, as in ``lmplz --prune``.
 
 from __future__ import annotations
 
+import json
 import os
+import zipfile
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from seqtool.errors import InputError, UsageError
-from seqtool.io import CHUNK_BYTES, display_name, iter_chunks
+from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
 from seqtool.stats.keys import KeyTable, bits_for, pack, unpack
 from seqtool.stats.ngram_lm import BOS, EOS, SPECIALS, UNK, NGramLM, lookup_sorted
 from seqtool.text.normalize import Normalizer
 
 MAX_ORDER = 16
+COUNTS_FORMAT = "seqtool-lm-counts"
 LMPLZ_FALLBACK = (0.5, 1.0, 1.5)  # lmplz's --discount_fallback values
 _BLOCK = 1 << 20  # rows converted at a time (bounds the temporary arrays)
 
@@ -192,12 +195,115 @@ def _new_table(n: int, vocab_size: int) -> KeyTable | GroupedTable:
 
 
 @dataclass
-class _Counts:
+class SentenceCounts:
+    """Raw n-gram counts of sentences: what estimation starts from, and what
+    ``save``/``load`` keep, so a corpus counted in pieces gives the same model."""
+
     words: list[str]
     unigrams: np.ndarray  # raw count per id (<s>: sentences)
     tables: dict[int, KeyTable | GroupedTable]  # order >= 2: raw counts
     sentences: int
     tokens: int  # words, without the sentence markers
+    normalizer: Normalizer = field(default_factory=lambda: Normalizer("none", False))
+    tokenizer: str = "word"
+
+    @property
+    def order(self) -> int:
+        return max(self.tables, default=1)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """One .npz of plain arrays (no pickles): words, unigram counts, per order id rows and counts."""
+        encoded = [w.encode("utf-8", "surrogatepass") for w in self.words]
+        meta = {
+            "format": COUNTS_FORMAT,
+            "format_version": 1,
+            "order": self.order,
+            "sentences": self.sentences,
+            "tokens": self.tokens,
+            "normalizer": self.normalizer.to_dict(),
+            "tokenizer": self.tokenizer,
+        }
+        arrays = {
+            "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+            "words": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+            "word_ends": np.cumsum([len(e) for e in encoded]).astype(np.int64),
+            "unigrams": self.unigrams,
+        }
+        id_type = np.int32 if len(self.words) < 2**31 else np.int64
+        for k, t in self.tables.items():
+            arrays[f"rows_{k}"] = t.rows().astype(id_type)
+            arrays[f"counts_{k}"] = t.counts
+        with atomic_write(path, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SentenceCounts:
+        name = display_name(path)
+        bad = f"{name}: not a seqtool sentence-counts file (as `seqtool ngrams lm --save-counts` writes)"
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
+            if meta.get("format") != COUNTS_FORMAT:
+                raise InputError(bad)
+            blob = data["words"].tobytes()
+            ends = data["word_ends"].tolist()
+            words = [
+                blob[a:b].decode("utf-8", "surrogatepass") for a, b in zip([0, *ends[:-1]], ends)
+            ]
+            tables = {
+                k: _table_of(data[f"rows_{k}"].astype(np.int64), data[f"counts_{k}"], len(words))
+                for k in range(2, int(meta["order"]) + 1)
+            }
+            return cls(
+                words,
+                data["unigrams"].astype(np.int64),
+                tables,
+                int(meta["sentences"]),
+                int(meta["tokens"]),
+                Normalizer.from_dict(meta["normalizer"]),
+                str(meta["tokenizer"]),
+            )
+        except FileNotFoundError:
+            raise InputError(f"{name}: no such file") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
+            raise InputError(bad) from None
+
+
+def merge_sentence_counts(parts: Sequence[SentenceCounts], names: Sequence[str]) -> SentenceCounts:
+    """Add up counts of pieces of a corpus; words keep their order of first appearance
+    (the first piece's, then each new word of the next), as if counted in one go."""
+    first = parts[0]
+    for p, nm in zip(parts[1:], names[1:]):
+        if (p.normalizer, p.tokenizer) != (first.normalizer, first.tokenizer):
+            raise InputError(f"{nm} was counted with other settings than {names[0]}")
+    order = min(p.order for p in parts)
+    index: dict[str, int] = {}
+    words: list[str] = []
+    maps = []
+    for p in parts:
+        for w in p.words:
+            if w not in index:
+                index[w] = len(words)
+                words.append(w)
+        maps.append(np.asarray([index[w] for w in p.words], dtype=np.int64))
+    unigrams = np.zeros(len(words), dtype=np.int64)
+    for p, m in zip(parts, maps):
+        np.add.at(unigrams, m, p.unigrams)
+    tables: dict[int, KeyTable | GroupedTable] = {}
+    for k in range(2, order + 1):
+        rows = np.concatenate([m[p.tables[k].rows()] for p, m in zip(parts, maps)])
+        counts = np.concatenate([p.tables[k].counts for p in parts])
+        tables[k] = _table_of(rows, counts, len(words))
+    return SentenceCounts(
+        words,
+        unigrams,
+        tables,
+        sum(p.sentences for p in parts),
+        sum(p.tokens for p in parts),
+        first.normalizer,
+        first.tokenizer,
+    )
 
 
 def _table_of(rows: np.ndarray, counts: np.ndarray, vocab_size: int) -> KeyTable | GroupedTable:
@@ -233,7 +339,7 @@ def count_sentences(
     errors: str = "strict",
     on_chunk: Callable[[int], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
-) -> _Counts:
+) -> SentenceCounts:
     """Raw counts of every order 1..order over the sentences (lines) of the inputs."""
     words = _Words()
     unigrams = np.zeros(0, dtype=np.int64)
@@ -273,10 +379,12 @@ def count_sentences(
     tokens = int(unigrams.sum() - unigrams[BOS] - unigrams[EOS])
     if sentences == 0 or tokens == 0:
         raise InputError(f"{names}: empty corpus (no tokens to estimate a language model from)")
-    return _Counts(words.tokens, unigrams, tables, sentences, tokens)
+    return SentenceCounts(words.tokens, unigrams, tables, sentences, tokens, normalizer, tokenizer)
 
 
-def _vocab_map(counts: _Counts, min_count: int, vocab: Collection[str] | None) -> np.ndarray | None:
+def _vocab_map(
+    counts: SentenceCounts, min_count: int, vocab: Collection[str] | None
+) -> np.ndarray | None:
     """old id -> new id with rare or out-of-vocabulary words as <unk> (None: no change)."""
     keep = np.ones(len(counts.words), dtype=bool)
     if min_count > 1:
@@ -290,7 +398,7 @@ def _vocab_map(counts: _Counts, min_count: int, vocab: Collection[str] | None) -
     return np.where(keep, new, UNK)
 
 
-def _remap(counts: _Counts, mapping: np.ndarray) -> None:
+def _remap(counts: SentenceCounts, mapping: np.ndarray) -> None:
     size = int(mapping.max()) + 1
     words = [""] * size
     for old, new in enumerate(mapping.tolist()):
@@ -311,7 +419,7 @@ def _blocks(table: KeyTable | GroupedTable) -> Iterator[np.ndarray]:
             yield unpack(table.keys[s : s + _BLOCK], table.n, table.bits)
 
 
-def _compact(counts: _Counts) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _compact(counts: SentenceCounts) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Keys ``prefix index * V + last word`` (sorted) and raw counts of every order.
 
     The prefix index is the row of the n-gram's first k-1 words in the order k-1
@@ -414,7 +522,7 @@ def _lmplz_statistics(
 
 
 def estimate_counts(
-    counts: _Counts,
+    counts: SentenceCounts,
     config: KNConfig,
     vocab: Collection[str] | None = None,
 ) -> NGramLM:
@@ -533,9 +641,44 @@ def estimate(
     errors: str = "strict",
     on_chunk: Callable[[int], None] | None = None,
 ) -> NGramLM:
-    """Estimate an n-gram language model from text files (one sentence a line)."""
+    """Estimate an n-gram language model from text files (one sentence a line).
+
+    Inputs ending in ``.npz`` are saved sentence counts (:meth:`SentenceCounts.save`),
+    added up instead of counted; their normaliser and tokenizer are used.
+    """
     config.check()
-    counts = count_sentences(
+    return estimate_from(count_or_load(paths, config, encoding, errors, on_chunk), config, vocab)
+
+
+def estimate_from(
+    counts: SentenceCounts, config: KNConfig, vocab: Collection[str] | None = None
+) -> NGramLM:
+    """The model of sentence counts (of any order >= config.order; they are consumed)."""
+    config.check()
+    if counts.order < config.order:
+        raise UsageError(f"order {config.order} is above the saved counts' order {counts.order}")
+    for k in range(config.order + 1, counts.order + 1):
+        del counts.tables[k]
+    if (counts.normalizer, counts.tokenizer) != (config.normalizer, config.tokenizer):
+        config = replace(config, normalizer=counts.normalizer, tokenizer=counts.tokenizer)
+    return estimate_counts(counts, config, vocab)
+
+
+def count_or_load(
+    paths: Sequence[str | os.PathLike[str]],
+    config: KNConfig,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    on_chunk: Callable[[int], None] | None = None,
+) -> SentenceCounts:
+    """The sentence counts of text inputs, or the sum of saved counts (.npz inputs)."""
+    saved = [str(p).endswith(".npz") for p in paths]
+    if any(saved) and not all(saved):
+        raise UsageError("give either text files or saved counts (.npz), not both")
+    if all(saved):
+        names = [display_name(p) for p in paths]
+        parts = [SentenceCounts.load(p) for p in paths]
+        return parts[0] if len(parts) == 1 else merge_sentence_counts(parts, names)
+    return count_sentences(
         paths, config.order, config.normalizer, config.tokenizer, encoding, errors, on_chunk
     )
-    return estimate_counts(counts, config, vocab)

@@ -85,7 +85,7 @@ class Perplexity:
 def lookup_sorted(table: np.ndarray, want: np.ndarray) -> np.ndarray:
     """np.searchsorted(table, want), with the needles sorted first: the lookups then
     walk the table in order (cache hits) instead of jumping, 3x faster on large tables."""
-    if len(want) < 64:
+    if len(want) < 64 or len(table) < 1 << 14:  # a small table stays in the cache anyway
         return np.searchsorted(table, want)
     order = np.argsort(want)
     out = np.empty(len(want), dtype=np.int64)
