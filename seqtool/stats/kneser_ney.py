@@ -40,7 +40,16 @@ import numpy as np
 from seqtool.errors import InputError, UsageError
 from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
 from seqtool.stats.keys import KeyTable, bits_for, pack, unpack
-from seqtool.stats.ngram_lm import BOS, EOS, SPECIALS, UNK, NGramLM, lookup_sorted
+from seqtool.stats.ngram_lm import (
+    BOS,
+    EOS,
+    SPECIALS,
+    UNK,
+    NGramLM,
+    lookup_sorted,
+    words_from_arrays,
+    words_to_arrays,
+)
 from seqtool.text.normalize import Normalizer
 
 MAX_ORDER = 16
@@ -213,7 +222,6 @@ class SentenceCounts:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """One .npz of plain arrays (no pickles): words, unigram counts, per order id rows and counts."""
-        encoded = [w.encode("utf-8", "surrogatepass") for w in self.words]
         meta = {
             "format": COUNTS_FORMAT,
             "format_version": 1,
@@ -225,8 +233,7 @@ class SentenceCounts:
         }
         arrays = {
             "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
-            "words": np.frombuffer(b"".join(encoded), dtype=np.uint8),
-            "word_ends": np.cumsum([len(e) for e in encoded]).astype(np.int64),
+            **words_to_arrays(self.words),
             "unigrams": self.unigrams,
         }
         id_type = np.int32 if len(self.words) < 2**31 else np.int64
@@ -246,11 +253,7 @@ class SentenceCounts:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
             if meta.get("format") != COUNTS_FORMAT:
                 raise InputError(bad)
-            blob = data["words"].tobytes()
-            ends = data["word_ends"].tolist()
-            words = [
-                blob[a:b].decode("utf-8", "surrogatepass") for a, b in zip([0, *ends[:-1]], ends)
-            ]
+            words = words_from_arrays(data)
             tables = {
                 k: _table_of(data[f"rows_{k}"].astype(np.int64), data[f"counts_{k}"], len(words))
                 for k in range(2, int(meta["order"]) + 1)

@@ -82,6 +82,22 @@ class Perplexity:
         }
 
 
+def words_to_arrays(words: list[str]) -> dict[str, np.ndarray]:
+    """A word list as two arrays for an .npz: the UTF-8 bytes and each word's end."""
+    encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+    return {
+        "words": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        "word_ends": np.cumsum([len(e) for e in encoded]).astype(np.int64),
+    }
+
+
+def words_from_arrays(data: dict[str, np.ndarray]) -> list[str]:
+    """The inverse of :func:`words_to_arrays`."""
+    blob = data["words"].tobytes()
+    ends = data["word_ends"].tolist()
+    return [blob[a:b].decode("utf-8", "surrogatepass") for a, b in zip([0, *ends[:-1]], ends)]
+
+
 def lookup_sorted(table: np.ndarray, want: np.ndarray) -> np.ndarray:
     """np.searchsorted(table, want), with the needles sorted first: the lookups then
     walk the table in order (cache hits) instead of jumping, 3x faster on large tables."""
@@ -325,7 +341,6 @@ class NGramLM:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the binary model: one uncompressed .npz of plain arrays (no pickles)."""
-        encoded = [w.encode("utf-8", "surrogatepass") for w in self.words]
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -335,8 +350,7 @@ class NGramLM:
         }
         arrays: dict[str, np.ndarray] = {
             "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
-            "words": np.frombuffer(b"".join(encoded), dtype=np.uint8),
-            "word_ends": np.cumsum([len(e) for e in encoded]).astype(np.int64),
+            **words_to_arrays(self.words),
         }
         for k in range(1, self.order + 1):
             if k > 1:
@@ -381,10 +395,7 @@ class NGramLM:
                 f"(this seqtool reads version {FORMAT_VERSION})"
             )
         try:
-            blob = data["words"].tobytes()
-            ends = data["word_ends"].tolist()
-            starts = [0, *ends[:-1]]
-            words = [blob[a:b].decode("utf-8", "surrogatepass") for a, b in zip(starts, ends)]
+            words = words_from_arrays(data)
             N = int(meta["order"])
             keys = [np.arange(len(words), dtype=np.int64)]
             keys += [data[f"keys_{k}"] for k in range(2, N + 1)]
