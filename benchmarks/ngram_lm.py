@@ -187,6 +187,28 @@ print(json.dumps(dict(fit_cpu=fit_cpu, fit_wall=fit_wall, ppl=ppl, trigrams=len(
     return r
 
 
+def zipf(orders: list[int], lmplz: str | None) -> None:
+    """seqtool vs lmplz on benchmarks/ngrams.py's 100 MB Zipf corpus (1M word types, lines
+    of 15 words): estimation CPU, wall, peak memory and ARPA size."""
+    sys.path.insert(0, str(ROOT))
+    from ngrams import build_zipf  # the counting benchmark's corpus
+
+    corpus = build_zipf(100)
+    with tempfile.TemporaryDirectory(prefix="ngram-lm-zipf-") as tmp:
+        for order in orders:
+            rec: dict = {"corpus": "zipf100", "order": order, "load_before": load_avg()}
+            rec["seqtool"] = seqtool_estimate(corpus, order, Path(tmp) / "s.arpa", [])
+            (Path(tmp) / "s.arpa").unlink()
+            if lmplz:
+                out = Path(tmp) / "k.arpa"
+                r = timed([lmplz, "-o", str(order), "-S", "10%"], stdin=corpus, stdout=out)
+                r["arpa_mb"] = out.stat().st_size / 1e6
+                out.unlink()
+                rec["lmplz"] = r
+            rec["load_after"] = load_avg()
+            print(json.dumps(rec), flush=True)
+
+
 def renamed(src: Path, dst: Path) -> Path:
     dst.write_text(src.read_text(encoding="utf-8").replace("<unk>", "UNKWORD"), encoding="utf-8")
     return dst
@@ -201,7 +223,11 @@ def main() -> None:
     ap.add_argument("--nltk", action="store_true", help="also NLTK's 3-gram (slow: ~1 min fit)")
     ap.add_argument("--nltk-sentences", type=int, default=20)
     ap.add_argument("--json", type=Path, help="append result records here")
+    ap.add_argument("--zipf", type=int, nargs="*", help="only the 100 MB Zipf corpus, these orders")
     args = ap.parse_args()
+    if args.zipf is not None:
+        zipf(args.zipf or [3], args.lmplz)
+        return
     cpu = next(
         (
             ln.split(":", 1)[1].strip()

@@ -360,3 +360,17 @@ def test_counts_in_pieces_give_the_same_model(cli, tmp_path: Path) -> None:
     assert_one_line_error(
         cli("ngrams", "lm", tmp_path / "a.npz", whole, "-o", tmp_path / "x.arpa"), 2
     )
+
+
+@pytest.mark.slow
+def test_ptb_five_gram_perplexity(shared_data: Path) -> None:
+    # The published Kneser-Ney 5-gram setup; lmplz on the same text (with <unk> renamed
+    # to a word, since it refuses <unk>) gives 148.007 too.
+    ptb = shared_data / "ptb"
+    if not (ptb / "ptb.train.txt").is_file():
+        pytest.skip(f"PTB not found under {ptb}")
+    lm = NGramLM.estimate([ptb / "ptb.train.txt"], 5)
+    assert lm.counts() == [10001, 264990, 586558, 717733, 737952]
+    result = lm.perplexity((ptb / "ptb.valid.txt").read_text(encoding="utf-8").splitlines())
+    assert result.perplexity == pytest.approx(148.008, abs=0.01)
+    assert result.oovs == 3485 and result.tokens == 73760
