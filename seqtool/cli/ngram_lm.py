@@ -257,6 +257,8 @@ def score(
     lines = read_lines(paths, encoding, errors)
     if not (per_line or per_word):
         result = lm.perplexity(lines)
+        if not result.sentences:
+            raise InputError(f"{_names(paths)}: empty input (no lines to score)")
         record = _summary(result, lm, model)
         render.emit_record(record, fmt, title=f"{display_name(str(model))} on {_names(paths)}")
         render.info(
@@ -273,6 +275,8 @@ def score(
     render.emit_rows(columns, rows, fmt, header=header)
     from seqtool.stats.ngram_lm import Perplexity
 
+    if not totals["sentences"]:
+        return
     result = Perplexity(
         totals["logp"], int(totals["tokens"]), int(totals["oovs"]), totals["oov_logp"],
         int(totals["sentences"]),
