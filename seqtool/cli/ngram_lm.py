@@ -242,7 +242,7 @@ def score(
     render.set_quiet(quiet)
     quick_numpy()
     from seqtool.io import read_lines
-    from seqtool.stats.ngram_lm import NGramLM
+    from seqtool.stats.ngram_lm import NGramLM, Perplexity
 
     if per_line and per_word:
         raise UsageError("choose one of --per-line and --per-word")
@@ -265,7 +265,7 @@ def score(
             f"loaded the model in {loaded:.2f} s, scored in {time.perf_counter() - start - loaded:.2f} s"
         )
         return
-    totals = {"logp": 0.0, "oov_logp": 0.0, "tokens": 0, "oovs": 0, "sentences": 0}
+    totals = Perplexity(0.0, 0, 0, 0.0, 0)
     if per_line:
         columns: tuple[str, ...] = ("line", "log10_prob", "tokens", "oovs", "perplexity", "text")
         rows = _line_rows(lm, lines, totals)
@@ -273,18 +273,12 @@ def score(
         columns = ("line", "word", "ngram", "log10_prob")
         rows = _word_rows(lm, lines, totals)
     render.emit_rows(columns, rows, fmt, header=header)
-    from seqtool.stats.ngram_lm import Perplexity
-
-    if not totals["sentences"]:
-        return
-    result = Perplexity(
-        totals["logp"], int(totals["tokens"]), int(totals["oovs"]), totals["oov_logp"],
-        int(totals["sentences"]),
-    )  # fmt: skip
-    render.info(
-        f"perplexity {result.perplexity:.4f} (without OOVs {result.perplexity_without_oovs:.4f}), "
-        f"{result.oovs:,} OOVs, {result.tokens:,} tokens, {result.sentences:,} sentences"
-    )
+    if totals.sentences:
+        render.info(
+            f"perplexity {totals.perplexity:.4f} (without OOVs "
+            f"{totals.perplexity_without_oovs:.4f}), {totals.oovs:,} OOVs, "
+            f"{totals.tokens:,} tokens, {totals.sentences:,} sentences"
+        )
 
 
 def _names(paths: list[str]) -> str:
@@ -298,43 +292,28 @@ def _summary(result: Any, lm: Any, model: Path) -> dict[str, Any]:
     return record
 
 
-def _account(totals: dict[str, Any], s: Any, n_lines: int) -> Any:
-    import numpy as np
-
-    oov = s.ids == 0
-    totals["logp"] += float(s.logprob.sum())
-    totals["oov_logp"] += float(s.logprob[oov].sum())
-    totals["tokens"] += len(s.ids)
-    totals["oovs"] += int(oov.sum())
-    totals["sentences"] += n_lines
-    return np
-
-
-def _line_rows(lm: Any, lines: Any, totals: dict[str, Any]) -> Any:
+def _line_rows(lm: Any, lines: Any, totals: Any) -> Any:
     done = 0
     for batch, s in lm.score_lines(lines):
-        np = _account(totals, s, len(batch))
-        n = len(batch)
-        logp = np.bincount(s.line_of, weights=s.logprob, minlength=n)
-        tokens = np.bincount(s.line_of, minlength=n)
-        oovs = np.bincount(s.line_of, weights=s.ids == 0, minlength=n).astype(int)
+        totals.add(s, len(batch))
+        logp, tokens, oovs = s.per_line(len(batch))
         ppl = 10 ** (-logp / tokens)
-        for i in range(n):
+        for i, text in enumerate(batch):
             yield (
                 done + i + 1,
                 round(float(logp[i]), 6),
                 int(tokens[i]),
                 int(oovs[i]),
                 float(ppl[i]),
-                batch[i],
+                text,
             )
-        done += n
+        done += len(batch)
 
 
-def _word_rows(lm: Any, lines: Any, totals: dict[str, Any]) -> Any:
+def _word_rows(lm: Any, lines: Any, totals: Any) -> Any:
     done = 0
     for batch, s in lm.score_lines(lines):
-        _account(totals, s, len(batch))
+        totals.add(s, len(batch))
         words = [lm.tokenize(ln) + ["</s>"] for ln in batch]
         at = [0] * len(batch)
         for line, logp, used in zip(s.line_of.tolist(), s.logprob.tolist(), s.order.tolist()):

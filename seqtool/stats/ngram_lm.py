@@ -49,6 +49,13 @@ class Scores:
     order: np.ndarray  # (t,) length of the n-gram that gave the probability
     line_of: np.ndarray  # (t,) sentence index within the batch
 
+    def per_line(self, n_lines: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per sentence of the batch: total log10 p, tokens (with </s>), OOVs."""
+        logp = np.bincount(self.line_of, weights=self.logprob, minlength=n_lines)
+        tokens = np.bincount(self.line_of, minlength=n_lines)
+        oovs = np.bincount(self.line_of[self.ids == UNK], minlength=n_lines)
+        return logp, tokens, oovs
+
 
 @dataclass
 class Perplexity:
@@ -59,6 +66,15 @@ class Perplexity:
     oovs: int
     oov_log10_prob: float
     sentences: int
+
+    def add(self, scores: Scores, sentences: int) -> None:
+        """Count in the scores of a batch of ``sentences`` sentences."""
+        oov = scores.ids == UNK
+        self.log10_prob += float(scores.logprob.sum())
+        self.oov_log10_prob += float(scores.logprob[oov].sum())
+        self.tokens += len(scores.ids)
+        self.oovs += int(oov.sum())
+        self.sentences += sentences
 
     @property
     def perplexity(self) -> float:
@@ -322,16 +338,10 @@ class NGramLM:
 
     def perplexity(self, lines: Iterable[str]) -> Perplexity:
         """Corpus perplexity with and without OOVs, as KenLM's ``query`` reports it."""
-        total = oov_total = 0.0
-        tokens = oovs = sentences = 0
+        result = Perplexity(0.0, 0, 0, 0.0, 0)
         for batch, s in self.score_lines(lines):
-            oov = s.ids == UNK
-            total += float(s.logprob.sum())
-            oov_total += float(s.logprob[oov].sum())
-            tokens += len(s.ids)
-            oovs += int(oov.sum())
-            sentences += len(batch)
-        return Perplexity(total, tokens, oovs, oov_total, sentences)
+            result.add(s, len(batch))
+        return result
 
     # ------------------------------------------------------------------ files
     def write_arpa(self, path: str | os.PathLike[str]) -> None:
