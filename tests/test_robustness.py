@@ -86,6 +86,9 @@ COMMANDS.update(
             "-o", o, *ONE_STEP,
         ],
         "translate": lambda f, o, d: ["translate", d / "mt.pt", f, "--beam", "2"],
+        "ngrams lm": lambda f, o, d: ["ngrams", "lm", f, "-n", "3", "-o", o, "--discount-fallback"],
+        "ngrams score --per-line": lambda f, o, d: ["ngrams", "score", d / "seed.arpa", f, "--per-line"],
+        "ngrams score": lambda f, o, d: ["ngrams", "score", d / "seed.arpa", f, "-f", "json"],
     }
 )  # fmt: skip
 
@@ -138,6 +141,9 @@ def workdir(tmp_path: Path, cli, models: dict[str, Path]) -> Path:
     assert (
         cli("vocab", "build", tmp_path / "seed.txt", "-o", tmp_path / "vocab.json").exit_code == 0
     )
+    seed_lm = cli("ngrams", "lm", tmp_path / "seed.txt", "-n", "2", "-o", tmp_path / "seed.arpa",
+                  "--discount-fallback", "-q")  # fmt: skip
+    assert seed_lm.exit_code == 0, seed_lm.stderr
     for name, path in models.items():
         (tmp_path / name).symlink_to(path)
     return tmp_path

@@ -21,7 +21,17 @@ __all__ = ["app", "load_commands", "main"]
 
 # command name -> the module that registers it; --help lists the modules' commands
 # in the order of MODULE_ORDER (the README's order)
-MODULE_ORDER = ("datacmd", "corpus", "ngrams", "zipf", "embed", "lm", "translate", "demo")
+MODULE_ORDER = (
+    "datacmd",
+    "corpus",
+    "ngrams",
+    "ngram_lm",
+    "zipf",
+    "embed",
+    "lm",
+    "translate",
+    "demo",
+)
 COMMAND_MODULES = {
     "preprocess": "corpus",
     "vocab": "corpus",
@@ -37,11 +47,17 @@ COMMAND_MODULES = {
     "translate": "translate",
     "bleu": "translate",
 }
+# modules that add subcommands to a group another module owns (they import it):
+# `ngrams lm` and `ngrams score` live in ngram_lm.py, on ngrams.py's group
+SUBCOMMAND_MODULES = {"ngrams": ("ngram_lm",)}
 
 
 def load_commands(command: str | None = None) -> Any:
     """Register ``command`` (every command when None or unknown); return the typer app."""
-    modules = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else MODULE_ORDER
+    if command in COMMAND_MODULES:
+        modules = [COMMAND_MODULES[command], *SUBCOMMAND_MODULES.get(command, ())]
+    else:
+        modules = list(MODULE_ORDER)
     for name in modules:
         importlib.import_module(f"seqtool.cli.{name}")
     from seqtool.cli.root import app

@@ -1,0 +1,310 @@
+"""Benchmark `seqtool ngrams lm` / `ngrams score` against KenLM (lmplz + the kenlm
+module) and NLTK's KneserNeyInterpolated on the Penn Treebank.
+
+Train on ptb.train.txt, report on ptb.valid.txt (the test split is never read).
+lmplz refuses a literal ``<unk>`` in training text, so both tools also estimate
+from a copy with ``<unk>`` renamed to the ordinary word ``UNKWORD`` (valid
+likewise); that copy gives the exact comparison (every n-gram's log10 p and
+backoff, seqtool's ARPA vs lmplz's).  seqtool also runs on the original text,
+where ``<unk>`` is its unknown word.
+
+Per order (3, 4, 5): estimation CPU (user+sys) and wall time and peak memory of
+the whole process (``/usr/bin/time -v``), ARPA size and n-gram counts, valid
+perplexity, time to load the model and to score valid, and the largest
+differences against lmplz.  ``uptime`` load averages are printed next to the
+figures: the machine is shared, so only same-run ratios mean much.
+
+    python benchmarks/ngram_lm.py --lmplz /path/to/lmplz [--orders 3 4 5] [--nltk]
+    python benchmarks/ngram_lm.py --zipf        # also the 100 MB Zipf corpus (long)
+
+Needs: pip install kenlm nltk; lmplz from ../shared/peers/build-kenlm.sh OUT_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+SHARED = Path(os.environ.get("SEQTOOL_SHARED_DATA", ROOT.parents[1] / "shared" / "data"))
+PTB = SHARED / "ptb"
+
+
+def load_avg() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def timed(cmd: list[str], stdin: Path | None = None, stdout: Path | None = None) -> dict:
+    """Run under /usr/bin/time -v: CPU (user+sys) s, wall s, peak RSS MB."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        fin = open(stdin, "rb") if stdin else None
+        fout = open(stdout, "wb") if stdout else subprocess.DEVNULL
+        try:
+            run = subprocess.run(
+                ["/usr/bin/time", "-v", "-o", tf.name, *cmd],
+                stdin=fin,
+                stdout=fout,
+                stderr=subprocess.PIPE,
+            )
+        finally:
+            if fin:
+                fin.close()
+            if stdout:
+                fout.close()  # type: ignore[union-attr]
+        report = Path(tf.name).read_text()
+    if run.returncode:
+        raise SystemExit(f"{cmd[0]} failed: {run.stderr.decode()[-2000:]}")
+
+    def field(name: str) -> str:
+        m = re.search(rf"{re.escape(name)}: (.+)", report)
+        return m.group(1).strip() if m else "0"
+
+    wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss)")
+    parts = [float(p) for p in wall.split(":")]
+    seconds = sum(p * 60**i for i, p in enumerate(reversed(parts)))
+    return {
+        "cpu_s": float(field("User time (seconds)")) + float(field("System time (seconds)")),
+        "wall_s": seconds,
+        "peak_mb": int(field("Maximum resident set size (kbytes)")) / 1024,
+    }
+
+
+def compare(ours_path: Path, theirs_path: Path) -> dict:
+    """Largest |log10 p| and |log10 backoff| differences over every n-gram of both ARPAs."""
+    from seqtool.stats.ngram_lm import NGramLM
+
+    a, b = NGramLM.load(ours_path), NGramLM.load(theirs_path)
+    out = {"same_ngrams": a.counts() == b.counts(), "max_dlogp": 0.0, "max_dbackoff": 0.0}
+    amap = np.array([a.index.get(w, -1) for w in b.words])
+    for k in range(1, b.order + 1):
+        rows = amap[b.ngram_rows(k)]
+        idx, ok = rows[:, 0], rows[:, 0] >= 0
+        for j in range(1, k):
+            want = idx * a.vocab_size + rows[:, j]
+            pos = np.minimum(np.searchsorted(a.keys[j], want), len(a.keys[j]) - 1)
+            ok &= a.keys[j][pos] == want
+            idx = pos
+        out["same_ngrams"] &= bool(ok.all())
+        dp = np.abs(a.logp[k - 1][idx[ok]] - b.logp[k - 1][ok])
+        out["max_dlogp"] = max(out["max_dlogp"], float(dp.max(initial=0)))
+        if k < b.order:
+            db = np.abs(a.logb[k - 1][idx[ok]] - b.logb[k - 1][ok])
+            out["max_dbackoff"] = max(out["max_dbackoff"], float(db.max(initial=0)))
+    return out
+
+
+def seqtool_estimate(train: Path, order: int, arpa: Path, extra: list[str]) -> dict:
+    cmd = [sys.executable, "-m", "seqtool", "ngrams", "lm", str(train), "-n", str(order)]
+    r = timed([*cmd, "-o", str(arpa), "-q", *extra])
+    r["arpa_mb"] = arpa.stat().st_size / 1e6
+    return r
+
+
+def seqtool_score(arpa: Path, valid: Path, work: Path) -> dict:
+    from seqtool.stats.ngram_lm import NGramLM
+
+    t = time.perf_counter()
+    lm = NGramLM.load(arpa)
+    arpa_load = time.perf_counter() - t
+    npz = work / (arpa.stem + ".npz")
+    lm.save(npz)
+    t = time.perf_counter()
+    lm = NGramLM.load(npz)
+    npz_load = time.perf_counter() - t
+    lines = valid.read_text(encoding="utf-8").splitlines()
+    t0, c0 = time.perf_counter(), time.process_time()
+    p = lm.perplexity(lines)
+    return {
+        "ppl": p.perplexity,
+        "ppl_no_oov": p.perplexity_without_oovs,
+        "oovs": p.oovs,
+        "arpa_load_s": arpa_load,
+        "binary_load_s": npz_load,
+        "binary_mb": npz.stat().st_size / 1e6,
+        "score_s": time.perf_counter() - t0,
+        "score_cpu_s": time.process_time() - c0,
+        "counts": lm.counts(),
+    }
+
+
+def kenlm_score(arpa: Path, valid: Path) -> dict:
+    import kenlm
+
+    t = time.perf_counter()
+    model = kenlm.Model(str(arpa))
+    load = time.perf_counter() - t
+    lines = valid.read_text(encoding="utf-8").splitlines()
+    t0, c0 = time.perf_counter(), time.process_time()
+    total = 0.0
+    tokens = 0
+    for ln in lines:
+        total += model.score(ln, bos=True, eos=True)
+        tokens += len(ln.split()) + 1
+    return {
+        "ppl": 10 ** (-total / tokens),
+        "arpa_load_s": load,
+        "score_s": time.perf_counter() - t0,
+        "score_cpu_s": time.process_time() - c0,
+    }
+
+
+def nltk_run(train: Path, valid: Path, sentences: int) -> dict:
+    """NLTK KneserNeyInterpolated 3-gram: fit on train, perplexity on the first sentences."""
+    code = f"""
+import time, json, resource
+from nltk.lm import KneserNeyInterpolated
+from nltk.lm.preprocessing import padded_everygram_pipeline, pad_both_ends
+from nltk.util import ngrams
+train = [l.split() for l in open({str(train)!r}, encoding='utf-8')]
+c0, t0 = time.process_time(), time.time()
+grams, vocab = padded_everygram_pipeline(3, train)
+lm = KneserNeyInterpolated(3)
+lm.fit(grams, vocab)
+fit_cpu, fit_wall = time.process_time() - c0, time.time() - t0
+valid = [l.split() for l in open({str(valid)!r}, encoding='utf-8')][:{sentences}]
+test = [g for s in valid for g in ngrams(pad_both_ends(s, n=3), 3)]
+c0 = time.process_time()
+ppl = lm.perplexity(test)
+score_cpu = time.process_time() - c0
+print(json.dumps(dict(fit_cpu=fit_cpu, fit_wall=fit_wall, ppl=ppl, trigrams=len(test),
+                      score_cpu=score_cpu)))
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(code)
+    out = Path(f.name + ".out")
+    r = timed([sys.executable, f.name], stdout=out)
+    r.update(json.loads(out.read_text()))
+    return r
+
+
+def zipf(orders: list[int], lmplz: str | None) -> None:
+    """seqtool vs lmplz on benchmarks/ngrams.py's 100 MB Zipf corpus (1M word types, lines
+    of 15 words): estimation CPU, wall, peak memory and ARPA size."""
+    sys.path.insert(0, str(ROOT))
+    from ngrams import build_zipf  # the counting benchmark's corpus
+
+    corpus = build_zipf(100)
+    with tempfile.TemporaryDirectory(prefix="ngram-lm-zipf-") as tmp:
+        for order in orders:
+            rec: dict = {"corpus": "zipf100", "order": order, "load_before": load_avg()}
+            rec["seqtool"] = seqtool_estimate(corpus, order, Path(tmp) / "s.arpa", [])
+            (Path(tmp) / "s.arpa").unlink()
+            if lmplz:
+                out = Path(tmp) / "k.arpa"
+                r = timed([lmplz, "-o", str(order), "-S", "10%"], stdin=corpus, stdout=out)
+                r["arpa_mb"] = out.stat().st_size / 1e6
+                out.unlink()
+                rec["lmplz"] = r
+            rec["load_after"] = load_avg()
+            print(json.dumps(rec), flush=True)
+
+
+def renamed(src: Path, dst: Path) -> Path:
+    dst.write_text(src.read_text(encoding="utf-8").replace("<unk>", "UNKWORD"), encoding="utf-8")
+    return dst
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--orders", type=int, nargs="+", default=[3, 4, 5])
+    ap.add_argument("--lmplz", default=shutil.which("lmplz"))
+    ap.add_argument("--nltk", action="store_true", help="also NLTK's 3-gram (slow: ~1 min fit)")
+    ap.add_argument("--nltk-sentences", type=int, default=20)
+    ap.add_argument("--json", type=Path, help="append result records here")
+    ap.add_argument("--zipf", type=int, nargs="*", help="only the 100 MB Zipf corpus, these orders")
+    args = ap.parse_args()
+    if args.zipf is not None:
+        zipf(args.zipf or [3], args.lmplz)
+        return
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in open("/proc/cpuinfo")
+            if ln.startswith("model name")
+        ),
+        "?",
+    )
+    print(f"# CPU: {cpu}, {os.cpu_count()} cores; {load_avg()}")
+    records = []
+    with tempfile.TemporaryDirectory(prefix="ngram-lm-bench-") as tmp:
+        work = Path(tmp)
+        train_u = renamed(PTB / "ptb.train.txt", work / "train.txt")
+        valid_u = renamed(PTB / "ptb.valid.txt", work / "valid.txt")
+        for order in args.orders:
+            rec: dict = {"order": order}
+            # seqtool on the original text (<unk> is its unknown word)
+            arpa = work / f"seqtool{order}.arpa"
+            rec["load_before"] = load_avg()
+            rec["seqtool"] = seqtool_estimate(PTB / "ptb.train.txt", order, arpa, [])
+            rec["seqtool"].update(seqtool_score(arpa, PTB / "ptb.valid.txt", work))
+            # both on the renamed text
+            ours_u = work / f"seqtool{order}u.arpa"
+            rec["seqtool_renamed"] = seqtool_estimate(train_u, order, ours_u, [])
+            rec["seqtool_renamed"].update(seqtool_score(ours_u, valid_u, work))
+            if args.lmplz:
+                theirs = work / f"lmplz{order}.arpa"
+                r = timed([args.lmplz, "-o", str(order), "-S", "10%"], stdin=train_u, stdout=theirs)
+                r["arpa_mb"] = theirs.stat().st_size / 1e6
+                try:
+                    r.update(kenlm_score(theirs, valid_u))
+                except ImportError:
+                    pass
+                rec["lmplz"] = r
+                rec["vs_lmplz"] = compare(ours_u, theirs)
+            rec["load_after"] = load_avg()
+            records.append(rec)
+            print(json.dumps(rec), flush=True)
+        if args.nltk:
+            rec = {"order": 3, "load_before": load_avg()}
+            rec["nltk"] = nltk_run(
+                PTB / "ptb.train.txt", PTB / "ptb.valid.txt", args.nltk_sentences
+            )
+            rec["load_after"] = load_avg()
+            records.append(rec)
+            print(json.dumps(rec), flush=True)
+    if args.json:
+        with open(args.json, "a", encoding="utf-8") as f:
+            for r in records:
+                f.write(json.dumps(r) + "\n")
+    print()
+    print(
+        "| order | tool | est. CPU s | wall s | peak MB | ARPA MB | valid ppl | max dlog10 p vs lmplz | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in records:
+        for tool in ("seqtool", "seqtool_renamed", "lmplz"):
+            if tool not in r:
+                continue
+            t = r[tool]
+            diff = (
+                f"{r['vs_lmplz']['max_dlogp']:.1e}"
+                if tool == "seqtool_renamed" and "vs_lmplz" in r
+                else ""
+            )
+            ppl = f"{t['ppl']:.2f}" if "ppl" in t else ""
+            print(
+                f"| {r['order']} | {tool} | {t['cpu_s']:.2f} | {t['wall_s']:.2f} | {t['peak_mb']:.0f} "
+                f"| {t['arpa_mb']:.1f} | {ppl} | {diff} | {r['load_before']} |"
+            )
+        if "nltk" in r:
+            t = r["nltk"]
+            print(
+                f"| 3 | nltk (fit; ppl on {t['trigrams']} valid trigrams) | {t['fit_cpu']:.1f} | "
+                f"{t['fit_wall']:.1f} | {t['peak_mb']:.0f} | | {t['ppl']:.1f} | | {r['load_before']} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+"""ARPA back-off language model files: write and read, as arrays.
+
+The format (SRILM's, read by KenLM, NLTK-era tools and most decoders)::
+
+    \\data\\
+    ngram 1=3
+    ngram 2=2
+
+    \\1-grams:
+    -1.2041	<unk>	0
+    0	<s>	-0.30103
+    ...
+    \\2-grams:
+    -0.30103	<s> a
+    ...
+    \\end\\
+
+Each line is log10 p, the n-gram, and (below the highest order) the log10
+backoff.  Writing lays out a block of lines as one byte matrix (numbers as
+fixed-width digit fields, tokens as NUL-padded fields, NULs deleted at the end),
+so a 100 MB file takes seconds, not minutes; numbers carry six decimals (at most
+5e-7 from the model's float32 values).  Reading splits a section a few megabytes
+at a time and converts whole columns with numpy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from seqtool.errors import InputError
+from seqtool.io import atomic_write, display_name, open_binary
+from seqtool.stats.ngram_lm import SPECIALS, NGramLM
+from seqtool.stats.tsv import PAD_WIDTH, TokenBytes
+
+FLOOR = -99.0  # log10 of "never": what ARPA files write for probability 0
+_BLOCK = 1 << 18  # n-grams per written block
+_READ_PIECE = 8 << 20  # characters of a section parsed at a time
+_HEADER = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)\s*$")
+
+
+# ---------------------------------------------------------------------- writing
+def _digit_table(strip_trailing: bool, width: int, strip_leading: bool = False) -> np.ndarray:
+    """Every number below 10**width as ``width`` ASCII digits (as a ``V<width>`` array),
+    trailing or leading zeros replaced by NUL."""
+    out = np.zeros((10**width, width), dtype=np.uint8)
+    for i in range(10**width):
+        text = str(i).zfill(width)
+        if strip_trailing:
+            text = text.rstrip("0")
+        if strip_leading:
+            text = text.lstrip("0") or "0"
+            text = "\0" * (width - len(text)) + text
+        raw = text.encode("ascii")
+        out[i, : len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    return out.view(f"V{width}").reshape(-1)
+
+
+_WHOLE = _digit_table(False, 2, strip_leading=True)
+_FRAC = _digit_table(False, 3)
+_FRAC_END = _digit_table(True, 3)
+_NUMBER = np.dtype(
+    {
+        "names": ["sign", "whole", "point", "hi", "lo"],
+        "formats": ["u1", "V2", "u1", "V3", "V3"],
+        "offsets": [0, 1, 3, 4, 7],
+        "itemsize": 10,
+    }
+)
+
+
+def number_fields(values: np.ndarray) -> np.ndarray:
+    """(m,) floats -> (m, 10) uint8: ``-dd.dddddd`` with NUL where nothing is printed.
+
+    Six decimals (``-1.250000`` prints as ``-1.25``, ``0`` as ``0``): leading zeros,
+    trailing fraction zeros and a bare point are NULs, deleted when the block is
+    joined.  The digits come from lookup tables (two digits of the whole part, two
+    groups of three decimals), so a block costs a few gathers.  Values are clamped
+    to [-99, 99] (log10 -99 is the ARPA "never").
+    """
+    v = np.clip(np.nan_to_num(values.astype(np.float64), nan=FLOOR, neginf=FLOOR), FLOOR, -FLOOR)
+    q = np.rint(np.abs(v) * 1e6).astype(np.int64)
+    whole, frac = np.divmod(q, 1_000_000)
+    hi, lo = np.divmod(frac, 1000)
+    out = np.zeros(len(v), dtype=_NUMBER)
+    out["sign"] = np.where((v < 0) & (q > 0), ord("-"), 0)
+    np.take(_WHOLE, whole, out=out["whole"])
+    out["point"] = np.where(frac > 0, ord("."), 0)
+    end = lo == 0
+    out["hi"] = np.where(end, _FRAC_END.take(hi), _FRAC.take(hi))
+    out["lo"] = _FRAC_END.take(lo)  # lo == 0: all NUL
+    return out.view(np.uint8).reshape(len(v), 10)
+
+
+def _narrow(padded: np.ndarray, width: int) -> np.ndarray:
+    """The padded token table cut to ``width`` bytes per token."""
+    if padded.dtype.itemsize == width:
+        return padded
+    cells = padded.view(np.uint8).reshape(len(padded), padded.dtype.itemsize)
+    return np.ascontiguousarray(cells[:, :width]).view(f"V{width}").reshape(len(padded))
+
+
+def _padded_lines(
+    padded: np.ndarray, rows: np.ndarray, p: np.ndarray, b: np.ndarray | None
+) -> bytes:
+    """ARPA lines as one NUL-padded byte matrix: number, tab, token fields, [tab,
+    number], newline; the NULs are deleted at the end."""
+    m, k = rows.shape
+    width = padded.dtype.itemsize
+    pw = p.shape[1]
+    starts = [pw + 1 + j * (width + 1) for j in range(k)]
+    at = starts[-1] + width
+    line = at + (1 + b.shape[1] if b is not None else 0) + 1
+    template = np.zeros(line, dtype=np.uint8)
+    template[pw] = 9
+    for j in range(1, k):
+        template[starts[j] - 1] = 32
+    if b is not None:
+        template[at] = 9
+    template[-1] = 10
+    out = np.empty((m, line), dtype=np.uint8)
+    out[:] = template
+    out[:, :pw] = p
+    if b is not None:
+        out[:, at + 1 : at + 1 + b.shape[1]] = b
+    layout = np.dtype(
+        {
+            "names": [f"t{j}" for j in range(k)],
+            "formats": [padded.dtype] * k,
+            "offsets": starts,
+            "itemsize": line,
+        }
+    )
+    fields = out.view(layout).reshape(m)
+    for j in range(k):
+        np.take(padded, rows[:, j], out=fields[f"t{j}"])
+    return out.tobytes().translate(None, b"\x00")
+
+
+def _lines(toks: TokenBytes, rows: np.ndarray, logp: np.ndarray, logb: np.ndarray | None) -> bytes:
+    """ARPA lines ``logp TAB w1 .. wk [TAB logb] NL`` of a block of n-grams."""
+    m, k = rows.shape
+    p = number_fields(logp)
+    b = number_fields(logb) if logb is not None else None
+    padded = toks.padded
+    if padded is not None and int(toks.length.max(initial=0)) <= padded.dtype.itemsize:
+        # Narrow fields for the lines whose tokens are all short (most of them):
+        # fewer padding bytes to copy and delete.  Line order does not matter in ARPA.
+        need = toks.length[rows].max(axis=1) if m else np.zeros(0, np.int64)
+        full = padded.dtype.itemsize
+        parts = []
+        low = -1
+        widths = (8, 16, full) if k > 1 else (full,)  # unigrams keep their order (the ids)
+        for width in sorted({w for w in widths if w <= full}):
+            sel = np.flatnonzero((need > low) & (need <= width))
+            low = width
+            if len(sel) == m:
+                return _padded_lines(_narrow(padded, width), rows, p, b)
+            if len(sel):
+                parts.append(
+                    _padded_lines(
+                        _narrow(padded, width), rows[sel], p[sel], b[sel] if b is not None else None
+                    )
+                )
+        return b"".join(parts)
+    # tokens too long for the padded layout (or holding NULs): one line at a time
+    words = [bytes(toks.blob[s : s + n]) for s, n in zip(toks.start, toks.length)]
+    ps = [r.tobytes().replace(b"\x00", b"") for r in p]
+    bs = [r.tobytes().replace(b"\x00", b"") for r in b] if b is not None else None
+    parts = []
+    for i, r in enumerate(rows.tolist()):
+        text = ps[i] + b"\t" + b" ".join(words[w] for w in r)
+        parts.append(text + (b"\t" + bs[i] if bs is not None else b"") + b"\n")
+    return b"".join(parts)
+
+
+def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
+    """Write the model as an ARPA file (atomically; ``.gz`` etc. are not compressed)."""
+    toks = TokenBytes(model.words)
+    if toks.padded is not None and toks.padded.dtype.itemsize > PAD_WIDTH:
+        toks.padded = None
+    N = model.order
+    with atomic_write(path, "wb") as f:
+        head = ["\\data\\"] + [f"ngram {k}={c}" for k, c in enumerate(model.counts(), 1)]
+        f.write(("\n".join(head) + "\n\n").encode("ascii"))
+        for k in range(1, N + 1):
+            f.write(f"\\{k}-grams:\n".encode("ascii"))
+            m = len(model.keys[k - 1])
+            for s in range(0, m, _BLOCK):
+                e = min(m, s + _BLOCK)
+                rows = model.ngram_rows(k, s, e)
+                logb = model.logb[k - 1][s:e] if k < N else None
+                f.write(_lines(toks, rows, model.logp[k - 1][s:e], logb))
+            f.write(b"\n")
+        f.write(b"\\end\\\n")
+
+
+# ---------------------------------------------------------------------- reading
+def _read_text(path: str | os.PathLike[str], name: str) -> str:
+    with open_binary(path) as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise InputError(f"{name}:{line}: invalid UTF-8 in the ARPA file") from None
+
+
+def _section_pieces(text: str, start: int, end: int) -> list[str]:
+    """The section text cut at line breaks into pieces of about _READ_PIECE characters."""
+    pieces = []
+    while start < end:
+        cut = min(end, start + _READ_PIECE)
+        if cut < end:
+            nl = text.rfind("\n", start, cut)
+            cut = nl + 1 if nl >= start else text.find("\n", cut, end) + 1 or end
+        pieces.append(text[start:cut])
+        start = cut
+    return pieces
+
+
+def _parse_piece(
+    piece: str, k: int, top: bool, name: str, line0: int
+) -> tuple[np.ndarray, list[list[str]], np.ndarray]:
+    """(log10 p, k word columns, log10 backoff) of the lines of one piece."""
+    fields = piece.split()
+    width = k + 1 if top else k + 2
+    if len(fields) % width == 0:
+        cols = [fields[j::width] for j in range(width)]
+        try:  # every line has all its fields: whole columns at once
+            logp = np.asarray(cols[0], dtype=np.float64)
+            logb = np.asarray(cols[k + 1], dtype=np.float64) if not top else np.zeros(0)
+            return logp, cols[1 : k + 1], logb
+        except ValueError:
+            pass
+    # lines with and without a backoff (allowed below the top order), or a bad line
+    cols = [[] for _ in range(k + 1)]
+    backoff: list[str] = []
+    at = line0
+    for ln in piece.split("\n"):
+        at += 1
+        f = ln.split()
+        if not f:
+            continue
+        if len(f) not in ((k + 1,) if top else (k + 1, k + 2)):
+            need = f"{k + 1}" if top else f"{k + 1} or {k + 2}"
+            raise InputError(f"{name}:{at}: a {k}-gram line needs {need} fields, not {len(f)}")
+        for j in range(k + 1):
+            cols[j].append(f[j])
+        backoff.append(f[k + 1] if len(f) == k + 2 else "0")
+        try:
+            float(f[0]), float(backoff[-1])
+        except ValueError:
+            raise InputError(f"{name}:{at}: a {k}-gram line must start with a number") from None
+    logp = np.asarray(cols[0], dtype=np.float64)
+    logb = np.asarray(backoff, dtype=np.float64) if not top else np.zeros(0)
+    return logp, cols[1:], logb
+
+
+class _Ids(dict[str, int]):
+    """word -> id; an unknown word gives -1."""
+
+    def __missing__(self, word: str) -> int:
+        return -1
+
+
+def read_arpa(path: str | os.PathLike[str]) -> NGramLM:
+    """Read an ARPA file into an :class:`NGramLM` (a missing ``<unk>`` gets log10 p -100)."""
+    name = display_name(path)
+    text = _read_text(path, name)
+    start = text.find("\\data\\")
+    if start < 0 or text[:start].strip():
+        raise InputError(f"{name}: not an ARPA file (no \\data\\ header)")
+    pos = start + len("\\data\\")
+    declared: dict[int, int] = {}
+    while True:
+        nl = text.find("\n", pos)
+        if nl < 0:
+            raise InputError(f"{name}: the ARPA file ends inside its header")
+        line = text[pos:nl].strip()
+        if line.startswith("\\"):
+            break  # the first section: pos is at its line
+        pos = nl + 1
+        if not line:
+            continue
+        m = _HEADER.match(line)
+        if not m:
+            raise InputError(f"{name}: bad ARPA header line {line!r}")
+        declared[int(m.group(1))] = int(m.group(2))
+    N = max(declared, default=0)
+    if not declared or sorted(declared) != list(range(1, N + 1)):
+        raise InputError(f"{name}: the ARPA header must list every order from 1 up")
+    sections: dict[int, tuple[int, int]] = {}
+    for k in range(1, N + 1):
+        marker = f"\\{k}-grams:"
+        s = text.find(marker, pos)
+        if s < 0:
+            raise InputError(f"{name}: the ARPA file has no {k}-gram section")
+        body = s + len(marker)
+        end = text.find("\n\\", body)
+        if end < 0:
+            raise InputError(
+                f"{name}: the ARPA file is truncated (its {k}-gram section does not end)"
+            )
+        sections[k] = (body, end + 1)
+        pos = end + 1
+    if text.find("\\end\\", pos) < 0:
+        raise InputError(f"{name}: the ARPA file is truncated (no \\end\\)")
+    words: list[str] = []
+    index = _Ids()
+    keys: list[np.ndarray] = []
+    logps: list[np.ndarray] = []
+    logbs: list[np.ndarray] = []
+    for k in range(1, N + 1):
+        body, end = sections[k]
+        line0 = text.count("\n", 0, body)
+        top = k == N
+        ps, bs, cols = [], [], [[] for _ in range(k)]  # type: list[np.ndarray], list[np.ndarray], list[list[str]]
+        for piece in _section_pieces(text, body, end):
+            p, c, b = _parse_piece(piece, k, top, name, line0)
+            line0 += piece.count("\n")
+            ps.append(p)
+            bs.append(b)
+            for j in range(k):
+                cols[j].extend(c[j])
+        logp = np.concatenate(ps) if ps else np.zeros(0)
+        logb = np.concatenate(bs) if bs and not top else np.zeros(len(logp))
+        if len(logp) != declared[k]:
+            raise InputError(
+                f"{name}: the header promises {declared[k]} {k}-grams, the section has {len(logp)}"
+            )
+        if k == 1:
+            words, logp, logb = _vocabulary(cols[0], logp, logb, name)
+            index = _Ids({w: i for i, w in enumerate(words)})
+            key = np.arange(len(words), dtype=np.int64)
+        else:
+            key = _keys(cols, index, keys, len(words), name, k)
+            order = np.argsort(key, kind="stable")
+            key, logp, logb = key[order], logp[order], logb[order]
+            dup = np.flatnonzero(key[1:] == key[:-1])
+            if len(dup):
+                raise InputError(f"{name}: a {k}-gram is listed twice")
+        keys.append(key)
+        logps.append(np.minimum(logp, 0.0).astype(np.float32))
+        if not top:
+            logbs.append(logb.astype(np.float32))
+    meta = {"source": "arpa", "order": N}
+    return NGramLM(words, keys, logps, logbs, meta)
+
+
+def _vocabulary(
+    col: list[str], logp: np.ndarray, logb: np.ndarray, name: str
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Unigrams reordered so that <unk>, <s>, </s> come first (ids 0, 1, 2)."""
+    at = {w: i for i, w in enumerate(col)}
+    if len(at) != len(col):
+        raise InputError(f"{name}: a unigram is listed twice")
+    for special in SPECIALS[1:]:
+        if special not in at:
+            raise InputError(f"{name}: the unigrams lack {special}")
+    rest = [i for i, w in enumerate(col) if w not in SPECIALS]
+    order = np.asarray([at.get("<unk>", -1), at["<s>"], at["</s>"], *rest], dtype=np.int64)
+    words = list(SPECIALS) + [col[i] for i in rest]
+    p = np.where(order >= 0, logp[order], -100.0)  # no <unk>: KenLM's choice
+    b = np.where(order >= 0, logb[order], 0.0)
+    return words, p, b
+
+
+def _keys(
+    cols: list[list[str]], index: _Ids, keys: list[np.ndarray], V: int, name: str, k: int
+) -> np.ndarray:
+    ids = []
+    for c in cols:
+        a = np.fromiter(map(index.__getitem__, c), np.int64, len(c))
+        if len(a) and a.min() < 0:
+            bad = c[int(np.argmin(a))]
+            raise InputError(f"{name}: the {k}-gram word {bad!r} is not among the unigrams")
+        ids.append(a)
+    idx = ids[0]
+    for j in range(1, k - 1):
+        want = idx * V + ids[j]
+        table = keys[j]
+        pos = np.minimum(np.searchsorted(table, want), max(len(table) - 1, 0))
+        miss = np.flatnonzero(table[pos] != want) if len(table) else np.arange(len(want))
+        if len(miss):
+            gram = " ".join(c[int(miss[0])] for c in cols)
+            raise InputError(
+                f"{name}: the {k}-gram {gram!r} has no {j + 1}-gram for its first words"
+            )
+        idx = pos
+    return idx * V + ids[k - 1]

@@ -1,0 +1,687 @@
+"""Interpolated modified Kneser-Ney estimation, as KenLM's ``lmplz`` does it.
+
+A sentence is one line, ``<s> w1 ... wm </s>``.  The n-grams of order k are the
+windows of k tokens inside one sentence (so only the first can be ``<s>``), counted
+in streamed chunks into sorted integer tables (:class:`seqtool.stats.keys.KeyTable`),
+in memory bounded by the distinct n-grams.  Then, per order k < N (Chen & Goodman
+1998; Heafield et al. 2013):
+
+* adjusted count ``a(g)``: the raw count for the highest order and for n-grams that
+  start with ``<s>`` (nothing can precede them), otherwise the number of distinct
+  words that precede ``g`` (its continuation count); ``a(<s>) = 0``;
+* discounts from the counts-of-counts ``n1..n4`` of the adjusted counts of each order:
+  ``Y = n1 / (n1 + 2 n2)``, ``D_j = j - (j + 1) Y n_{j+1} / n_j`` for j = 1, 2, 3+;
+* for a context c: ``u(w|c) = (a(cw) - D(a(cw))) / sum_v a(cv)`` and the left-over
+  mass ``gamma(c) = sum_v D(a(cv)) / sum_v a(cv)``;
+* ``p(w|c) = u(w|c) + gamma(c) p(w|c')`` (c' drops c's first word), down to the
+  unigrams, interpolated with the uniform distribution over the vocabulary
+  (``<unk>`` included, ``<s>`` excluded); the ARPA backoff of c is ``gamma(c)``.
+
+``<unk>``: words outside ``vocab`` or below ``min_count`` become ``<unk>``, and so
+does a literal ``<unk>`` in the text (the Penn Treebank convention), so ``<unk>`` is
+estimated like any word from the places it occurs; with no ``<unk>`` in the text
+it keeps only its share of the uniform distribution, as in ``lmplz``.
+
+Pruning (``prune[k-1]``, non-decreasing, unigrams never): n-grams of order k seen
+at most that often are dropped after the adjusted counts and discounts are known;
+their discounted mass moves to their context's backoff, as in ``lmplz --prune``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from seqtool.errors import InputError, UsageError
+from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
+from seqtool.stats.keys import KeyTable, bits_for, pack, unpack
+from seqtool.stats.ngram_lm import (
+    BOS,
+    EOS,
+    SPECIALS,
+    UNK,
+    NGramLM,
+    lookup_sorted,
+    words_from_arrays,
+    words_to_arrays,
+)
+from seqtool.text.normalize import Normalizer
+
+MAX_ORDER = 16
+COUNTS_FORMAT = "seqtool-lm-counts"
+LMPLZ_FALLBACK = (0.5, 1.0, 1.5)  # lmplz's --discount_fallback values
+_BLOCK = 1 << 20  # rows converted at a time (bounds the temporary arrays)
+
+
+@dataclass(frozen=True)
+class KNConfig:
+    """What to estimate: order, tokens, vocabulary cut-offs, pruning, discounts."""
+
+    order: int = 3
+    normalizer: Normalizer = field(default_factory=lambda: Normalizer("none", False))
+    tokenizer: str = "word"  # word: whitespace-separated tokens; char: characters
+    min_count: int = 1  # rarer words become <unk>
+    prune: tuple[int, ...] = ()  # per order: drop n-grams seen at most this often
+    discount_fallback: tuple[float, float, float] | None = None  # used when degenerate
+
+    def thresholds(self) -> list[int]:
+        """The pruning threshold of every order (the last one given repeats)."""
+        if not self.prune:
+            return [0] * self.order
+        return [self.prune[min(k, len(self.prune) - 1)] for k in range(self.order)]
+
+    def check(self) -> None:
+        if self.order < 1:
+            raise UsageError(f"order must be >= 1, not {self.order}")
+        if self.order > MAX_ORDER:
+            raise UsageError(f"order must be <= {MAX_ORDER}, not {self.order}")
+        if self.tokenizer not in ("word", "char"):
+            raise UsageError(f"tokenizer must be word or char, not {self.tokenizer!r}")
+        if self.min_count < 1:
+            raise UsageError(f"min_count must be >= 1, not {self.min_count}")
+        if len(self.prune) > self.order:
+            raise UsageError(f"prune gives {len(self.prune)} thresholds for order {self.order}")
+        if any(t < 0 for t in self.prune):
+            raise UsageError("prune thresholds must be >= 0")
+        if self.prune and self.prune[0] != 0:
+            raise UsageError("prune[0] must be 0: unigrams are never pruned")
+        if any(b < a for a, b in zip(self.prune, self.prune[1:])):
+            raise UsageError("prune thresholds must not decrease with the order")
+        fb = self.discount_fallback
+        if fb is not None:
+            if len(fb) != 3 or not all(0.0 <= d <= j + 1 for j, d in enumerate(fb)):
+                raise UsageError(
+                    "discount_fallback must be three discounts D1 D2 D3+ with 0 <= Dj <= j"
+                )
+
+
+# ---------------------------------------------------------------------- counting
+class _Words(dict[str, int]):
+    """token -> id in order of first appearance; ids 0, 1, 2 are <unk>, <s>, </s>."""
+
+    def __init__(self) -> None:
+        super().__init__(zip(SPECIALS, range(len(SPECIALS))))
+        self.tokens: list[str] = list(SPECIALS)
+
+    def __missing__(self, token: str) -> int:
+        i = self[token] = len(self.tokens)
+        self.tokens.append(token)
+        return i
+
+
+def sentence_ids(
+    chunk: str, words: dict[str, int], normalizer: Normalizer, tokenizer: str
+) -> np.ndarray:
+    """The ids of ``<s> w1 .. wm </s>`` for every line of a chunk (ending in a newline)."""
+    plain = normalizer.name == "none" and not normalizer.lower
+    lookup = words.__getitem__
+    if tokenizer == "word":
+        if not plain:
+            chunk = "".join(normalizer.line(ln) + "\n" for ln in chunk.split("\n")[:-1])
+        toks = ("<s> " + chunk.replace("\n", " </s> <s> ")).split()
+        toks.pop()  # the <s> after the last line
+        return np.fromiter(map(lookup, toks), np.int64, len(toks))
+    out: list[int] = []
+    for line in chunk.split("\n")[:-1]:
+        line = line.removesuffix("\r")
+        out.append(BOS)
+        out.extend(map(lookup, normalizer.line(line) if not plain else line))
+        out.append(EOS)
+    return np.asarray(out, dtype=np.int64)
+
+
+def room_after(ids: np.ndarray) -> np.ndarray:
+    """For every position, how many tokens of its sentence follow it (0 at </s>)."""
+    ends = np.flatnonzero(ids == EOS)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    return np.repeat(ends, ends - starts + 1) - np.arange(len(ids))
+
+
+class GroupedTable:
+    """Counts of one order whose n ids do not pack into one int64.
+
+    The engine's :class:`KeyTable` then keeps one column per word and sorts with an
+    n-column ``lexsort``; here the words are packed into as few int64 columns as
+    hold them (a 5-gram of a 10,000-word vocabulary: two), which the same table
+    sorts in a fraction of the time.  Lexicographic order is kept.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.bits = 0
+        self.table: KeyTable | None = None
+
+    def _groups(self) -> list[tuple[int, int]]:
+        per = 63 // self.bits
+        return [(s, min(self.n, s + per)) for s in range(0, self.n, per)]
+
+    def _pack(self, cols: list[np.ndarray]) -> list[np.ndarray]:
+        return [pack(cols[a:b], self.bits) for a, b in self._groups()]
+
+    def widen(self, vocab_size: int) -> None:
+        bits = max((vocab_size - 1).bit_length() + 2, 10)
+        if bits <= self.bits:
+            return
+        old = self.rows() if self.table is not None else None
+        old_counts = self.counts
+        self.bits = bits
+        self.table = KeyTable(len(self._groups()), 63)  # > 1 column: kept as id rows
+        if old is not None and len(old):
+            self.table.add_counts(
+                np.stack(self._pack([old[:, j] for j in range(self.n)]), axis=1), old_counts
+            )
+
+    def add_ids(self, cols: list[np.ndarray]) -> None:
+        assert self.table is not None
+        self.table.add_ids(self._pack(cols))
+
+    def flush(self) -> None:
+        if self.table is not None:
+            self.table.flush()
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.table.counts if self.table is not None else np.zeros(0, np.int64)
+
+    def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """(m, n) word ids, in order (after a flush)."""
+        if self.table is None:
+            return np.zeros((0, self.n), dtype=np.int64)
+        self.table.flush()
+        keys = self.table.keys[start:stop]
+        keys = keys if keys.ndim == 2 else keys[:, None]
+        parts = [unpack(keys[:, g], b - a, self.bits) for g, (a, b) in enumerate(self._groups())]
+        return np.concatenate(parts, axis=1)
+
+
+def _new_table(n: int, vocab_size: int) -> KeyTable | GroupedTable:
+    return KeyTable(n) if n * bits_for(vocab_size, n) <= 63 or n == 1 else GroupedTable(n)
+
+
+@dataclass
+class SentenceCounts:
+    """Raw n-gram counts of sentences: what estimation starts from, and what
+    ``save``/``load`` keep, so a corpus counted in pieces gives the same model."""
+
+    words: list[str]
+    unigrams: np.ndarray  # raw count per id (<s>: sentences)
+    tables: dict[int, KeyTable | GroupedTable]  # order >= 2: raw counts
+    sentences: int
+    tokens: int  # words, without the sentence markers
+    normalizer: Normalizer = field(default_factory=lambda: Normalizer("none", False))
+    tokenizer: str = "word"
+
+    @property
+    def order(self) -> int:
+        return max(self.tables, default=1)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """One .npz of plain arrays (no pickles): words, unigram counts, per order id rows and counts."""
+        meta = {
+            "format": COUNTS_FORMAT,
+            "format_version": 1,
+            "order": self.order,
+            "sentences": self.sentences,
+            "tokens": self.tokens,
+            "normalizer": self.normalizer.to_dict(),
+            "tokenizer": self.tokenizer,
+        }
+        arrays = {
+            "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+            **words_to_arrays(self.words),
+            "unigrams": self.unigrams,
+        }
+        id_type = np.int32 if len(self.words) < 2**31 else np.int64
+        for k, t in self.tables.items():
+            arrays[f"rows_{k}"] = t.rows().astype(id_type)
+            arrays[f"counts_{k}"] = t.counts
+        with atomic_write(path, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SentenceCounts:
+        name = display_name(path)
+        bad = f"{name}: not a seqtool sentence-counts file (as `seqtool ngrams lm --save-counts` writes)"
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
+            if meta.get("format") != COUNTS_FORMAT:
+                raise InputError(bad)
+            words = words_from_arrays(data)
+            tables = {
+                k: _table_of(data[f"rows_{k}"].astype(np.int64), data[f"counts_{k}"], len(words))
+                for k in range(2, int(meta["order"]) + 1)
+            }
+            return cls(
+                words,
+                data["unigrams"].astype(np.int64),
+                tables,
+                int(meta["sentences"]),
+                int(meta["tokens"]),
+                Normalizer.from_dict(meta["normalizer"]),
+                str(meta["tokenizer"]),
+            )
+        except FileNotFoundError:
+            raise InputError(f"{name}: no such file") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
+            raise InputError(bad) from None
+
+
+def merge_sentence_counts(parts: Sequence[SentenceCounts], names: Sequence[str]) -> SentenceCounts:
+    """Add up counts of pieces of a corpus; words keep their order of first appearance
+    (the first piece's, then each new word of the next), as if counted in one go."""
+    first = parts[0]
+    for p, nm in zip(parts[1:], names[1:]):
+        if (p.normalizer, p.tokenizer) != (first.normalizer, first.tokenizer):
+            raise InputError(f"{nm} was counted with other settings than {names[0]}")
+    order = min(p.order for p in parts)
+    index: dict[str, int] = {}
+    words: list[str] = []
+    maps = []
+    for p in parts:
+        for w in p.words:
+            if w not in index:
+                index[w] = len(words)
+                words.append(w)
+        maps.append(np.asarray([index[w] for w in p.words], dtype=np.int64))
+    unigrams = np.zeros(len(words), dtype=np.int64)
+    for p, m in zip(parts, maps):
+        np.add.at(unigrams, m, p.unigrams)
+    tables: dict[int, KeyTable | GroupedTable] = {}
+    for k in range(2, order + 1):
+        rows = np.concatenate([m[p.tables[k].rows()] for p, m in zip(parts, maps)])
+        counts = np.concatenate([p.tables[k].counts for p in parts])
+        tables[k] = _table_of(rows, counts, len(words))
+    return SentenceCounts(
+        words,
+        unigrams,
+        tables,
+        sum(p.sentences for p in parts),
+        sum(p.tokens for p in parts),
+        first.normalizer,
+        first.tokenizer,
+    )
+
+
+def _table_of(rows: np.ndarray, counts: np.ndarray, vocab_size: int) -> KeyTable | GroupedTable:
+    """A counts table of (m, n) id rows (repeats allowed) over ``vocab_size`` ids."""
+    n = rows.shape[1]
+    cols = [rows[:, j] for j in range(n)]
+    if n * bits_for(vocab_size, n) <= 63:
+        table: KeyTable | GroupedTable = KeyTable(n, bits_for(vocab_size, n))
+        keys = pack(cols, table.bits)
+    else:
+        table = GroupedTable(n)
+        table.widen(vocab_size)
+        keys = np.stack(table._pack(cols), axis=1)
+    inner = table if isinstance(table, KeyTable) else table.table
+    assert inner is not None
+    if len(rows):
+        inner.add_counts(keys, counts)
+    table.flush()
+    return table
+
+
+def _regroup(table: KeyTable, vocab_size: int) -> KeyTable | GroupedTable:
+    """A table whose ids no longer pack into one int64, as a :class:`GroupedTable`."""
+    return _table_of(table.rows(), table.counts, vocab_size)
+
+
+def count_sentences(
+    paths: Sequence[str | os.PathLike[str]],
+    order: int,
+    normalizer: Normalizer,
+    tokenizer: str,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    on_chunk: Callable[[int], None] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> SentenceCounts:
+    """Raw counts of every order 1..order over the sentences (lines) of the inputs."""
+    words = _Words()
+    unigrams = np.zeros(0, dtype=np.int64)
+    tables: dict[int, KeyTable | GroupedTable] = {k: KeyTable(k) for k in range(2, order + 1)}
+    sentences = 0
+    names = ", ".join(display_name(p) for p in paths)
+    for chunk in iter_chunks(paths, encoding, errors, chunk_bytes):
+        lines = chunk.count("\n")
+        ids = sentence_ids(chunk, words, normalizer, tokenizer)
+        if tokenizer == "word" and (
+            np.count_nonzero(ids == BOS) != lines or np.count_nonzero(ids == EOS) != lines
+        ):
+            raise InputError(f"{names}: the text holds the reserved token <s> or </s>")
+        sentences += lines
+        seen = np.bincount(ids, minlength=len(words.tokens))
+        if len(unigrams) < len(seen):
+            unigrams = np.concatenate((unigrams, np.zeros(len(seen) - len(unigrams), np.int64)))
+        unigrams += seen
+        room = room_after(ids)
+        for k in tables:
+            table = tables[k]
+            V = len(words.tokens)
+            if isinstance(table, KeyTable) and k * bits_for(V, k) > 63:
+                tables[k] = table = _regroup(table, V)
+            if isinstance(table, KeyTable):
+                table.widen(bits_for(V, k))
+            else:
+                table.widen(V)
+            at = np.flatnonzero(room >= k - 1)
+            table.add_ids([ids[at + j] for j in range(k)])
+        if on_chunk:
+            on_chunk(len(chunk))
+    for t in tables.values():
+        t.flush()
+    if len(unigrams) < len(words.tokens):
+        unigrams = np.concatenate((unigrams, np.zeros(len(words.tokens) - len(unigrams), np.int64)))
+    tokens = int(unigrams.sum() - unigrams[BOS] - unigrams[EOS])
+    if sentences == 0 or tokens == 0:
+        raise InputError(f"{names}: empty corpus (no tokens to estimate a language model from)")
+    return SentenceCounts(words.tokens, unigrams, tables, sentences, tokens, normalizer, tokenizer)
+
+
+def _vocab_map(
+    counts: SentenceCounts, min_count: int, vocab: Collection[str] | None
+) -> np.ndarray | None:
+    """old id -> new id with rare or out-of-vocabulary words as <unk> (None: no change)."""
+    keep = np.ones(len(counts.words), dtype=bool)
+    if min_count > 1:
+        keep &= counts.unigrams >= min_count
+    if vocab is not None:
+        keep &= np.fromiter((w in vocab for w in counts.words), bool, len(counts.words))
+    keep[: len(SPECIALS)] = True
+    if keep.all():
+        return None
+    new = np.cumsum(keep) - 1
+    return np.where(keep, new, UNK)
+
+
+def _remap(counts: SentenceCounts, mapping: np.ndarray) -> None:
+    size = int(mapping.max()) + 1
+    words = [""] * size
+    for old, new in enumerate(mapping.tolist()):
+        if new != UNK or old == UNK:
+            words[new] = counts.words[old]
+    counts.words = words
+    counts.unigrams = np.bincount(mapping, weights=counts.unigrams, minlength=size).astype(np.int64)
+    for k, t in counts.tables.items():
+        counts.tables[k] = _table_of(mapping[t.rows()], t.counts, size)
+
+
+# ---------------------------------------------------------------------- estimation
+def _blocks(table: KeyTable | GroupedTable) -> Iterator[np.ndarray]:
+    for s in range(0, len(table.counts), _BLOCK):
+        if isinstance(table, GroupedTable):
+            yield table.rows(s, s + _BLOCK)
+        else:
+            yield unpack(table.keys[s : s + _BLOCK], table.n, table.bits)
+
+
+def _compact(counts: SentenceCounts) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Keys ``prefix index * V + last word`` (sorted) and raw counts of every order.
+
+    The prefix index is the row of the n-gram's first k-1 words in the order k-1
+    table; order 1 is every id.  Tables are released as they are converted.
+    """
+    V = len(counts.words)
+    keys = [np.arange(V, dtype=np.int64)]
+    raw = [counts.unigrams]
+    for k in sorted(counts.tables):
+        table = counts.tables.pop(k)
+        parts = []
+        for rows in _blocks(table):
+            idx = rows[:, 0]
+            for j in range(1, k - 1):
+                idx = np.searchsorted(keys[j], idx * V + rows[:, j])
+            parts.append(idx * V + rows[:, k - 1])
+        keys.append(np.concatenate(parts) if parts else np.zeros(0, np.int64))
+        raw.append(table.counts)
+        del table
+    return keys, raw
+
+
+def _discounts(
+    k: int, adjusted: np.ndarray, fallback: tuple[float, float, float] | None
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """D0..D3 of one order from its counts-of-counts; (discounts, n1..n4, fell back)."""
+    n = np.array([np.count_nonzero(adjusted == j) for j in range(1, 5)], dtype=np.float64)
+    problem = None
+    for j in range(3):
+        if n[j] == 0:
+            problem = f"no {k}-grams have adjusted count {j + 1}"
+            break
+    d = np.zeros(4)
+    if problem is None:
+        y = n[0] / (n[0] + 2 * n[1])
+        for j in range(1, 4):
+            d[j] = j - (j + 1) * y * n[j] / n[j - 1]
+            if not 0 <= d[j] <= j:
+                problem = f"the {k}-gram discount D{j} = {d[j]:.4g} is out of range"
+                break
+    if problem is None:
+        return d, n, False
+    if fallback is None:
+        raise InputError(
+            f"cannot estimate Kneser-Ney discounts: {problem} (the corpus is too small or "
+            "repetitive); set discount_fallback to use fixed discounts",
+        )
+    return np.array([0.0, *fallback]), n, True
+
+
+def _lmplz_statistics(
+    keys: list[np.ndarray],
+    suffix: list[np.ndarray],
+    first: list[np.ndarray],
+    raw: list[np.ndarray],
+    adjusted: list[np.ndarray],
+    V: int,
+) -> list[np.ndarray]:
+    """The counts whose counts-of-counts give lmplz's discounts, to the last digit.
+
+    lmplz walks the n-grams in suffix order (last word first) and, when the walk
+    ends, enters the lower-order n-grams still open -- the suffixes of the last
+    full n-gram -- into its counts-of-counts with their raw count instead of their
+    adjusted count.  Ids here are lmplz's (order of first appearance), so the same
+    n-grams are found: the last of the highest-order n-grams and of the lower-order
+    ones that start with <s> (lmplz pads those with <s> on the left).
+    """
+    N = len(keys)
+    cands = {N: np.arange(len(keys[N - 1]))}
+    for k in range(2, N):
+        cands[k] = np.flatnonzero(first[k - 1] == BOS)
+    cur = {k: c.copy() for k, c in cands.items()}
+    for j in range(N):
+        words = {}
+        for k, c in cur.items():
+            if k - j >= 1:
+                words[k] = keys[k - j - 1][c] % V
+            else:
+                words[k] = np.full(len(c), BOS, dtype=np.int64)
+        best = max((int(w.max()) for w in words.values() if len(w)), default=None)
+        if best is None:
+            return adjusted
+        for k in list(cur):
+            keep = words[k] == best
+            cands[k], cur[k] = cands[k][keep], cur[k][keep]
+            if k - j >= 2:
+                cur[k] = keys[k - j - 1][cur[k]] // V
+            if not len(cands[k]):
+                del cands[k], cur[k]
+    top = max(cands)  # one n-gram is left (several only for duplicate keys: impossible)
+    idx = int(cands[top][0])
+    out = list(adjusted)
+    for k in range(top, 0, -1):
+        if k < N:
+            out[k - 1] = adjusted[k - 1].copy()
+            out[k - 1][idx] = raw[k - 1][idx] if k > 1 or idx != BOS else 0
+        if k > 1:
+            idx = int(suffix[k - 1][idx])
+    return out
+
+
+def estimate_counts(
+    counts: SentenceCounts,
+    config: KNConfig,
+    vocab: Collection[str] | None = None,
+) -> NGramLM:
+    """The interpolated modified Kneser-Ney model of raw counts (see the module docstring)."""
+    mapping = _vocab_map(counts, config.min_count, vocab)
+    if mapping is not None:
+        _remap(counts, mapping)
+    N = config.order
+    V = len(counts.words)
+    keys, raw = _compact(counts)
+    prefix: list[np.ndarray] = [np.zeros(V, dtype=np.int64)]  # order 1: one empty context
+    last: list[np.ndarray] = [keys[0]]
+    suffix: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    first: list[np.ndarray] = [keys[0]]
+    for k in range(2, N + 1):
+        p, w = np.divmod(keys[k - 1], V)
+        prefix.append(p)
+        last.append(w)
+        first.append(first[k - 2][p])
+        if k == 2:
+            suffix.append(w)
+        else:
+            suffix.append(lookup_sorted(keys[k - 2], suffix[k - 2][p] * V + w))
+    # adjusted counts
+    adjusted = []
+    for k in range(1, N + 1):
+        if k == N:
+            a = raw[k - 1].copy()
+        else:
+            a = np.bincount(suffix[k], minlength=len(keys[k - 1])).astype(np.int64)
+            if k > 1:
+                starts = first[k - 1] == BOS
+                a[starts] = raw[k - 1][starts]
+        if k == 1:
+            a[BOS] = 0
+        adjusted.append(a)
+    thresholds = config.thresholds()
+    kept = [
+        raw[k - 1] > thresholds[k - 1] if k > 1 and thresholds[k - 1] > 0 else None
+        for k in range(1, N + 1)
+    ]
+    stat_counts = adjusted
+    if mapping is None and N > 1:
+        stat_counts = _lmplz_statistics(keys, suffix, first, raw, adjusted, V)
+    discounts = []
+    counts_of_counts = []
+    fell_back = []
+    for k in range(1, N + 1):
+        d, n, fb = _discounts(k, stat_counts[k - 1], config.discount_fallback)
+        discounts.append(d)
+        counts_of_counts.append(n)
+        fell_back.append(fb)
+    # probabilities, order by order
+    uniform = 1.0 / (V - 1)  # <unk> included, <s> excluded
+    probs: list[np.ndarray] = []
+    gammas: list[np.ndarray] = []
+    for k in range(1, N + 1):
+        a = adjusted[k - 1]
+        d = discounts[k - 1][np.minimum(a, 3)]
+        groups = 1 if k == 1 else len(keys[k - 2])
+        denom = np.bincount(prefix[k - 1], weights=a, minlength=groups)
+        keep = kept[k - 1]
+        mass = d if keep is None else np.where(keep, d, a)
+        gamma = np.bincount(prefix[k - 1], weights=mass, minlength=groups)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
+            u = (a - d) / denom[prefix[k - 1]]
+        if k == 1:
+            u[BOS] = 1.0
+            lower = np.full(V, uniform)
+            g = np.full(V, gamma[0])
+            g[BOS] = 0.0
+            prob = u + g * lower
+        else:
+            prob = u + gamma[prefix[k - 1]] * probs[k - 2][suffix[k - 1]]
+        probs.append(prob)
+        gammas.append(gamma)
+    backoffs = [gammas[k] for k in range(1, N)]  # order k's contexts, from order k+1
+    # drop pruned n-grams, renumbering the prefixes of the next order
+    for k in range(2, N + 1):
+        keep = kept[k - 1]
+        if keep is None:
+            continue
+        renumber = np.cumsum(keep) - 1
+        keys[k - 1] = keys[k - 1][keep]
+        probs[k - 1] = probs[k - 1][keep]
+        if k < N:
+            backoffs[k - 1] = backoffs[k - 1][keep]
+            p, w = np.divmod(keys[k], V)
+            keys[k] = renumber[p] * V + w
+            # the next order's n-grams with a pruned prefix are pruned too
+    with np.errstate(divide="ignore"):
+        logp = [np.minimum(np.log10(p), 0.0).astype(np.float32) for p in probs]
+        logb = [np.log10(b).astype(np.float32) for b in backoffs]
+    meta = {
+        "estimator": "interpolated modified Kneser-Ney",
+        "order": N,
+        "sentences": counts.sentences,
+        "tokens": counts.tokens,
+        "discounts": [d[1:].tolist() for d in discounts],
+        "discount_fallback": fell_back,
+        "counts_of_counts": [n.astype(int).tolist() for n in counts_of_counts],
+        "prune": thresholds,
+        "min_count": config.min_count,
+        "normalizer": config.normalizer.to_dict(),
+        "tokenizer": config.tokenizer,
+    }
+    return NGramLM(counts.words, keys, logp, logb, meta)
+
+
+def estimate(
+    paths: Sequence[str | os.PathLike[str]],
+    config: KNConfig,
+    vocab: Collection[str] | None = None,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    on_chunk: Callable[[int], None] | None = None,
+) -> NGramLM:
+    """Estimate an n-gram language model from text files (one sentence a line).
+
+    Inputs ending in ``.npz`` are saved sentence counts (:meth:`SentenceCounts.save`),
+    added up instead of counted; their normaliser and tokenizer are used.
+    """
+    config.check()
+    return estimate_from(count_or_load(paths, config, encoding, errors, on_chunk), config, vocab)
+
+
+def estimate_from(
+    counts: SentenceCounts, config: KNConfig, vocab: Collection[str] | None = None
+) -> NGramLM:
+    """The model of sentence counts (of any order >= config.order; they are consumed)."""
+    config.check()
+    if counts.order < config.order:
+        raise UsageError(f"order {config.order} is above the saved counts' order {counts.order}")
+    for k in range(config.order + 1, counts.order + 1):
+        del counts.tables[k]
+    if (counts.normalizer, counts.tokenizer) != (config.normalizer, config.tokenizer):
+        config = replace(config, normalizer=counts.normalizer, tokenizer=counts.tokenizer)
+    return estimate_counts(counts, config, vocab)
+
+
+def count_or_load(
+    paths: Sequence[str | os.PathLike[str]],
+    config: KNConfig,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    on_chunk: Callable[[int], None] | None = None,
+) -> SentenceCounts:
+    """The sentence counts of text inputs, or the sum of saved counts (.npz inputs)."""
+    saved = [str(p).endswith(".npz") for p in paths]
+    if any(saved) and not all(saved):
+        raise UsageError("give either text files or saved counts (.npz), not both")
+    if all(saved):
+        names = [display_name(p) for p in paths]
+        parts = [SentenceCounts.load(p) for p in paths]
+        return parts[0] if len(parts) == 1 else merge_sentence_counts(parts, names)
+    return count_sentences(
+        paths, config.order, config.normalizer, config.tokenizer, encoding, errors, on_chunk
+    )
