@@ -161,7 +161,9 @@ def summarize(
         raise UsageError(f"--format must be one of {', '.join(SUMMARY_FORMATS)}, not {fmt!r}")
     if scores and fmt == "text":
         fmt = render.resolve_format("auto")
-    _check_summary_flags(sentences, ratio, words, similarity, vectors, threshold, damping, dedup)
+    _check_summary_flags(
+        method, similarity, sentences, ratio, words, vectors, threshold, damping, dedup
+    )
     config = SummaryConfig(
         method=method,
         similarity=similarity,
@@ -189,10 +191,11 @@ def summarize(
 
 
 def _check_summary_flags(
+    method: str,
+    similarity: str,
     sentences: int | None,
     ratio: float | None,
     words: int | None,
-    similarity: str,
     vectors: Path | None,
     threshold: float,
     damping: float,
@@ -206,6 +209,10 @@ def _check_summary_flags(
         raise UsageError(f"--ratio must be in (0, 1], not {ratio}")
     if words is not None and words < 1:
         raise UsageError(f"--words must be at least 1, not {words}")
+    if method == "lexrank" and similarity not in ("cosine", "vectors"):
+        raise UsageError(
+            "--method lexrank thresholds a cosine: add --similarity cosine (or vectors)"
+        )
     if similarity == "vectors" and vectors is None:
         raise UsageError("--similarity vectors needs --vectors VECTORS")
     if vectors is not None and similarity != "vectors":
@@ -222,9 +229,7 @@ def _flag_names(message: str) -> str:
     for name in ("method", "similarity", "sentences", "ratio", "words", "damping", "dedup"):
         if message.startswith(name + " "):
             return f"--{message}"
-    return message.replace("method 'lexrank'", "--method lexrank").replace(
-        "similarity cosine or vectors", "--similarity cosine or vectors"
-    )
+    return message
 
 
 def _summarize_all(
