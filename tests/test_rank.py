@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from seqtool.errors import InputError, ResourceError, UsageError
-from seqtool.rank.graph import similarity_graph, threshold_graph, vector_graph
+from seqtool.rank.graph import pair_count, similarity_graph, threshold_graph, vector_graph
 from seqtool.rank.keywords import KeywordConfig, keywords
 from seqtool.rank.pagerank import Graph, pagerank
 from seqtool.rank.summarize import SummaryConfig, summarize
@@ -69,8 +69,13 @@ def test_pagerank_edge_cases() -> None:
 
 
 # ---------------------------------------------------------------------- graphs
-def _brute(sentences: list[str], similarity: str) -> np.ndarray:
-    """The similarity matrix straight from the definitions, with Python loops."""
+def _brute(
+    sentences: list[str], similarity: str, dropped: frozenset[int] = frozenset()
+) -> np.ndarray:
+    """The similarity matrix straight from the definitions, with Python loops.
+
+    Terms in ``dropped`` count for idf and lengths but join no sentences.
+    """
     tm = term_matrix(sentences)
     n = tm.n
     bags = []
@@ -86,8 +91,7 @@ def _brute(sentences: list[str], similarity: str) -> np.ndarray:
     mean_idf = sum(idf.values()) / len(idf)
     idf = {t: (v if v >= 0 else 0.25 * mean_idf) for t, v in idf.items()}
 
-    def bm25(q: dict, d: dict) -> float:
-        dl = sum(d.values())
+    def bm25(q: dict, d: dict, dl: float) -> float:
         return sum(
             idf[t] * d[t] * 2.5 / (d[t] + 1.5 * (0.25 + 0.75 * dl / avg)) * c
             for t, c in q.items()
@@ -99,6 +103,9 @@ def _brute(sentences: list[str], similarity: str) -> np.ndarray:
         v = {t: c * (math.log((1 + n) / (1 + df[t])) + 1) for t, c in b.items()}
         norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
         tfidf.append({t: x / norm for t, x in v.items()})
+    lengths = [sum(b.values()) for b in bags]
+    bags = [{t: c for t, c in b.items() if t not in dropped} for b in bags]
+    tfidf = [{t: x for t, x in v.items() if t not in dropped} for v in tfidf]
     out = np.zeros((n, n))
     for i in range(n):
         for j in range(n):
@@ -106,11 +113,13 @@ def _brute(sentences: list[str], similarity: str) -> np.ndarray:
                 continue
             if similarity == "overlap":
                 common = len(bags[i].keys() & bags[j].keys())
-                li, lj = sum(bags[i].values()), sum(bags[j].values())
+                li, lj = lengths[i], lengths[j]
                 denom = max(math.log(max(li, 1)) + math.log(max(lj, 1)), math.log(2))
                 out[i, j] = common / denom
             elif similarity == "bm25":
-                out[i, j] = (bm25(bags[j], bags[i]) + bm25(bags[i], bags[j])) / 2
+                out[i, j] = (
+                    bm25(bags[j], bags[i], lengths[i]) + bm25(bags[i], bags[j], lengths[j])
+                ) / 2
             else:
                 out[i, j] = sum(x * tfidf[j].get(t, 0.0) for t, x in tfidf[i].items())
     return out
@@ -137,22 +146,27 @@ def test_sparse_graph_equals_brute_force(similarity: str) -> None:
 
 
 @pytest.mark.parametrize("similarity", SIMILARITIES)
-def test_pruned_graph_keeps_each_sentences_strongest_edges(similarity: str) -> None:
-    full = _brute(DOC, similarity)
-    got = _dense(similarity_graph(term_matrix(DOC), similarity, neighbors=2, max_pairs=0))
+def test_over_budget_drops_the_commonest_terms_and_keeps_strongest_edges(similarity: str) -> None:
+    tm = term_matrix(DOC)
+    df = tm.document_frequency()
+    top = int(np.argmax(df))  # the commonest term alone breaks the budget
+    budget = pair_count(tm) - 1
+    assert pair_count(tm) - df[top] ** 2 <= budget
+    full = _brute(DOC, similarity, frozenset({top}))
+    got = _dense(similarity_graph(tm, similarity, neighbors=2, max_pairs=budget))
     expect = np.zeros_like(full)
     for i in range(len(DOC)):
-        row = np.where(full[i] > 0, full[i], -1.0)
-        for j in np.argsort(-row, kind="stable")[:2]:
+        for j in np.argsort(-full[i], kind="stable")[:2]:
             if full[i, j] > 0:
                 expect[i, j] = expect[j, i] = full[i, j]
-    # ties at the cut may be broken either way: compare the kept weight per row
-    assert (got > 0).sum() <= (expect > 0).sum() + len(DOC)
-    np.testing.assert_allclose(
-        np.sort(got, axis=1)[:, -1], np.sort(expect, axis=1)[:, -1], rtol=1e-5
-    )
+    # ties at the cut may go either way: compare each row's strongest kept edge
+    np.testing.assert_allclose(got.max(axis=1), expect.max(axis=1), rtol=1e-5)
     assert np.allclose(got, got.T)
     assert np.all((got == 0) | np.isclose(got, full, rtol=1e-5))
+    assert ((got > 0).sum(axis=1) <= 2 + (expect > 0).sum(axis=1)).all()
+    # the same budget without the cut: the whole graph of the remaining terms
+    whole = _dense(similarity_graph(tm, similarity, neighbors=len(DOC), max_pairs=budget))
+    np.testing.assert_allclose(whole, full, rtol=1e-5, atol=1e-6)
 
 
 def test_lexrank_threshold_graph() -> None:

@@ -6,6 +6,7 @@ The work is in :mod:`seqtool.rank` (TextRank, LexRank, keywords) and
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -151,6 +152,9 @@ def summarize(
 
     Example: seqtool summarize timemachine.txt --sentences 3
     """
+    if similarity != "vectors" and "numpy" not in sys.modules:
+        # no BLAS call happens here: skip starting OpenBLAS's thread pool (~50 ms)
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from seqtool.rank.summarize import SummaryConfig
 
     render.set_quiet(quiet)

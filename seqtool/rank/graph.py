@@ -50,6 +50,7 @@ SIMILARITIES = ("overlap", "bm25", "cosine", "vectors")
 BM25_K1, BM25_B, BM25_EPSILON = 1.5, 0.75, 0.25
 STRIP_CELLS = 1 << 22  # cells of one dense strip of pair sums (32 MiB of float64)
 PAIRS_PER_STRIP = 1 << 22  # postings pairs handled in one go
+SPARSE_RATIO = 16  # a strip with fewer pairs than cells / 16 is summed by sorting
 
 
 def _strips(
@@ -93,10 +94,17 @@ def _strips(
             w = a[entry] * post_a[partner]
         else:
             w = 0.5 * (a[entry] * post_b[partner] + b[entry] * post_a[partner])
-        strip = np.bincount(cell, weights=w, minlength=width * n)
-        strip[np.arange(width) * (n + 1) + lo] = 0.0  # no self-loops
-        nz = np.flatnonzero(strip)  # row-major: grouped by row
-        yield lo + nz // n, nz % n, strip[nz]
+        if total * SPARSE_RATIO < width * n:  # few pairs for the strip: sort them
+            nz, inverse = np.unique(cell, return_inverse=True)
+            sums = np.bincount(inverse, weights=w)
+            self_loop = nz // n + lo == nz % n
+            nz, sums = nz[~self_loop], sums[~self_loop]
+        else:  # add them up in place
+            strip = np.bincount(cell, weights=w, minlength=width * n)
+            strip[np.arange(width) * (n + 1) + lo] = 0.0  # no self-loops
+            nz = np.flatnonzero(strip)
+            sums = strip[nz]
+        yield lo + nz // n, nz % n, sums  # row-major: grouped by row
         lo = hi
 
 
@@ -175,27 +183,52 @@ def similarity_graph(
     """The sentence graph of ``tm`` under a term-based ``similarity`` (see the module note)."""
     if neighbors < 1:
         raise UsageError(f"neighbors must be at least 1, not {neighbors}")
+    if similarity not in SIMILARITIES or similarity == "vectors":
+        raise UsageError(f"similarity must be one of overlap, bm25, cosine, not {similarity!r}")
     keep = neighbors if pair_count(tm) > max_pairs else None
     if similarity == "overlap":
         ones = np.ones_like(tm.counts)
+        index, (w,) = _within_budget(tm, max_pairs, ones)
         logs = np.log(np.maximum(tm.lengths, 1.0))
         floor = np.log(2.0)
 
         def overlap() -> Iterator[tuple[np.ndarray, ...]]:
-            for i, j, common in _strips(tm, ones, ones):
+            for i, j, common in _strips(index, w, w):
                 x = common / np.maximum(logs[i] + logs[j], floor)
                 yield _strongest(i, j, x, keep)
 
         parts: Iterable[tuple[np.ndarray, ...]] = overlap()
     elif similarity == "cosine":
-        x = _tfidf(tm)
-        parts = (_strongest(*p, keep) for p in _strips(tm, x, x))
-    elif similarity == "bm25":
-        d = _bm25(tm)  # the query side is the counts
-        parts = (_strongest(*p, keep) for p in _strips(tm, d, tm.counts))
+        index, (x,) = _within_budget(tm, max_pairs, _tfidf(tm))
+        parts = (_strongest(*p, keep) for p in _strips(index, x, x))
     else:
-        raise UsageError(f"similarity must be one of {', '.join(SIMILARITIES)}, not {similarity!r}")
+        # BM25 of each sentence as a query (its counts) against the other
+        index, (d, c) = _within_budget(tm, max_pairs, _bm25(tm), tm.counts)
+        parts = (_strongest(*p, keep) for p in _strips(index, d, c))
     return _collect(parts, tm.n, keep is not None)
+
+
+def _within_budget(
+    tm: TermMatrix, max_pairs: int, *weights: np.ndarray
+) -> tuple[TermMatrix, tuple[np.ndarray, ...]]:
+    """The index without its most frequent terms, as few as bring the pairs under budget.
+
+    A term in ``df`` sentences costs ``df^2`` pairs; in a book the commonest
+    content words (*time*, *little*, *came*) join nearly every sentence to every
+    other and carry the least information about which are central.  Weights are
+    computed on the whole index first, so idf and lengths are unchanged.
+    """
+    df = tm.document_frequency()
+    if float((df * df).sum()) <= max_pairs:
+        return tm, weights
+    order = np.argsort(-df, kind="stable")
+    rest = np.cumsum((df * df)[order][::-1])[::-1]  # pairs of the terms from here on
+    drop = order[: int(np.searchsorted(-rest, -max_pairs))]  # first k with rest <= budget
+    keep = ~np.isin(tm.terms, drop)
+    rows = tm.rows[keep]
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=tm.n))))
+    sub = TermMatrix(indptr, tm.terms[keep], tm.counts[keep], tm.vocabulary, tm.lengths)
+    return sub, tuple(w[keep] for w in weights)
 
 
 def threshold_graph(g: Graph, threshold: float) -> Graph:
