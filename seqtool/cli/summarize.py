@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.options import Encoding, Errors, Inputs, Quiet, inputs_or_stdin
+from seqtool.cli.options import Encoding, Errors, Format, Inputs, Quiet, inputs_or_stdin
 from seqtool.cli.root import app
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, display_name, read_lines, read_text
@@ -303,14 +303,7 @@ def keywords(
         bool,
         typer.Option("--phrases/--no-phrases", help="Merge adjacent keywords into phrases."),
     ] = True,
-    fmt: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            "-f",
-            help="table, tsv, json or jsonl (default: table on a terminal, tsv otherwise).",
-        ),
-    ] = "auto",
+    fmt: Format = "auto",
     header: Header = False,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
@@ -386,14 +379,7 @@ def rouge(
         ),
     ] = False,
     width: Annotated[int, typer.Option("--width", "-w", help="Decimals of the scores.")] = 2,
-    fmt: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            "-f",
-            help="table, tsv, json or jsonl (default: table on a terminal, tsv otherwise).",
-        ),
-    ] = "auto",
+    fmt: Format = "auto",
     header: Header = False,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",

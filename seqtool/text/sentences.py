@@ -27,9 +27,10 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
-__all__ = ["ABBREVIATIONS", "split_paragraphs", "split_sentences"]
+__all__ = ["ABBREVIATIONS", "SplitScore", "split_accuracy", "split_paragraphs", "split_sentences"]
 
 # Words that, followed by a full stop, usually precede a name, a number or more of
 # the same sentence.  Lower-cased, without the dot.  "etc" and "Inc" are left out on
@@ -129,3 +130,44 @@ def split_sentences(text: str | Iterable[str], per_line: bool = False) -> list[s
     for para in split_paragraphs(text):
         out.extend(s for s in _split_paragraph(para) if s)
     return out
+
+
+@dataclass(frozen=True)
+class SplitScore:
+    """How well :func:`split_sentences` finds known boundaries."""
+
+    boundaries: int  # gold boundaries (between the sentences of a document)
+    precision: float  # of the boundaries found, the share that are gold
+    recall: float  # of the gold boundaries, the share found
+    exact: float  # of the gold sentences, the share recovered exactly
+    sentences: int
+
+    @property
+    def f1(self) -> float:
+        return 2 * self.precision * self.recall / max(self.precision + self.recall, 1e-12)
+
+
+def _ends(sentences: Sequence[str]) -> set[int]:
+    """Where sentences end, as offsets into the text with all white space removed."""
+    pos, out = 0, set()
+    for s in sentences[:-1]:
+        pos += len("".join(s.split()))
+        out.add(pos)
+    return out
+
+
+def split_accuracy(documents: Iterable[Sequence[str]]) -> SplitScore:
+    """Join each document's known sentences with spaces, split it again, and compare."""
+    tp = fp = fn = exact = total = 0
+    for gold in documents:
+        found = split_sentences(" ".join(gold))
+        g, f = _ends(gold), _ends(found)
+        tp += len(g & f)
+        fp += len(f - g)
+        fn += len(g - f)
+        got = set(found)
+        exact += sum(1 for s in gold if " ".join(s.split()) in got)
+        total += len(gold)
+    return SplitScore(
+        tp + fn, tp / max(tp + fp, 1), tp / max(tp + fn, 1), exact / max(total, 1), total
+    )
