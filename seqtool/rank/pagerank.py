@@ -36,6 +36,9 @@ class Graph:
     src: np.ndarray  # (E,) int
     dst: np.ndarray  # (E,) int
     weight: np.ndarray  # (E,) float, > 0
+    # every edge stored both ways with one weight, edges sorted by src: PageRank then
+    # reads each node's incoming sum from its own out-edges (a faster path)
+    symmetric: bool = False
 
     @property
     def edges(self) -> int:
@@ -69,11 +72,30 @@ def pagerank(
         raise UsageError("edge weights must be finite and non-negative")
     out = np.bincount(src, weights=weight, minlength=n)
     dangling = out <= 0
-    # transition probability of each edge; edges of a dangling node carry no weight
-    prob = weight / np.where(out > 0, out, 1.0)[src]
+    if graph.symmetric:
+        # in = sum over v's own edges (v, u) of w(v, u) x[u] / out[u]: one gather and
+        # one segmented sum a round, in the order the edges are stored
+        if len(src) and np.any(src[1:] < src[:-1]):
+            raise UsageError("a symmetric graph needs its edges sorted by src")
+        has = np.flatnonzero(~dangling)
+        starts = np.searchsorted(src, has)
+        inv_out = np.where(dangling, 0.0, 1.0 / np.where(dangling, 1.0, out))
+
+        def spread_of(x: np.ndarray) -> np.ndarray:
+            spread = np.zeros(n)
+            if len(has):
+                spread[has] = np.add.reduceat(weight * (x * inv_out)[dst], starts)
+            return spread
+    else:
+        # transition probability of each edge; edges of a dangling node carry no weight
+        prob = weight / np.where(out > 0, out, 1.0)[src]
+
+        def spread_of(x: np.ndarray) -> np.ndarray:
+            return np.bincount(dst, weights=prob * x[src], minlength=n)
+
     x = np.full(n, 1.0 / n)
     for it in range(1, max_iterations + 1):
-        spread = np.bincount(dst, weights=prob * x[src], minlength=n)
+        spread = spread_of(x)
         leak = x[dangling].sum()
         new = damping * (spread + leak / n) + (1.0 - damping) / n
         new /= new.sum()  # against rounding drift over many iterations

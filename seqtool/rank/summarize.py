@@ -53,8 +53,8 @@ class SummaryConfig:
     threshold: float = 0.1  # lexrank: cosine an edge needs
     dedup: float | None = None  # skip a sentence this similar (cosine) to a chosen one
     stemming: bool = True
-    neighbors: int = 100  # edges each sentence keeps in a graph too big to keep whole
-    max_pairs: int = 20_000_000  # term-based graphs: index pairs that are kept whole
+    max_edges: int = 12_000_000  # term-based graphs: past this, a sample of the edges
+    neighbors: int = 100  # vectors: neighbours each sentence keeps past dense_limit
     dense_limit: int = 2000  # vectors: sentences whose all-pairs graph is kept whole
 
     def validate(self) -> None:
@@ -79,6 +79,8 @@ class SummaryConfig:
             raise UsageError(f"words must be at least 1, not {self.words}")
         if not 0.0 <= self.damping < 1.0:
             raise UsageError(f"damping must be in [0, 1), not {self.damping}")
+        if not 0.0 <= self.threshold < 1.0:
+            raise UsageError(f"threshold must be in [0, 1), not {self.threshold}")
         if self.dedup is not None and not 0.0 < self.dedup <= 1.0:
             raise UsageError(f"dedup must be in (0, 1], not {self.dedup}")
 
@@ -115,16 +117,18 @@ def build_graph(
 ) -> tuple[Graph, TermMatrix]:
     """The sentence graph the config asks for, and the term matrix it came from."""
     tm = term_matrix(sentences, stemming=config.stemming)
+    lexrank = config.method == "lexrank"
     if config.similarity == "vectors":
         if vectors is None:
             raise UsageError("similarity 'vectors' needs word vectors (vectors=...)")
         centroids = sentence_centroids(list(sentences), vectors)
         graph = vector_graph(centroids, config.neighbors, config.dense_limit)
+        if lexrank:
+            graph = threshold_graph(graph, config.threshold)
     else:
-        similarity = "cosine" if config.method == "lexrank" else config.similarity
-        graph = similarity_graph(tm, similarity, config.neighbors, config.max_pairs)
-    if config.method == "lexrank":
-        graph = threshold_graph(graph, config.threshold)
+        similarity = "cosine" if lexrank else config.similarity
+        threshold = config.threshold if lexrank else None
+        graph = similarity_graph(tm, similarity, config.max_edges, threshold)
     return graph, tm
 
 
