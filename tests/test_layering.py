@@ -6,7 +6,7 @@ Imports point down this stack, never up (a package may import its own modules):
     cli                          flags, rendering, errors -> exit codes
     tasks                        one module per trained task (LM, MT, ...) for the runner
     decode                       greedy, sampling, beam search, translation
-    train                        trainers, checkpoints, devices, data, word2vec
+    train    rank                trainers, checkpoints, devices, data, word2vec; TextRank/LexRank
     metrics                      BLEU, perplexity (of models), vector scores
     models   stats               torch modules; n-grams, Zipf
     text     wordvectors         normalisers, tokenizers, Vocab; the vectors artifact
@@ -43,6 +43,7 @@ RANK = {
     "stats": 4,
     "metrics": 5,
     "train": 6,
+    "rank": 6,
     "decode": 7,
     "tasks": 8,
     "cli": 9,

@@ -30,6 +30,7 @@ MODULE_ORDER = (
     "embed",
     "lm",
     "translate",
+    "summarize",
     "demo",
 )
 COMMAND_MODULES = {
@@ -46,6 +47,9 @@ COMMAND_MODULES = {
     "train-mt": "translate",
     "translate": "translate",
     "bleu": "translate",
+    "summarize": "summarize",
+    "keywords": "summarize",
+    "rouge": "summarize",
 }
 # modules that add subcommands to a group another module owns (they import it):
 # `ngrams lm` and `ngrams score` live in ngram_lm.py, on ngrams.py's group
