@@ -12,7 +12,7 @@ import pytest
 from conftest import assert_one_line_error
 from seqtool.errors import InputError, UsageError
 from seqtool.stats.arpa import read_arpa
-from seqtool.stats.kneser_ney import KNConfig, _discounts
+from seqtool.stats.kneser_ney import KNConfig, _discounts, estimate_lm
 from seqtool.stats.ngram_lm import BOS, NGramLM
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "english.txt"
@@ -37,7 +37,7 @@ def logp(lm: NGramLM, *words: str) -> float:
 
 def test_modified_kneser_ney_by_hand(tmp_path: Path) -> None:
     # Sentences: <s> a b </s> (twice), <s> b </s>, <s> a </s>, <s> c </s>; order 2.
-    lm = NGramLM.estimate([write(tmp_path, "hand.txt", HAND)], 2, discount_fallback=(0.5, 1, 1.5))
+    lm = estimate_lm([write(tmp_path, "hand.txt", HAND)], 2, discount_fallback=(0.5, 1, 1.5))
     # Unigram adjusted counts = distinct left neighbours: a {<s>} 1, b {a, <s>} 2,
     # c {<s>} 1, </s> {a, b, c} 3; counts-of-counts n1=2, n2=1, n3=1, n4=0.
     y = 2 / (2 + 2 * 1)
@@ -78,7 +78,7 @@ def test_lmplz_counts_of_counts_detail(tmp_path: Path) -> None:
     # lmplz enters the last unigram of its walk (b, the newest word) into the
     # counts-of-counts with its raw count 3, not its adjusted count 2:
     # n1=1 (a), n2=1 (</s>), n3=1 (b), so Y=1/3, D1=1/3, D2=1, D3+=3 (lmplz prints these).
-    lm = NGramLM.estimate(
+    lm = estimate_lm(
         [write(tmp_path, "q.txt", "a b\na b\nb\na\n")], 2, discount_fallback=(0.5, 1, 1.5)
     )
     assert lm.meta["discounts"][0] == pytest.approx([1 / 3, 1, 3])
@@ -98,7 +98,7 @@ def test_discounts_formula_and_fallback() -> None:
 
 @pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
 def test_every_context_sums_to_one(order: int) -> None:
-    lm = NGramLM.estimate([SAMPLE], order, discount_fallback=(0.5, 1, 1.5))
+    lm = estimate_lm([SAMPLE], order, discount_fallback=(0.5, 1, 1.5))
     V = lm.vocab_size
     predicted = np.array([w for w in range(V) if w != BOS])
     # the empty context
@@ -120,7 +120,7 @@ def test_every_context_sums_to_one(order: int) -> None:
 
 
 def test_arpa_and_binary_round_trip(tmp_path: Path) -> None:
-    lm = NGramLM.estimate([SAMPLE], 4, discount_fallback=(0.5, 1, 1.5), prune=(0, 0, 1))
+    lm = estimate_lm([SAMPLE], 4, discount_fallback=(0.5, 1, 1.5), prune=(0, 0, 1))
     arpa = tmp_path / "m.arpa"
     lm.write_arpa(arpa)
     back = NGramLM.load(arpa)
@@ -144,7 +144,7 @@ def test_arpa_and_binary_round_trip(tmp_path: Path) -> None:
 
 
 def test_arpa_text_format(tmp_path: Path) -> None:
-    lm = NGramLM.estimate([write(tmp_path, "hand.txt", HAND)], 2, discount_fallback=(0.5, 1, 1.5))
+    lm = estimate_lm([write(tmp_path, "hand.txt", HAND)], 2, discount_fallback=(0.5, 1, 1.5))
     path = tmp_path / "m.arpa"
     lm.write_arpa(path)
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -157,12 +157,12 @@ def test_arpa_text_format(tmp_path: Path) -> None:
 
 def test_literal_unk_is_estimated_like_a_word(tmp_path: Path) -> None:
     text = "the <unk> sat\nthe cat sat\nthe <unk> ran\na dog ran\n"
-    lm = NGramLM.estimate([write(tmp_path, "u.txt", text)], 2, discount_fallback=(0.5, 1, 1.5))
+    lm = estimate_lm([write(tmp_path, "u.txt", text)], 2, discount_fallback=(0.5, 1, 1.5))
     assert lm.words.count("<unk>") == 1
     assert logp(lm, "the", "<unk>") > logp(lm, "the", "cat")  # seen twice after "the"
     s = lm.score_sentences([["the", "zebra", "sat"]])
     assert s.ids.tolist()[1] == 0 and s.order.tolist()[1] == 2  # "the <unk>" is a bigram
-    m = NGramLM.estimate(
+    m = estimate_lm(
         [write(tmp_path, "m.txt", text)], 2, min_count=2, discount_fallback=(0.5, 1, 1.5)
     )
     assert "cat" not in m.index and "dog" not in m.index and "the" in m.index
@@ -185,11 +185,11 @@ def test_bad_settings(config: KNConfig, message: str) -> None:
 
 def test_bad_corpora(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="empty corpus"):
-        NGramLM.estimate([write(tmp_path, "e.txt", "\n\n")], 3)
+        estimate_lm([write(tmp_path, "e.txt", "\n\n")], 3)
     with pytest.raises(InputError, match="reserved token"):
-        NGramLM.estimate([write(tmp_path, "s.txt", "a <s> b\n")], 3)
+        estimate_lm([write(tmp_path, "s.txt", "a <s> b\n")], 3)
     with pytest.raises(InputError, match="discount_fallback"):
-        NGramLM.estimate([write(tmp_path, "r.txt", "a b c\n" * 50)], 3)
+        estimate_lm([write(tmp_path, "r.txt", "a b c\n" * 50)], 3)
 
 
 GOOD_ARPA = "\\data\\\nngram 1=4\nngram 2=1\n\n\\1-grams:\n-1\t<unk>\t0\n0\t<s>\t-0.3\n-0.5\t</s>\t0\n-0.6\ta\t-0.2\n\n\\2-grams:\n-0.1\t<s> a\n\n\\end\\\n"
@@ -225,7 +225,7 @@ def test_kenlm_module_agrees(tmp_path: Path) -> None:
     kenlm = pytest.importorskip(
         "kenlm", reason="the kenlm module is not installed (pip install kenlm)"
     )
-    lm = NGramLM.estimate([SAMPLE], 5, discount_fallback=(0.5, 1, 1.5))
+    lm = estimate_lm([SAMPLE], 5, discount_fallback=(0.5, 1, 1.5))
     path = tmp_path / "m.arpa"
     lm.write_arpa(path)
     model = kenlm.Model(str(path))
@@ -369,7 +369,7 @@ def test_ptb_five_gram_perplexity(shared_data: Path) -> None:
     ptb = shared_data / "ptb"
     if not (ptb / "ptb.train.txt").is_file():
         pytest.skip(f"PTB not found under {ptb}")
-    lm = NGramLM.estimate([ptb / "ptb.train.txt"], 5)
+    lm = estimate_lm([ptb / "ptb.train.txt"], 5)
     assert lm.counts() == [10001, 264990, 586558, 717733, 737952]
     result = lm.perplexity((ptb / "ptb.valid.txt").read_text(encoding="utf-8").splitlines())
     assert result.perplexity == pytest.approx(148.008, abs=0.01)

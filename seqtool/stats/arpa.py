@@ -27,13 +27,18 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from seqtool.errors import InputError
 from seqtool.io import atomic_write, display_name, open_binary
-from seqtool.stats.ngram_lm import SPECIALS, NGramLM
 from seqtool.stats.tsv import PAD_WIDTH, TokenBytes
+
+if TYPE_CHECKING:  # the model class uses this module to read and write ARPA files
+    from seqtool.stats.ngram_lm import NGramLM
+
+SPECIALS = ("<unk>", "<s>", "</s>")  # ARPA's own symbols; a model's word ids 0, 1, 2
 
 FLOOR = -99.0  # log10 of "never": what ARPA files write for probability 0
 _BLOCK = 1 << 18  # n-grams per written block
@@ -266,8 +271,20 @@ class _Ids(dict[str, int]):
         return -1
 
 
-def read_arpa(path: str | os.PathLike[str]) -> NGramLM:
-    """Read an ARPA file into an :class:`NGramLM` (a missing ``<unk>`` gets log10 p -100)."""
+class ArpaArrays(NamedTuple):
+    """An ARPA model as :class:`~seqtool.stats.ngram_lm.NGramLM`'s arrays (its
+    constructor's arguments, in order)."""
+
+    words: list[str]
+    keys: list[np.ndarray]
+    logp: list[np.ndarray]
+    logb: list[np.ndarray]
+    meta: dict[str, Any]
+
+
+def read_arpa(path: str | os.PathLike[str]) -> ArpaArrays:
+    """Read an ARPA file into the arrays of an :class:`NGramLM` (``NGramLM.load``
+    makes the model); a missing ``<unk>`` gets log10 p -100."""
     name = display_name(path)
     text = _read_text(path, name)
     start = text.find("\\data\\")
@@ -347,7 +364,7 @@ def read_arpa(path: str | os.PathLike[str]) -> NGramLM:
         if not top:
             logbs.append(logb.astype(np.float32))
     meta = {"source": "arpa", "order": N}
-    return NGramLM(words, keys, logps, logbs, meta)
+    return ArpaArrays(words, keys, logps, logbs, meta)
 
 
 def _vocabulary(

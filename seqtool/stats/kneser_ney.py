@@ -685,3 +685,30 @@ def count_or_load(
     return count_sentences(
         paths, config.order, config.normalizer, config.tokenizer, encoding, errors, on_chunk
     )
+
+
+def estimate_lm(
+    paths: Sequence[str | os.PathLike[str]],
+    order: int = 3,
+    *,
+    min_count: int = 1,
+    prune: Sequence[int] = (),
+    discount_fallback: Sequence[float] | None = None,
+    vocab: Collection[str] | None = None,
+    normalize: str = "none",
+    lower: bool | None = None,
+    tokenizer: str = "word",
+    encoding: str = "utf-8",
+) -> NGramLM:
+    """Interpolated modified Kneser-Ney estimate from text, one sentence a line
+    (:func:`estimate` with the settings as keywords)."""
+    fallback = tuple(discount_fallback) if discount_fallback is not None else None
+    config = KNConfig(
+        order,
+        Normalizer.make(normalize, lower),
+        tokenizer,
+        min_count,
+        tuple(prune),
+        fallback,  # type: ignore[arg-type]
+    )
+    return estimate(paths, config, vocab, encoding)

@@ -13,7 +13,8 @@ fixed discounts (``discount_fallback``); a real one estimates them::
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> text = "the cat sat on the mat\\nthe dog sat on the log\\nthe cat ate\\n"
     >>> _ = (folder / "tiny.txt").write_text(text, encoding="utf-8")
-    >>> lm = NGramLM.estimate([folder / "tiny.txt"], order=3, discount_fallback=(0.5, 1.0, 1.5))
+    >>> from seqtool.stats.kneser_ney import estimate_lm
+    >>> lm = estimate_lm([folder / "tiny.txt"], order=3, discount_fallback=(0.5, 1.0, 1.5))
     >>> lm.order
     3
     >>> round(lm.score("the cat sat"), 3)  # log10 p, with <s> and </s>
@@ -24,7 +25,7 @@ fixed discounts (``discount_fallback``); a real one estimates them::
     >>> round(NGramLM.load(folder / "tiny.npz").score("the cat sat"), 3)
     -2.781
 
-Estimation lives in :mod:`seqtool.stats.kneser_ney`, ARPA files in
+Estimation lives in :mod:`seqtool.stats.kneser_ney` (:func:`~seqtool.stats.kneser_ney.estimate_lm`), ARPA files in
 :mod:`seqtool.stats.arpa`; the binary format here is one uncompressed ``.npz``
 (no pickles) that loads in a few milliseconds.
 """
@@ -34,7 +35,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +44,9 @@ import numpy as np
 from seqtool import __version__
 from seqtool.errors import InputError
 from seqtool.io import atomic_write, display_name
+from seqtool.stats.arpa import SPECIALS, read_arpa, write_arpa
 
 UNK, BOS, EOS = 0, 1, 2
-SPECIALS = ("<unk>", "<s>", "</s>")
 FORMAT = "seqtool-ngram-lm"
 FORMAT_VERSION = 1
 _LINES_PER_BATCH = 1 << 14
@@ -180,36 +181,6 @@ class NGramLM:
         if self._index is None:
             self._index = {w: i for i, w in enumerate(self.words)}
         return self._index
-
-    @classmethod
-    def estimate(
-        cls,
-        paths: Sequence[str | os.PathLike[str]],
-        order: int = 3,
-        *,
-        min_count: int = 1,
-        prune: Sequence[int] = (),
-        discount_fallback: Sequence[float] | None = None,
-        vocab: Collection[str] | None = None,
-        normalize: str = "none",
-        lower: bool | None = None,
-        tokenizer: str = "word",
-        encoding: str = "utf-8",
-    ) -> NGramLM:
-        """Interpolated modified Kneser-Ney estimate from text, one sentence a line."""
-        from seqtool.stats.kneser_ney import KNConfig, estimate
-        from seqtool.text.normalize import Normalizer
-
-        fallback = tuple(discount_fallback) if discount_fallback is not None else None
-        config = KNConfig(
-            order,
-            Normalizer.make(normalize, lower),
-            tokenizer,
-            min_count,
-            tuple(prune),
-            fallback,  # type: ignore[arg-type]
-        )
-        return estimate(paths, config, vocab, encoding)
 
     def ngram_rows(self, k: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The word ids of order-k n-grams ``start:stop`` as (m, k) rows."""
@@ -356,8 +327,6 @@ class NGramLM:
 
     # ------------------------------------------------------------------ files
     def write_arpa(self, path: str | os.PathLike[str]) -> None:
-        from seqtool.stats.arpa import write_arpa
-
         write_arpa(self, path)
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -394,9 +363,7 @@ class NGramLM:
         except OSError as e:
             raise InputError(f"{name}: cannot read ({e.strerror})") from None
         if magic != b"PK\x03\x04":
-            from seqtool.stats.arpa import read_arpa
-
-            return read_arpa(path)
+            return cls(*read_arpa(path))
         return cls._load_binary(path, name)
 
     @classmethod
