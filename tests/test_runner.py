@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -250,26 +249,57 @@ def test_warmup_is_fitted_to_the_steps_a_budget_allows() -> None:
     assert lr_factor(cfg, 9, 0.5, warmup=10) == 1.0
 
 
-class SlowLoss:
-    """The toy loss, slowed to a known step time."""
+class FakeClock:
+    """The trainer's clock in the budget tests: time moves only when a step or an
+    evaluation says it took so long, so the budget logic is tested exactly, whatever
+    the machine's load."""
 
-    def __init__(self, inner: Callable[..., tuple[Tensor, int]], seconds: float) -> None:
-        self.inner, self.seconds = inner, seconds
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    import seqtool.train.trainer as trainer_module
+
+    fake = FakeClock()
+    monkeypatch.setattr(trainer_module, "time", fake)
+    return fake
+
+
+class SlowLoss:
+    """The toy loss, taking a known step time on the (fake) clock."""
+
+    def __init__(
+        self, inner: Callable[..., tuple[Tensor, int]], seconds: float, clock: FakeClock
+    ) -> None:
+        self.inner, self.seconds, self.clock = inner, seconds, clock
 
     def __call__(self, m: nn.Module, batch: Any) -> tuple[Tensor, int]:
-        time.sleep(self.seconds)
+        self.clock.sleep(self.seconds)
         return self.inner(m, batch)
 
 
 def toy_trainer(
-    tmp_path: Path, step_seconds: float, eval_seconds: float, batch: int = 16, **cfg: Any
+    tmp_path: Path,
+    clock: FakeClock,
+    step_seconds: float,
+    eval_seconds: float,
+    batch: int = 16,
+    **cfg: Any,
 ) -> Trainer:
     task = ToyTask(ToyConfig())
     task.prepare(None, 0, lambda text: None)
     evaluate = task.evaluator()
 
     def slow_eval(m: nn.Module) -> dict[str, Any]:
-        time.sleep(eval_seconds)
+        clock.sleep(eval_seconds)
         return evaluate(m)
 
     torch.manual_seed(0)
@@ -278,7 +308,7 @@ def toy_trainer(
         task.build_model(),
         TrainConfig(**{"device": "cpu", "threads": 1, "log_every": 1, **cfg}),
         ToyBatches(*task.train, batch=batch, seed=0),
-        SlowLoss(task.loss(task.build_model()), step_seconds),
+        SlowLoss(task.loss(task.build_model()), step_seconds, clock),
         evaluate=slow_eval,
         metric="valid_acc",
         mode="max",
@@ -290,9 +320,11 @@ def toy_trainer(
     return trainer
 
 
-def test_a_short_budget_run_reaches_the_peak_learning_rate(tmp_path: Path) -> None:
+def test_a_short_budget_run_reaches_the_peak_learning_rate(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     # At most 80 steps fit in 4 s; a warm-up of 200 steps would peak below 0.4 * lr.
-    t = toy_trainer(tmp_path, 0.05, 0.0, lr=1e-2, warmup=200, time_budget=4.0)
+    t = toy_trainer(tmp_path, clock, 0.05, 0.0, lr=1e-2, warmup=200, time_budget=4.0)
     lrs: list[float] = []
     t.on_step = lambda s: lrs.append(s.lr)
     t.fit()
@@ -300,11 +332,11 @@ def test_a_short_budget_run_reaches_the_peak_learning_rate(tmp_path: Path) -> No
     assert any("warm-up shortened from 200" in m for m in t.messages)  # type: ignore[attr-defined]
 
 
-def test_a_budget_covers_the_final_evaluation_and_save(tmp_path: Path) -> None:
+def test_a_budget_covers_the_final_evaluation_and_save(tmp_path: Path, clock: FakeClock) -> None:
     # No evaluation is due before the end (no eval_every; an epoch of 256 batches is
     # longer than the run) and one takes a third of the budget: the run must still end
     # within the budget (it used to evaluate after it).
-    t = toy_trainer(tmp_path, 0.02, 1.0, batch=1, lr=1e-2, time_budget=3.0, epochs=1000)
+    t = toy_trainer(tmp_path, clock, 0.02, 1.0, batch=1, lr=1e-2, time_budget=3.0, epochs=1000)
     result = t.fit()
     assert result.stop_reason == "time budget"
     # The run's own clock, from the first step to the last save (one-off start-up
@@ -312,10 +344,10 @@ def test_a_budget_covers_the_final_evaluation_and_save(tmp_path: Path) -> None:
     assert result.elapsed < 3.0 + 0.25, result.elapsed
 
 
-def test_a_final_evaluation_that_cannot_fit_is_skipped(tmp_path: Path) -> None:
+def test_a_final_evaluation_that_cannot_fit_is_skipped(tmp_path: Path, clock: FakeClock) -> None:
     # The one evaluation (timed a quarter of the way in) takes most of the budget: the
     # run stops right after it instead of evaluating again past the budget.
-    t = toy_trainer(tmp_path, 0.02, 1.2, lr=1e-2, time_budget=2.0, epochs=1000)
+    t = toy_trainer(tmp_path, clock, 0.02, 1.2, lr=1e-2, time_budget=2.0, epochs=1000)
     result = t.fit()
     assert result.elapsed < 2.0 + 0.25, result.elapsed
     assert result.best_step is not None and result.last_eval is not None
