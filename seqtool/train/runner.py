@@ -139,10 +139,11 @@ def run_training(
         if dinfo.is_main:
             reporter.on_message(level, text)
 
-    out = check_output_path(output_path(output, options.resume, default_output))
+    resume_path = Path(options.resume) if options.resume is not None else None
+    out = check_output_path(output_path(output, resume_path, default_output))
     resume = saved = None
-    if options.resume is not None:
-        resume = load_resume(options.resume, task.kinds)
+    if resume_path is not None:
+        resume = load_resume(resume_path, task.kinds)
         saved = saved_config(resume)
         ranks = resume["train_state"].get("world_size", 1)
         if ranks != dinfo.world_size:
@@ -164,7 +165,7 @@ def run_training(
         if resume is not None:
             model.load_state_dict(resume["model"])
         source = task.batches(cfg.seed, dinfo.rank, dinfo.world_size)
-        log_path = options.log or out.with_name(out.stem + ".log.jsonl")
+        log_path = Path(options.log) if options.log else out.with_name(out.stem + ".log.jsonl")
         payload_meta = dict(meta or {})
 
         def extra() -> dict[str, Any]:
