@@ -7,8 +7,8 @@ runner (:mod:`seqtool.train.runner`) turns it into a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 
@@ -42,8 +42,8 @@ class TrainOptions:
     eval_every: int | None = None
     checkpoint_every: float | None = None
     seed: int | None = None
-    log: Path | None = None
-    resume: Path | None = None
+    log: str | os.PathLike[str] | None = None
+    resume: str | os.PathLike[str] | None = None
 
     def given(self) -> dict[str, Any]:
         """The :class:`TrainConfig` fields set here."""

@@ -143,13 +143,14 @@ def run_training(
         if dinfo.is_main:
             reporter.on_message(level, text)
 
+    resume_path = Path(options.resume) if options.resume is not None else None
     read = [p for p in inputs if p is not None]
-    out = check_output_path(output_path(output, options.resume, default_output), read)
-    log_path = options.log or out.with_name(out.stem + ".log.jsonl")
-    check_not_input(log_path, [*read, options.resume, out], "`log`")
+    out = check_output_path(output_path(output, resume_path, default_output), read)
+    log_path = Path(options.log) if options.log else out.with_name(out.stem + ".log.jsonl")
+    check_not_input(log_path, [*read, resume_path, out], "`log`")
     resume = saved = None
-    if options.resume is not None:
-        resume = load_resume(options.resume, task.kinds)
+    if resume_path is not None:
+        resume = load_resume(resume_path, task.kinds)
         saved = saved_config(resume)
         ranks = resume["train_state"].get("world_size", 1)
         if ranks != dinfo.world_size:
