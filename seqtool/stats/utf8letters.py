@@ -16,6 +16,10 @@ tokens come from the UTF-8 bytes:
 3. non-letters are blanked byte by byte, letters whose lowercase differs are
    rewritten in place (the same UTF-8 length).
 
+The text is composed (NFC) first only when it holds a character that NFC could
+change or join with what precedes it (a combining mark, say); the same table
+knows which those are, so most text skips ``unicodedata.is_normalized``.
+
 Lowercase mappings that change the UTF-8 length or depend on the context (the
 final sigma rule of ``str.lower``) send the chunk down a code-point route:
 non-letters blanked in a uint32 array, then ``str.lower`` on the whole text, as
