@@ -138,6 +138,7 @@ class LetterCodes:
         self.ids = np.zeros(0, dtype=np.int64)
         self.recent = np.zeros(0, dtype=np.int64)  # sorted, none of them in codes
         self.recent_ids = np.zeros(0, dtype=np.int64)
+        self.wide: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # dtype -> (sorted keys, ids)
 
     def word_ids(
         self, text: bytes, utf8: bool = False, high: np.ndarray | None = None
@@ -181,11 +182,10 @@ class LetterCodes:
         return ids, counts
 
     def _dict_ids(self, text: bytes, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-        """Ids of the words ``text[s : s + n]``, from the lexicon dict; (m,) int64."""
+        """Ids of the words ``text[s : s + n]``, from the lexicon; (m,) int64."""
         out = np.empty(len(starts), dtype=np.int64)
         for at, words, inverse in _distinct_words(text, starts, lens):
-            ids = self.lexicon.add_many(words)
-            out[at] = ids[inverse]
+            out[at] = self._ids_of(words)[inverse]
         return out
 
     def _dict_counts(
@@ -194,9 +194,26 @@ class LetterCodes:
         """Distinct ids of the words ``text[s : s + n]`` and their counts."""
         ids, counts = [], []
         for _, words, inverse in _distinct_words(text, starts, lens):
-            ids.append(self.lexicon.add_many(words))
+            ids.append(self._ids_of(words))
             counts.append(np.bincount(inverse, minlength=len(words)))
         return np.concatenate(ids), np.concatenate(counts)  # groups hold different words
+
+    def _ids_of(self, words: np.ndarray | list[bytes]) -> np.ndarray:
+        """Ids of distinct words: a list goes to the lexicon dict; a sorted array of
+        fixed-width byte strings is looked up in a sorted table of the ones met before
+        (one per width), so only new words take a Python step."""
+        if isinstance(words, list):
+            return self.lexicon.add_many(words)
+        keys, ids = self.wide.get(words.dtype.str, (words[:0], np.zeros(0, dtype=np.int64)))
+        out = np.empty(len(words), dtype=np.int64)
+        known = _find(keys, ids, words, out)
+        if not known.all():
+            new = words[~known]
+            new_ids = self.lexicon.add_many(new.tolist())
+            out[~known] = new_ids
+            at = np.searchsorted(keys, new)
+            self.wide[words.dtype.str] = (np.insert(keys, at, new), np.insert(ids, at, new_ids))
+        return out
 
     def _lookup(self, uniq: np.ndarray) -> np.ndarray:
         out = np.empty(len(uniq), dtype=np.int64)
@@ -227,9 +244,10 @@ class LetterCodes:
 
 def _distinct_words(
     text: bytes, starts: np.ndarray, lens: np.ndarray
-) -> Iterator[tuple[np.ndarray | slice, list[bytes], np.ndarray]]:
-    """The words ``text[s : s + n]`` in groups: (which of them, the distinct words,
-    each one's index among those).
+) -> Iterator[tuple[np.ndarray | slice, np.ndarray | list[bytes], np.ndarray]]:
+    """The words ``text[s : s + n]`` in groups: (which of them, the distinct words as
+    a list of bytes or a sorted array of fixed-width byte strings, each one's index
+    among those).
 
     A Python step per distinct word, not per word: words of up to 8 bytes are one
     uint64 each (NUL-padded), up to 32 bytes one fixed-width byte string, and
@@ -246,7 +264,7 @@ def _distinct_words(
         words = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
         keys = words[starts[at]] & _KEEP[lens[at]]
         uniq, inverse = np.unique(keys, return_inverse=True)
-        yield at, uniq.view("S8").tolist(), inverse.reshape(-1)
+        yield at, uniq.view("S8").tolist(), inverse.reshape(-1)  # 8 bytes: few
     mid = (lens > 8) & (lens <= _WIDE)
     if mid.any():
         at = np.flatnonzero(mid)
@@ -254,7 +272,7 @@ def _distinct_words(
         rows = view[starts[at]]  # a copy
         rows[np.arange(_WIDE) >= lens[at][:, None]] = 0  # a word ends at its length
         uniq, inverse = np.unique(rows.view(f"S{_WIDE}").reshape(-1), return_inverse=True)
-        yield at, uniq.tolist(), inverse.reshape(-1)
+        yield at, uniq, inverse.reshape(-1)
     wide = np.flatnonzero(lens > _WIDE)
     if len(wide):
         yield wide, *_dedupe(text, starts[wide], lens[wide])
