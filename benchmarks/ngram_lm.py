@@ -191,8 +191,9 @@ def zipf(orders: list[int], lmplz: str | None) -> None:
     """seqtool vs lmplz on benchmarks/ngrams.py's 100 MB Zipf corpus (1M word types, lines
     of 15 words): estimation CPU, wall, peak memory and ARPA size."""
     sys.path.insert(0, str(ROOT))
-    from ngrams import build_zipf  # the counting benchmark's corpus
+    from ngrams import WORK, build_zipf  # the counting benchmark's corpus
 
+    WORK.mkdir(exist_ok=True)
     corpus = build_zipf(100)
     with tempfile.TemporaryDirectory(prefix="ngram-lm-zipf-") as tmp:
         for order in orders:

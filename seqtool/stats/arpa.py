@@ -144,8 +144,17 @@ def _padded_lines(
     return out.tobytes().translate(None, b"\x00")
 
 
-def _lines(toks: TokenBytes, rows: np.ndarray, logp: np.ndarray, logb: np.ndarray | None) -> bytes:
-    """ARPA lines ``logp TAB w1 .. wk [TAB logb] NL`` of a block of n-grams."""
+def _lines(
+    toks: TokenBytes,
+    rows: np.ndarray,
+    logp: np.ndarray,
+    logb: np.ndarray | None,
+    narrow: dict[int, np.ndarray] | None = None,
+) -> bytes:
+    """ARPA lines ``logp TAB w1 .. wk [TAB logb] NL`` of a block of n-grams.
+
+    ``narrow`` maps field widths to the token table cut to them (made once per file).
+    """
     m, k = rows.shape
     p = number_fields(logp)
     b = number_fields(logb) if logb is not None else None
@@ -155,6 +164,13 @@ def _lines(toks: TokenBytes, rows: np.ndarray, logp: np.ndarray, logb: np.ndarra
         # fewer padding bytes to copy and delete.  Line order does not matter in ARPA.
         need = toks.length[rows].max(axis=1) if m else np.zeros(0, np.int64)
         full = padded.dtype.itemsize
+        tables = narrow if narrow is not None else {}
+
+        def cut(width: int) -> np.ndarray:
+            if width not in tables:
+                tables[width] = _narrow(padded, width)
+            return tables[width]
+
         parts = []
         low = -1
         widths = (8, 16, full) if k > 1 else (full,)  # unigrams keep their order (the ids)
@@ -162,12 +178,10 @@ def _lines(toks: TokenBytes, rows: np.ndarray, logp: np.ndarray, logb: np.ndarra
             sel = np.flatnonzero((need > low) & (need <= width))
             low = width
             if len(sel) == m:
-                return _padded_lines(_narrow(padded, width), rows, p, b)
+                return _padded_lines(cut(width), rows, p, b)
             if len(sel):
                 parts.append(
-                    _padded_lines(
-                        _narrow(padded, width), rows[sel], p[sel], b[sel] if b is not None else None
-                    )
+                    _padded_lines(cut(width), rows[sel], p[sel], b[sel] if b is not None else None)
                 )
         return b"".join(parts)
     # tokens too long for the padded layout (or holding NULs): one line at a time
@@ -187,6 +201,7 @@ def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
     if toks.padded is not None and toks.padded.dtype.itemsize > PAD_WIDTH:
         toks.padded = None
     N = model.order
+    narrow: dict[int, np.ndarray] = {}  # token tables cut to narrower fields, made once
     with atomic_write(path, "wb") as f:
         head = ["\\data\\"] + [f"ngram {k}={c}" for k, c in enumerate(model.counts(), 1)]
         f.write(("\n".join(head) + "\n\n").encode("ascii"))
@@ -197,7 +212,7 @@ def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
                 e = min(m, s + _BLOCK)
                 rows = model.ngram_rows(k, s, e)
                 logb = model.logb[k - 1][s:e] if k < N else None
-                f.write(_lines(toks, rows, model.logp[k - 1][s:e], logb))
+                f.write(_lines(toks, rows, model.logp[k - 1][s:e], logb, narrow))
             f.write(b"\n")
         f.write(b"\\end\\\n")
 
