@@ -133,9 +133,7 @@ def main() -> None:
                     wall, acc = run_fasttext(args.data, tmp, 2 if name.endswith("bi") else 1, seed)
                 else:
                     budget = None if name == "bow" else args.budget
-                    wall, acc = run_seqtool(
-                        args.data, tmp, name, seed, budget, args.extra.split()
-                    )
+                    wall, acc = run_seqtool(args.data, tmp, name, seed, budget, args.extra.split())
                 row = {"system": name, "seed": seed, "wall_s": round(wall, 2),
                        "dev_acc": round(acc, 4), "load": before}  # fmt: skip
                 rows.append(row)

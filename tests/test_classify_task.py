@@ -12,9 +12,9 @@ import torch
 
 from seqtool.errors import InputError, UsageError
 from seqtool.tasks.classify import (
+    Classifier,
     ClassifyBatches,
     ClassifyConfig,
-    Classifier,
     Encoded,
     held_out,
     train_classify,
@@ -91,7 +91,10 @@ def test_train_save_load_predict_round_trip(
     assert len(again.predict(lines)) == len(lines)  # one label per line, empty included
     torch.testing.assert_close(torch.tensor(again.probs(lines)), torch.tensor(clf.probs(lines)))
     top = again.predict_top(lines[:2], k=2)
-    assert [t[0] for t in top[0].top] == [top[0].label, *(x for x in clf.labels if x != top[0].label)]
+    assert [t[0] for t in top[0].top] == [
+        top[0].label,
+        *(x for x in clf.labels if x != top[0].label),
+    ]
     assert abs(sum(p for _, p in top[0].top) - 1.0) < 1e-5
 
 
@@ -100,7 +103,9 @@ def test_multiclass_and_csv_input(tmp_path: Path) -> None:
     csv = tmp_path / "train.csv"
     csv.write_text(
         "id,review,label\n"
-        + "".join(f'{i},"{ln.split(chr(9))[0]}",{ln.split(chr(9))[1]}\n' for i, ln in enumerate(lines)),
+        + "".join(
+            f'{i},"{ln.split(chr(9))[0]}",{ln.split(chr(9))[1]}\n' for i, ln in enumerate(lines)
+        ),
         encoding="utf-8",
     )
     clf = train_classify(

@@ -137,7 +137,9 @@ class ClassifyConfig:
             raise UsageError(f"valid_fraction must be in [0, 1), not {self.valid_fraction}")
         if self.freeze_vectors and self.vectors is None:
             raise UsageError("freeze_vectors needs `vectors`")
-        foreign = [k for k, v in self.model_settings().items() if k not in config_fields(self.model)]
+        foreign = [
+            k for k, v in self.model_settings().items() if k not in config_fields(self.model)
+        ]
         if foreign:
             raise UsageError(
                 f"{', '.join(_param(k) for k in foreign)}: not a setting of the {self.model} model"
@@ -211,8 +213,8 @@ class ClassifyBatches:
     def batches(self, epoch: int, start: int = 0) -> Iterator[dict[str, Tensor]]:
         g = torch.Generator()
         g.manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.data), generator=g)[self.rank :: self.world]
-        order = order[: self.per_rank].tolist()
+        mine = torch.randperm(len(self.data), generator=g)[self.rank :: self.world]
+        order: list[int] = mine[: self.per_rank].tolist()
         lengths = [len(self.data.ids[i]) for i in order]
         pool = self.batch_size * self.POOL
         sorted_order: list[int] = []
@@ -302,7 +304,9 @@ class ClassifyTask:
         if split["valid"]:
             valid = c.read(split["valid"])
         else:
-            fraction = VALID_FRACTION if split["valid_fraction"] is None else split["valid_fraction"]
+            fraction = (
+                VALID_FRACTION if split["valid_fraction"] is None else split["valid_fraction"]
+            )
             split["valid_fraction"] = float(fraction)
             if fraction > 0:
                 keep, held = held_out(len(train), fraction)
@@ -310,7 +314,9 @@ class ClassifyTask:
                 train = _subset(train, keep)
         self.split = split
         if resume is None:
-            self.labels = LabelSet.from_labels(train.labels, source=train.where[0].rsplit(":", 1)[0])
+            self.labels = LabelSet.from_labels(
+                train.labels, source=train.where[0].rsplit(":", 1)[0]
+            )
             norm = Normalizer.make(c.normalize, c.lower)
             self.vocab = Vocab.build(
                 train.texts, "word", norm, min_freq=c.min_freq, source="the training text"
@@ -333,9 +339,7 @@ class ClassifyTask:
                 c.model, vocab_size=len(self.vocab), classes=len(self.labels), **settings
             )
             self.model_config = asdict(cfg)
-        self.train = Encoded(
-            [self.vocab.encode(t) for t in train.texts], self.labels.ids(train)
-        )
+        self.train = Encoded([self.vocab.encode(t) for t in train.texts], self.labels.ids(train))
         self.valid = (
             None
             if valid is None
