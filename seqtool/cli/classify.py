@@ -88,8 +88,8 @@ def train_cmd(
         ),
     ] = None,
     model: Annotated[
-        str, _opt("--model", "-m", help="bow, cnn (default), birnn or transformer.")
-    ] = "cnn",
+        str, _opt("--model", "-m", help="bow, cnn, birnn (default) or transformer.")
+    ] = "birnn",
     dim: Annotated[int | None, _opt("--dim", help="Embedding (and model) width.")] = None,
     word_ngrams: Annotated[
         int | None, _opt("--word-ngrams", help="bow: word n-grams up to this length.")

@@ -94,7 +94,7 @@ class ClassifyConfig:
     files: Sequence[str | os.PathLike[str]]
     valid: Sequence[str | os.PathLike[str]] | None = None
     valid_fraction: float | None = None
-    model: str = "cnn"
+    model: str = "birnn"  # the most accurate from scratch on SST-2 in 5 CPU minutes
     input_format: str = "auto"
     text_col: str | None = None
     label_col: str | None = None
