@@ -49,7 +49,8 @@ def package_data_dir() -> Path:
 
 
 def sample_path(name: str) -> Path:
-    """A bundled sample: ``english.txt`` (prose) or ``en-fr.tsv`` (parallel pairs)."""
+    """A bundled sample: ``english.txt`` (prose), ``en-fr.tsv`` (parallel pairs) or
+    ``sentiment.tsv`` (sentences labelled pos/neg)."""
     path = package_data_dir() / "sample" / name
     if not path.is_file():
         raise ResourceError(f"bundled sample {name!r} is missing from this installation")

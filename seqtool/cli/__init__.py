@@ -30,6 +30,7 @@ MODULE_ORDER = (
     "embed",
     "lm",
     "translate",
+    "classify",
     "summarize",
     "demo",
 )
@@ -47,6 +48,7 @@ COMMAND_MODULES = {
     "train-mt": "translate",
     "translate": "translate",
     "bleu": "translate",
+    "classify": "classify",
     "summarize": "summarize",
     "keywords": "summarize",
     "rouge": "summarize",

@@ -43,3 +43,27 @@ MT_TRAIN: dict[str, dict[str, Any]] = {
     "transformer": {"lr": 1.5e-3, "warmup": 200, "weight_decay": 0.01, "clip": 1.0},
     "gru-attn": {"lr": 3e-3, "warmup": 100, "weight_decay": 0.01, "clip": 1.0},
 }
+
+# Text classifiers (seqtool classify train): sizes per --model, then training settings.
+# bow trains as fastText does: plain SGD on sparse gradients, the rate decayed
+# linearly to 0, 5 epochs, no clipping; the others with AdamW (benchmarks/classify.py).
+CLASSIFY_MODEL: dict[str, dict[str, Any]] = {
+    "bow": {"dim": 100, "word_ngrams": 2, "buckets": 100_000, "batch_size": 16},
+    "cnn": {"dim": 128, "maps": 100, "dropout": 0.5, "batch_size": 50},
+    "birnn": {"dim": 128, "hidden": 128, "cell": "lstm", "pool": "max", "batch_size": 32},
+    "transformer": {"dim": 128, "heads": 4, "layers": 2, "ff_dim": 256, "batch_size": 32},
+}
+CLASSIFY_TRAIN: dict[str, dict[str, Any]] = {
+    "bow": {
+        "optimizer": "sgd",
+        "lr": 4.0,
+        "schedule": "linear",
+        "min_lr": 0.0,
+        "weight_decay": 0.0,
+        "clip": 0.0,
+        "epochs": 5,
+    },
+    "cnn": {"lr": 1e-3, "epochs": 10},
+    "birnn": {"lr": 2e-3, "epochs": 10},
+    "transformer": {"lr": 5e-4, "warmup": 100, "epochs": 10},
+}
