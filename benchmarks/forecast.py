@@ -1,0 +1,151 @@
+"""Benchmark `seqtool forecast` against statsforecast on M4 Hourly and Weekly.
+
+Validation only: every model sees each M4 training series without its last H
+points and forecasts those H points (the M4 test files are kept for an
+independent check and never read here).  Scores are M4's sMAPE, MASE and OWA
+(relative to Naive2), computed by seqtool.forecast.metrics for every model, so
+the peers are scored by the same code.
+
+The slow statsforecast models (AutoETS on Hourly costs minutes of CPU) run once,
+in a separate process, writing their forecasts and CPU times to a cache::
+
+    pip install statsforecast           # the bench extra; never a runtime dependency
+    python benchmarks/forecast.py --peers-only --cache /tmp/m4-peers.npz
+    python benchmarks/forecast.py --cache /tmp/m4-peers.npz --budget 15m
+
+The main run trains seqtool's models within ``--budget`` each (wall clock),
+re-runs the cheap peers (SeasonalNaive, Naive) in the same process, reads the
+slow ones from the cache, and prints one table per subset with the load average
+next to it (the machine is shared; the ratios are what count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from seqtool.forecast.baselines import forecast_baseline  # noqa: E402
+from seqtool.forecast.data import SeriesSet, read_series  # noqa: E402
+from seqtool.forecast.metrics import evaluate  # noqa: E402
+
+DATA = Path(os.environ.get("SEQTOOL_DATA", ROOT.parent.parent / "shared" / "data")) / "m4"
+# subset -> (file, horizon H, MASE / Naive2 seasonality m as M4 defines it, seasonal period
+# the models may use)
+SUBSETS = {
+    "hourly": ("Hourly-train.csv.gz", 48, 24, 24),
+    "weekly": ("Weekly-train.csv.gz", 13, 1, 52),
+}
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def load_subset(name: str) -> tuple[SeriesSet, int, int, int]:
+    file, horizon, season, period = SUBSETS[name]
+    path = DATA / file
+    if not path.is_file():
+        sys.exit(f"{path}: not found (set SEQTOOL_DATA to the folder holding m4/)")
+    return read_series(path), horizon, season, period
+
+
+def peer_models(subset: str, period: int) -> list[tuple[str, object]]:
+    """The statsforecast models worth their CPU time on each subset."""
+    from statsforecast.models import (
+        MSTL,
+        AutoARIMA,
+        AutoCES,
+        AutoETS,
+        AutoTheta,
+        SeasonalNaive,
+        Theta,
+    )
+
+    if subset == "hourly":
+        return [
+            ("SeasonalNaive", SeasonalNaive(season_length=24)),
+            ("AutoCES", AutoCES(season_length=24)),
+            ("AutoTheta", AutoTheta(season_length=24)),
+            ("MSTL", MSTL(season_length=[24, 168])),
+            ("AutoETS", AutoETS(season_length=24)),
+        ]
+    return [
+        ("SeasonalNaive", SeasonalNaive(season_length=period)),
+        ("Theta", Theta(season_length=period)),
+        ("AutoTheta", AutoTheta(season_length=period)),
+        # ETS refuses seasons over 24 and ARIMA with m = 52 costs hours: both non-seasonal
+        ("AutoETS", AutoETS(season_length=1)),
+        ("AutoARIMA", AutoARIMA(season_length=1)),
+    ]
+
+
+def run_peer(model: object, series: list[np.ndarray], horizon: int) -> np.ndarray:
+    import pandas as pd
+    from statsforecast import StatsForecast
+
+    ids = np.concatenate([np.full(len(y), i) for i, y in enumerate(series)])
+    ds = np.concatenate([np.arange(len(y)) for y in series])
+    df = pd.DataFrame({"unique_id": ids, "ds": ds, "y": np.concatenate(series)})
+    sf = StatsForecast(models=[model], freq=1, n_jobs=1)
+    fc = sf.forecast(df=df, h=horizon)
+    col = [c for c in fc.columns if c not in ("unique_id", "ds")][0]
+    fc = fc.sort_values(["unique_id", "ds"])
+    return fc[col].to_numpy(dtype=np.float64).reshape(len(series), horizon)
+
+
+def peers_only(subsets: list[str], cache: Path, skip: set[str]) -> None:
+    """Run every statsforecast peer once; save forecasts, CPU and wall seconds."""
+    saved: dict[str, np.ndarray] = dict(np.load(cache)) if cache.is_file() else {}
+    for subset in subsets:
+        data, horizon, _, period = load_subset(subset)
+        insample = data.head(horizon)
+        for name, model in peer_models(subset, period):
+            key = f"{subset}/{name}"
+            if name in skip or key in saved:
+                continue
+            load0 = loadavg()
+            c0, w0 = time.process_time(), time.perf_counter()
+            fc = run_peer(model, insample, horizon)
+            cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+            saved[key] = fc
+            saved[key + "#meta"] = np.array([cpu, wall])
+            saved[key + "#load"] = np.array(load0 + " / " + loadavg())
+            np.savez(cache, **saved)  # after each model: a crash keeps what finished
+            print(f"{key}: {cpu:.1f} CPU s, {wall:.1f} s wall, load {load0}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--subsets", nargs="+", default=["hourly", "weekly"], choices=list(SUBSETS))
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/m4-peers.npz"))
+    ap.add_argument("--peers-only", action="store_true")
+    ap.add_argument("--skip", nargs="*", default=[], help="peer names to leave out")
+    args = ap.parse_args()
+    if args.peers_only:
+        peers_only(args.subsets, args.cache, set(args.skip))
+        return
+    sys.exit("the seqtool part of this benchmark comes with the forecast task")
+
+
+def score(data: SeriesSet, horizon: int, season: int, forecast: np.ndarray) -> dict[str, float]:
+    insample = data.head(horizon)
+    n2 = forecast_baseline("naive2", insample, horizon, season)
+    s = evaluate(insample, data.tail(horizon), forecast, n2, season)
+    return {"smape": s.smape, "mase": s.mase, "owa": s.owa}
+
+
+if __name__ == "__main__":
+    json  # noqa: B018 - used by the full benchmark
+    main()
