@@ -188,7 +188,9 @@ class Forecaster(nn.Module):
         if x.shape[1] != c:
             raise ValueError(f"windows must hold context={c} values, not {x.shape[1]}")
         lvl = self.level(x)  # (B, 1)
-        scaled = self.net(x / lvl)  # (B, outputs)
+        # centred too: the net sees and predicts deviations from the level, so that
+        # it does not have to find small changes on top of a constant 1
+        scaled = self.net(x / lvl - 1.0) + 1.0  # (B, outputs)
         pred = scaled * lvl
         if targets is None:
             return pred, None

@@ -41,7 +41,10 @@ from seqtool.forecast.data import LAYOUTS, SeriesSet, check_fill, read_series
 from seqtool.forecast.metrics import Scores, evaluate
 from seqtool.forecast.windows import WindowSampler
 from seqtool.models.forecaster import ARCHS, LOSSES, SCALES, Forecaster, ForecasterConfig
+from seqtool.io import check_output_path
 from seqtool.train.checkpoint import load_checkpoint, save_checkpoint
+from seqtool.train.runner import Run, TrainOptions, run_training
+from seqtool.train.task import Reporter
 from seqtool.train.trainer import BatchSource, LossFn
 
 KIND = "forecaster"
@@ -70,7 +73,7 @@ class ForecastConfig:
     season: int = 1  # MASE's lag and Naive2's period (M4: Hourly 24, Weekly 1)
     model: str = "mlp"  # mlp | rnn | gru | lstm | transformer | naive | snaive | naive2 | drift
     strategy: str = "direct"  # direct | recursive
-    context: int | None = None  # values per window (default max(2 horizon, 2 season))
+    context: int | None = None  # values per window (default max(4 horizon, 2 season))
     layout: str = "auto"
     id_col: str = "id"
     time_col: str = "time"
@@ -112,6 +115,17 @@ class ForecastConfig:
                 shown = name if "_" in name else f"`{name}`"
                 raise UsageError(f"{shown} must be >= 1, not {value}")
 
+    def read_data(self) -> SeriesSet:
+        """The series of ``data``, read with these layout and fill settings."""
+        return read_series(
+            self.data,
+            self.layout,
+            id_col=self.id_col,
+            time_col=self.time_col,
+            value_col=self.value_col,
+            fill=self.fill,
+        )
+
     @property
     def baseline(self) -> bool:
         return self.model in BASELINES
@@ -121,7 +135,7 @@ class ForecastConfig:
         return self.horizon if self.strategy == "direct" else 1
 
     def window(self) -> int:
-        return self.context or max(2 * self.horizon, 2 * self.season)
+        return self.context or max(4 * self.horizon, 2 * self.season)
 
     def model_config(self) -> ForecasterConfig:
         """The :class:`ForecasterConfig` these settings describe."""
@@ -209,14 +223,7 @@ class ForecastTask:
         cfg.check()
         if cfg.baseline:
             raise UsageError(f"`model` {cfg.model} is a baseline: it needs no training")
-        self.series = read_series(
-            cfg.data,
-            cfg.layout,
-            id_col=cfg.id_col,
-            time_col=cfg.time_col,
-            value_col=cfg.value_col,
-            fill=cfg.fill,
-        )
+        self.series = cfg.read_data()
         held = cfg.horizon if cfg.valid else 0
         need = cfg.window() + cfg.outputs + held
         why = "context + " + ("horizon" if cfg.strategy == "direct" else "1")
@@ -308,6 +315,7 @@ class ForecastModel:
     strategy: str
     net: Forecaster | None = None  # None for a baseline
     checkpoint: dict[str, Any] = field(default_factory=dict, repr=False)
+    run: Run | None = field(default=None, repr=False)  # the training run, when just trained
 
     @property
     def context(self) -> int:
@@ -390,14 +398,7 @@ def save_baseline(cfg: ForecastConfig, output: str | os.PathLike[str]) -> Scores
     task = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "data"}
     scores = None
     if cfg.valid:
-        series = read_series(
-            cfg.data,
-            cfg.layout,
-            id_col=cfg.id_col,
-            time_col=cfg.time_col,
-            value_col=cfg.value_col,
-            fill=cfg.fill,
-        )
+        series = cfg.read_data()
         check_lengths(series, cfg.horizon + 1, "horizon + 1 (validation)")
         part = series.head(cfg.horizon)
         fc = forecast_baseline(cfg.model, part, cfg.horizon, cfg.season)
@@ -419,3 +420,34 @@ def save_baseline(cfg: ForecastConfig, output: str | os.PathLike[str]) -> Scores
         },
     )
     return scores
+
+
+def train_forecaster(
+    config: ForecastConfig,
+    options: TrainOptions | None = None,
+    output: str | os.PathLike[str] | None = None,
+    reporter: Reporter | None = None,
+    *,
+    meta: dict[str, Any] | None = None,
+    keep_last: bool = True,
+) -> ForecastModel:
+    """Train a forecaster on ``config.data`` (see
+    :func:`~seqtool.train.runner.run_training` for ``options``, ``output`` (default
+    ``fc.pt``) and ``reporter``), or write a baseline's model file; returns the best
+    model (the final one without validation), with its run summary in ``.run``."""
+    if config.baseline:
+        out = check_output_path(output or "fc.pt")
+        save_baseline(config, out)
+        return ForecastModel.load(out)
+    run = run_training(
+        ForecastTask(config),
+        options,
+        output,
+        reporter,
+        default_output="fc.pt",
+        meta=meta,
+        keep_last=keep_last,
+    )
+    fm = ForecastModel.load(run.output, next(run.model.parameters()).device)
+    fm.run = run
+    return fm
