@@ -254,7 +254,7 @@ def test_library_modules_import_neither_typer_nor_rich() -> None:
     import subprocess
     import sys
 
-    modules = "seqtool.train.trainer, seqtool.train.lm, seqtool.train.distributed, seqtool.models, seqtool.decode.sampling, seqtool.metrics.perplexity"
+    modules = "seqtool.train.trainer, seqtool.tasks.lm, seqtool.tasks.mt, seqtool.train.runner, seqtool.train.distributed, seqtool.models, seqtool.decode.sampling, seqtool.metrics.perplexity"
     code = f"import sys, {modules}; print(' '.join(sorted(sys.modules)))"
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

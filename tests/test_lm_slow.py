@@ -34,12 +34,12 @@ def test_per_line_scores_rank_the_d2l_sentences(cli, shared_data: Path, tmp_path
 
 
 def test_demo_language_model_step(tmp_path: Path, monkeypatch) -> None:
-    from seqtool.cli import lm_run
     from seqtool.cli.demo import DemoContext
+    from seqtool.cli.lm import demo_step
     from seqtool.datasets import sample_path
 
     ctx = DemoContext(tmp_path, sample_path("english.txt"), "the bundled English sample",
                       sample_path("en-fr.tsv"), "pairs", 0)  # fmt: skip
-    lm_run.demo(ctx, seconds=5)
+    demo_step(ctx, seconds=5)
     assert (tmp_path / "lm.pt").is_file() and not (tmp_path / "lm.last.pt").exists()
     assert ctx.made[-1][1] == tmp_path / "lm.pt"

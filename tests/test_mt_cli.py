@@ -16,10 +16,10 @@ from seqtool.cli import app
 from seqtool.datasets import sample_path
 from seqtool.decode.beam import SearchConfig
 from seqtool.decode.translate import translate_lines
+from seqtool.tasks.mt import Translator
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import Vocab
 from seqtool.train.checkpoint import save_checkpoint
-from seqtool.train.mt import load_mt
 
 LETTERS = "abcdefghijklmnopqrst"
 # A gru-attn small enough to learn the reverse task in seconds on one CPU thread;
@@ -149,7 +149,7 @@ def test_translate_nbest_and_jsonl(reverse: dict[str, Path]) -> None:
 
 
 def test_translate_streams_in_blocks_and_keeps_order(reverse: dict[str, Path]) -> None:
-    loaded = load_mt(reverse["model"], torch.device("cpu"))
+    loaded = Translator.load(reverse["model"], torch.device("cpu"))
     lines = ["a b c", "", "d e f g h", "q r s", "t s a", "b b b b b b b", "c d e"] * 3
     consumed = 0
 
@@ -299,7 +299,7 @@ def test_translate_precisions_agree(reverse: dict[str, Path]) -> None:
 
 
 def test_inference_dtype() -> None:
-    from seqtool.train.mt import inference_dtype
+    from seqtool.train.device import inference_dtype
 
     cpu = torch.device("cpu")
     assert inference_dtype("fp32", cpu) == torch.float32

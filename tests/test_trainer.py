@@ -15,9 +15,9 @@ from seqtool.cli.train_options import parse_duration
 from seqtool.errors import UsageError
 from seqtool.models.rnn_lm import RNNLM, RNNLMConfig
 from seqtool.models.transformer_lm import TransformerLM, TransformerLMConfig
+from seqtool.tasks.lm import LMLoss
 from seqtool.train.checkpoint import load_checkpoint
 from seqtool.train.data import StreamBatches, WindowBatches
-from seqtool.train.lm import LMLoss
 from seqtool.train.trainer import TrainConfig, Trainer, TrainingInterrupted, lr_factor
 
 V = 13
@@ -87,7 +87,7 @@ def test_resume_after_interruption_equals_straight_run(kind: str, tmp_path: Path
     with pytest.raises(TrainingInterrupted) as exc:
         first.fit()
     assert exc.value.exit_code == 143 and "SIGTERM" in exc.value.message
-    assert "--resume" in exc.value.message
+    assert "`resume`" in exc.value.message  # the library names parameters
     ckpt = load_checkpoint(tmp_path / "b" / "m.last.pt")
     assert ckpt["train_state"]["step"] == 5
 
@@ -212,5 +212,5 @@ def test_corpus_too_short_or_zero_window_is_refused() -> None:
 
     with pytest.raises(InputError, match="too few for one window"):
         WindowBatches(torch.arange(15), 4, 10)
-    with pytest.raises(UsageError, match="--seq-len"):
+    with pytest.raises(UsageError, match="seq_len"):
         StreamBatches(torch.arange(100), 4, 0)

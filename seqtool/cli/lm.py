@@ -1,8 +1,9 @@
 """`seqtool train-lm`, `seqtool generate` and `seqtool eval-lm`: the flags.
 
-The work is in :mod:`seqtool.cli.lm_run`, imported when a command runs, so that
-``seqtool --help`` does not pay for importing torch.  Each command hands its
-parsed arguments over as one dict (``locals()``).
+Each command maps its flags to the library's config (:class:`seqtool.tasks.lm.LMConfig`,
+:class:`seqtool.train.runner.TrainOptions`) or to one call on a loaded
+:class:`seqtool.tasks.lm.LanguageModel`, and renders the result.  The library is
+imported when a command runs, so that ``seqtool --help`` does not pay for torch.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from seqtool.cli import render
 from seqtool.cli.options import Device, Encoding, Errors, Format, Lower, Quiet, Seed
 from seqtool.cli.root import app
 from seqtool.cli.train_options import (
-    TrainOptions,
+    TrainFlags,
+    TrainProgress,
     defaults_epilog,
     quiet_cpu_threads,
     train_options,
 )
 from seqtool.errors import UsageError
-from seqtool.io import check_encoding, read_lines
+from seqtool.io import display_name, read_lines
 from seqtool.train.defaults import LM_DATA, LM_MODEL, LM_TRAIN
 
 
@@ -48,9 +50,14 @@ def train_lm(
         list[str] | None, typer.Option("--valid", help="Validation text (repeatable).")
     ] = None,
     valid_fraction: Annotated[
-        float,
-        typer.Option("--valid-fraction", help="Without --valid: hold out this tail of the text."),
-    ] = 0.1,
+        float | None,
+        typer.Option(
+            "--valid-fraction",
+            help="Without --valid: hold out this tail of the text [default: 0.1; "
+            "a resumed run keeps its own split].",
+            show_default=False,
+        ),
+    ] = None,
     model: Annotated[
         str, _opt("--model", "-m", help="rnn, gru, lstm or transformer (default).")
     ] = ("transformer"),
@@ -89,15 +96,34 @@ def train_lm(
     ] = 1,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
-    train: TrainOptions = TrainOptions(),
+    train: TrainFlags = TrainFlags(),
 ) -> None:
     """Train a language model (RNN, GRU, LSTM or Transformer) on text.
 
     Example: seqtool train-lm timemachine.txt --model lstm --time-budget 5m -o lm.pt
     """
-    from seqtool.cli import lm_run
+    from seqtool.tasks.lm import LMConfig, train_lm
 
-    lm_run.train(locals())
+    config = LMConfig(
+        files=files, valid=valid, valid_fraction=valid_fraction, model=model,
+        layers=layers, hidden=hidden, embed=embed, dim=dim, heads=heads, ff_dim=ff_dim,
+        dropout=dropout, positions=positions, tie=tie, seq_len=seq_len, batch_size=batch_size,
+        tokenizer=tokenizer, vocab_file=vocab_file, normalize=normalize, lower=lower,
+        vocab_size=vocab_size, min_freq=min_freq, encoding=encoding, errors=errors,
+    )  # fmt: skip
+    render.set_quiet(train.quiet)
+    with TrainProgress("train", valid=_valid_part) as progress:
+        train_lm(config, train.options(), output, progress, meta={"argv": _argv()})
+
+
+def _argv() -> list[str]:
+    return ["seqtool", *sys.argv[1:]]
+
+
+def _valid_part(r: dict[str, Any]) -> str:
+    if "valid_ppl" not in r:
+        return ""
+    return f"valid ppl {r['valid_ppl']:.3f} bpc {r['valid_bpc']:.3f}"
 
 
 @app.command()
@@ -130,7 +156,9 @@ def generate(
     Example: seqtool generate lm.pt --prefix "the time traveller" --max-tokens 100
     """
     quiet_cpu_threads()
-    from seqtool.cli import lm_run
+    import json
+
+    from seqtool.tasks.lm import LanguageModel
 
     if fmt not in ("text", "jsonl"):
         raise UsageError(f"--format must be text or jsonl, not {fmt!r}")
@@ -142,7 +170,19 @@ def generate(
         prompts = list(read_lines("-"))
     else:
         prompts = [""]
-    lm_run.generate(locals(), prompts)
+    lm = LanguageModel.load(checkpoint, device)
+    samples = lm.generate(
+        prompts, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        greedy=greedy, num=num, one_line=one_line, seed=seed,
+    )  # fmt: skip
+    for i, (prompt, texts) in enumerate(zip(prompts, samples)):
+        for n, text in enumerate(texts):
+            if fmt == "jsonl":
+                record = {"index": i, "sample": n, "prefix": prompt, "text": text}
+                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 @app.command("eval-lm")
@@ -165,18 +205,65 @@ def eval_lm(
     Example: seqtool eval-lm lm.pt valid.txt --format json
     """
     quiet_cpu_threads()
-    from seqtool.cli import lm_run
+    from seqtool.io import check_encoding
+    from seqtool.metrics.perplexity import Perplexity
+    from seqtool.tasks.lm import LanguageModel
 
     render.set_quiet(quiet)
     check_encoding(encoding, errors)
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
-    lm_run.evaluate(locals(), files or ["-"], render.resolve_format(fmt))
+    fmt = render.resolve_format(fmt)
+    files = files or ["-"]
+    lm = LanguageModel.load(checkpoint, device)
+    lines = list(read_lines(files, encoding, errors))
+    names = ", ".join(display_name(f) for f in files)
+    if per_line:
+        scores = lm.score_lines(lines)
+        full = fmt in ("json", "jsonl")
+        rows = [
+            (lp, n, Perplexity(n, -lp).ppl, *((line,) if full else ()))
+            for (lp, n), line in zip(scores, lines)
+        ]
+        columns = ("log_prob", "tokens", "ppl", "text")[: 4 if full else 3]
+        render.emit_rows(columns, rows, fmt, title=f"{names} | {lm.signature}")
+        return
+    if not any(line.strip() for line in lines):
+        from seqtool.errors import InputError
+
+        raise InputError(f"{names}: empty input (no text found)")
+    p = lm.perplexity(lines, batch_size=batch_size)
+    record: dict[str, Any] = {"file": names, **p.to_dict(), "signature": lm.signature}
+    render.emit_record(record, fmt, title="language model evaluation")
 
 
-def demo_step(ctx: Any) -> None:
-    """`seqtool demo`: a small character language model trained for ~20 s, then a sample."""
+def demo_step(ctx: Any, seconds: float = 20.0) -> None:
+    """`seqtool demo`: a small character Transformer trained for ``seconds`` on the
+    demo corpus, then a sample."""
     quiet_cpu_threads()
-    from seqtool.cli import lm_run
+    from seqtool.tasks.lm import LMConfig, train_lm
+    from seqtool.train.device import describe
+    from seqtool.train.runner import TrainOptions
 
-    lm_run.demo(ctx)
+    path = ctx.out / "lm.pt"
+    config = LMConfig(files=[str(ctx.corpus)], model="transformer")
+    options = TrainOptions(time_budget=seconds, seed=ctx.seed, device="auto")
+    with TrainProgress("  language model", show_ppl=False, messages=False) as progress:
+        lm = train_lm(config, options, path, progress, keep_last=False)
+    run = lm.run
+    assert run is not None  # train_lm sets it
+    result, trainer = run.result, run.trainer
+    render.info(
+        f"  char Transformer, {_k(lm.n_parameters)} parameters, "
+        f"{result.elapsed:.0f} s on {describe(trainer.device, trainer.amp_dtype)}: "
+        f"validation perplexity {result.best:.2f} "
+        f"({(result.last_eval or {}).get('valid_bpc', float('nan')):.2f} bits per character)"
+    )
+    prefix = "The Time Traveller" if "Time Machine" in ctx.corpus_name else "The "
+    text = lm.generate([prefix], max_tokens=160, temperature=0.8, seed=ctx.seed)
+    render.info("  sample: " + text[0][0].replace("\n", "\n          "))
+    ctx.made.append(("character language model (seqtool generate lm.pt)", path))
+
+
+def _k(n: float) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"

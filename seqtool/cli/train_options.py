@@ -2,17 +2,18 @@
 
 ``@train_options`` appends the shared options (device, precision, optimizer,
 schedule, stopping rules, checkpoints, logging, resume, quiet) to a command's
-signature and hands the command one :class:`TrainOptions` value as ``train``::
+signature and hands the command one :class:`TrainFlags` value as ``train``::
 
-    @app.command("train-mt")
+    @app.command("train-lm")
     @train_options
-    def train_mt(src: ..., train: TrainOptions) -> None:
-        cfg = train.config(defaults={"lr": 5e-4, "warmup": 4000}, saved=None)
+    def train_lm(files: ..., train: TrainFlags) -> None:
+        lm_task.train_lm(config, train.options(), output, TrainProgress(...))
 
-Every shared flag defaults to None, so :meth:`TrainOptions.config` can tell what
-the user typed from what they left out: typed flags win over a resumed
-checkpoint's settings, which win over the command's defaults.  The flag names
-are the same in every command.
+Every shared flag defaults to None, so the library's runner can tell what the
+user typed from what they left out: typed flags win over a resumed checkpoint's
+settings, which win over the command's defaults.  The flag names are the same
+in every command.  :class:`TrainProgress` renders a run's reports (progress bar,
+evaluations, messages) on stderr.
 """
 
 from __future__ import annotations
@@ -87,7 +88,10 @@ SHARED: dict[str, Any] = {
             help="Learning-rate decay over the run: cosine (default), linear, constant or inverse-sqrt.",
         ),
     ],
-    "warmup": Annotated[int | None, _opt("--warmup", help="Steps of linear warm-up.")],
+    "warmup": Annotated[
+        int | None,
+        _opt("--warmup", help="Steps of linear warm-up (fitted to a --time-budget, see there)."),
+    ],
     "min_lr": Annotated[
         float | None,
         _opt("--min-lr", help="Final learning rate as a fraction of --lr (default 0.1)."),
@@ -108,7 +112,13 @@ SHARED: dict[str, Any] = {
     ],
     "time_budget": Annotated[
         str | None,
-        _opt("--time-budget", help="Stop after this much time, e.g. 90s, 10m, 1h30m."),
+        _opt(
+            "--time-budget",
+            help="Stop after this much time, e.g. 90s, 10m, 1h30m; the final evaluation and "
+            "save fit inside it.  With a budget the warm-up is shortened to at most a quarter "
+            "of the steps the budget allows (estimated after the first steps; a message says "
+            "so), and the decay follows the clock.",
+        ),
     ],
     "patience": Annotated[
         int | None,
@@ -133,11 +143,12 @@ SHARED: dict[str, Any] = {
     ],
     "quiet": Annotated[bool, _opt("--quiet", "-q", help="No progress or summaries on stderr.")],
 }
-_RENAMED = {"checkpoint_every": "checkpoint_every_minutes"}
 
 
 @dataclass
-class TrainOptions:
+class TrainFlags:
+    """The shared training flags as typed (None: not given), and ``--quiet``."""
+
     device: str | None = None
     precision: str | None = None
     compile: bool | None = None
@@ -162,32 +173,15 @@ class TrainOptions:
     resume: Path | None = None
     quiet: bool = False
 
-    def given(self) -> dict[str, Any]:
-        """The TrainConfig fields the user set on the command line."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("log", "resume", "quiet") or value is None:
-                continue
-            if f.name == "time_budget":
-                value = parse_duration(value)
-            out[_RENAMED.get(f.name, f.name)] = value
-        return out
+    def options(self) -> Any:
+        """The library's :class:`seqtool.train.runner.TrainOptions` (``--time-budget``
+        read into seconds)."""
+        from seqtool.train.runner import TrainOptions
 
-    def config(self, defaults: dict[str, Any], saved: dict[str, Any] | None = None) -> Any:
-        """The TrainConfig: typed flags > ``saved`` (a resumed run's) > ``defaults``."""
-        from seqtool.train.trainer import TrainConfig
-
-        given = self.given()
-        merged = {**defaults, **(saved or {}), **given}
-        rules = ("epochs", "max_steps", "time_budget")
-        if any(k in given for k in rules):
-            # A stopping rule on the command line replaces the default or saved ones.
-            for k in rules:
-                merged[k] = given.get(k)
-        cfg = TrainConfig(**merged)
-        cfg.check()
-        return cfg
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "quiet"}
+        if self.time_budget is not None:
+            values["time_budget"] = parse_duration(self.time_budget)
+        return TrainOptions(**values)
 
 
 def defaults_epilog(*tables: dict[str, dict[str, Any]]) -> str:
@@ -207,36 +201,6 @@ def defaults_epilog(*tables: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def output_path(output: Path | None, resume: Path | None, default: str) -> Path:
-    """``-o``; else, when resuming ``X.last.pt``, the run's own ``X.pt``; else ``default``.
-
-    So `--resume run.last.pt` goes on writing run.pt and run.log.jsonl, never the
-    default name of a fresh run.
-    """
-    if output is not None:
-        return output
-    if resume is not None and resume.name.endswith(".last.pt"):
-        return resume.with_name(resume.name[: -len(".last.pt")] + ".pt")
-    return Path(default)
-
-
-def fit_for_demo(label: str, build: Callable[[Callable[[Any], None]], Any]) -> tuple[Any, Any]:
-    """Train one of `seqtool demo`'s models behind a progress bar labelled ``label``.
-
-    ``build(on_step)`` returns the Trainer; the resumable state it writes is
-    removed afterwards (the demo keeps the model only).  Returns (trainer, result).
-    """
-    from seqtool.cli import render
-
-    bar = render.Progress(label, total=100)
-    trainer = build(lambda s: bar.update(100 * s.progress, loss=round(s.loss, 3)))
-    with bar:
-        result = trainer.fit()
-    if trainer.last_path is not None:
-        trainer.last_path.unlink(missing_ok=True)
-    return trainer, result
-
-
 def quiet_cpu_threads() -> None:
     """Let idle OpenMP threads sleep instead of spin (unless the user set a policy).
 
@@ -252,7 +216,7 @@ def quiet_cpu_threads() -> None:
 
 
 def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the shared training flags to a typer command; it receives ``train: TrainOptions``."""
+    """Add the shared training flags to a typer command; it receives ``train: TrainFlags``."""
     sig = inspect.signature(fn, eval_str=True)
     own = [p for p in sig.parameters.values() if p.name != "train"]
     shared = [
@@ -268,7 +232,7 @@ def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         quiet_cpu_threads()
-        opts = TrainOptions(**{name: kwargs.pop(name) for name in SHARED if name in kwargs})
+        opts = TrainFlags(**{name: kwargs.pop(name) for name in SHARED if name in kwargs})
         return fn(*args, train=opts, **kwargs)
 
     wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
@@ -282,3 +246,73 @@ def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     )
     wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
     return wrapper
+
+
+def _k(n: float) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"
+
+
+def eval_line(record: dict[str, Any], valid: str) -> str:
+    """``step 60 epoch 1.00: train loss 1.2 ppl 3.3 | <valid> | 12.0k tokens/s | 5 s``."""
+    parts = [f"step {record['step']} epoch {record['epoch']:.2f}:"]
+    if record.get("train_loss") is not None:
+        parts.append(f"train loss {record['train_loss']:.4f} ppl {record['train_ppl']:.3f}")
+    if valid:
+        parts.append(f"| {valid}")
+    tps = record["tokens"] / max(record["elapsed"], 1e-9)
+    parts.append(f"| {_k(tps)} tokens/s | {record['elapsed']:.0f} s")
+    return " ".join(parts)
+
+
+def valid_summary(record: dict[str, Any]) -> str:
+    """The validation figures of an evaluation record: ``valid_loss 1.2 valid_acc 0.87``."""
+    return " ".join(
+        f"{k} {v:.4g}"
+        for k, v in record.items()
+        if k.startswith("valid_") and isinstance(v, (int, float))
+    )
+
+
+class TrainProgress:
+    """A :class:`seqtool.train.task.Reporter` for the terminal: a progress bar with
+    the step's loss, throughput and learning rate, one line per evaluation
+    (``valid(record)`` renders its validation part; default: every ``valid_*``
+    number), the runner's messages and warnings.  Use it as a context manager
+    around the run, so the bar is drawn and closed."""
+
+    def __init__(
+        self,
+        label: str,
+        valid: Callable[[dict[str, Any]], str] = valid_summary,
+        show_ppl: bool = True,
+        messages: bool = True,
+    ) -> None:
+        from seqtool.cli import render
+
+        self.render = render
+        self.bar = render.Progress(label, total=100)
+        self.valid, self.show_ppl, self.messages = valid, show_ppl, messages
+
+    def __enter__(self) -> TrainProgress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+    def on_step(self, info: Any) -> None:
+        fields: dict[str, Any] = {"step": info.step, "loss": round(info.loss, 4)}
+        if self.show_ppl:
+            fields["ppl"] = round(info.ppl, 3)
+        fields.update({"tok/s": _k(info.tokens_per_s), "lr": f"{info.lr:.2e}"})
+        self.bar.update(100 * info.progress, **fields)
+
+    def on_eval(self, record: dict[str, Any]) -> None:
+        if self.messages:
+            self.render.info(eval_line(record, self.valid(record)))
+
+    def on_message(self, level: str, text: str) -> None:
+        if level == "warning":
+            self.render.warn(text)
+        elif self.messages:
+            self.render.info(text)

@@ -1,11 +1,16 @@
 """`seqtool train-mt`, `seqtool translate` and `seqtool bleu`: the flags.
 
-The training and translation work is in :mod:`seqtool.cli.translate_run`,
-imported when a command runs, so that ``seqtool --help`` does not import torch.
+Each command maps its flags to the library (:class:`seqtool.tasks.mt.MTConfig` and
+:func:`~seqtool.tasks.mt.train_mt`, :class:`~seqtool.tasks.mt.Translator`) and renders
+the result.  The library is imported when a command runs, so that ``seqtool --help``
+does not import torch.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,13 +20,14 @@ from seqtool.cli import render
 from seqtool.cli.options import Device, Encoding, Errors, Format, Quiet
 from seqtool.cli.root import app
 from seqtool.cli.train_options import (
-    TrainOptions,
+    TrainFlags,
+    TrainProgress,
     defaults_epilog,
     quiet_cpu_threads,
     train_options,
 )
-from seqtool.errors import InputError, UsageError
-from seqtool.io import check_encoding, display_name, read_lines
+from seqtool.errors import InputError, ResourceError, UsageError
+from seqtool.io import atomic_write, check_encoding, check_output_path, display_name, read_lines
 from seqtool.train.defaults import MT_MODEL, MT_TRAIN
 
 MetricOpt = Annotated[
@@ -246,7 +252,7 @@ def train_mt(
     ] = "bpe",
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
-    train: TrainOptions = TrainOptions(),
+    train: TrainFlags = TrainFlags(),
 ) -> None:
     """Train a translation model (Transformer or GRU with attention) on parallel text.
 
@@ -257,9 +263,32 @@ def train_mt(
     Example: seqtool train-mt --src train.de.gz --tgt train.en.gz --valid-src val.de.gz --valid-tgt val.en.gz --time-budget 20m -o de-en.pt
     """
     quiet_cpu_threads()
-    from seqtool.cli import translate_run
+    from seqtool.tasks.mt import MTConfig
+    from seqtool.tasks.mt import train_mt as train_model
 
-    translate_run.train(locals())
+    config = MTConfig(
+        src=src, tgt=tgt, pairs=pairs, src_lang=src_lang, tgt_lang=tgt_lang,
+        valid_src=valid_src, valid_tgt=valid_tgt, valid_pairs=valid_pairs,
+        valid_size=valid_size, max_len=max_len, empty_lines=empty_lines, max_tokens=max_tokens,
+        model=model, layers=layers, dim=dim, heads=heads, ff_dim=ff_dim, embed=embed,
+        hidden=hidden, bidirectional=bidirectional, dropout=dropout,
+        label_smoothing=label_smoothing, vocab_file=vocab_file, src_vocab=src_vocab,
+        tgt_vocab=tgt_vocab, vocab_size=vocab_size, tokenizer=tokenizer, encoding=encoding,
+        errors=errors,
+    )  # fmt: skip
+    render.set_quiet(train.quiet)
+    with TrainProgress("train-mt", valid=_valid_part, show_ppl=False) as progress:
+        argv = ["seqtool", *sys.argv[1:]]
+        train_model(config, train.options(), output, progress, meta={"argv": argv})
+
+
+def _valid_part(r: dict[str, Any]) -> str:
+    if "valid_loss" not in r:
+        return ""
+    return (
+        f"valid loss {r['valid_loss']:.4f} ppl {r['valid_ppl']:.3f} "
+        f"BLEU {r['valid_bleu']:.2f} chrF {r['valid_chrf']:.2f}"
+    )
 
 
 # ---------------------------------------------------------------------- translate
@@ -346,15 +375,183 @@ def translate(
     Example: seqtool translate de-en.pt val.de --eval-bleu --ref val.en > hyp.en
     """
     quiet_cpu_threads()
-    from seqtool.cli import translate_run
+    from seqtool.decode.translate import TranslateStats
+    from seqtool.tasks.mt import Translator, score
+    from seqtool.train.device import set_threads
 
     render.set_quiet(quiet)
     check_encoding(encoding, errors)
-    translate_run.translate(locals())
+    fmt = _check_translate(fmt, nbest, eval_bleu, ref, metrics_json, show_attention)
+    refs = [[line.rstrip() for line in read_lines(r, encoding, errors)] for r in ref or []]
+    if refs and file != "-":
+        # A file can be counted up front: a mismatch fails now, not after translating it.
+        n_in = sum(1 for _ in read_lines(file, encoding, errors))
+        _check_reference_lengths(file, ref or [], n_in, refs)
+    set_threads(threads)
+    mt = Translator.load(checkpoint, device, precision, shortlist)
+    first: list[str] = []  # the first non-empty line, for --show-attention
+
+    def remember(lines: Any) -> Any:
+        for line in lines:
+            if show_attention is not None and not first and line.strip():
+                first.append(line)
+            yield line
+
+    hyps: list[str] = []
+    out = sys.stdout
+    t0 = time.perf_counter()
+    n = 0
+    stats = TranslateStats()
+    results = mt.translate_stream(
+        remember(read_lines(file, encoding, errors)), beam=beam, lenpen=lenpen, nbest=nbest,
+        max_len_a=max_len_a, max_len_b=max_len_b, batch_size=batch_size,
+        max_src_len=max_src_len, stats=stats,
+    )  # fmt: skip
+    for n, nbest_list in enumerate(results, 1):
+        if fmt == "text":
+            out.write(nbest_list[0].text + "\n")
+        else:
+            for rank, t in enumerate(nbest_list, 1):
+                if fmt == "tsv":
+                    out.write(f"{n}\t{rank}\t{t.score:.4f}\t{t.text}\n")
+                else:
+                    record = {
+                        "line": n,
+                        "rank": rank,
+                        "score": round(t.score, 4),
+                        "translation": t.text,
+                    }
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if eval_bleu:
+            hyps.append(nbest_list[0].text)
+    out.flush()
+    elapsed = time.perf_counter() - t0
+    render.info(
+        f"translated {n:,} lines in {elapsed:.2f} s ({n / max(elapsed, 1e-9):,.1f} lines/s, "
+        f"beam {beam}, {mt.name} on {mt.describe()})"
+    )
+    if stats.truncated:
+        render.warn(
+            f"{stats.truncated:,} of {stats.lines:,} lines were longer than --max-src-len "
+            f"{max_src_len} tokens and were cut to it"
+        )
+    if show_attention is not None:
+        if not first:
+            render.warn("--show-attention: there was no non-empty line to draw")
+        else:
+            mt.plot_attention(first[0], show_attention, beam=beam)
+            render.info(f"attention of the first sentence drawn in {show_attention}")
+    if not eval_bleu:
+        return
+    _check_reference_lengths(file, ref or [], len(hyps), refs)
+    scores = score(hyps, refs)
+    for s in scores:  # results the user asked for: shown even with --quiet
+        typer.echo(s.text(), err=True)
+    if metrics_json is not None:
+        record = {
+            "checkpoint": str(checkpoint),
+            "input": display_name(file),
+            "references": [display_name(r) for r in ref or []],
+            "sentences": len(hyps),
+            "beam": beam,
+            "lenpen": lenpen,
+            "scores": [s.as_dict() for s in scores],
+        }
+        with atomic_write(metrics_json) as f:
+            f.write(json.dumps(record, ensure_ascii=False, indent=1) + "\n")
 
 
-def demo_step(ctx: Any) -> None:
-    """`seqtool demo`: a small translation model trained for ~20 s, translations and BLEU."""
-    from seqtool.cli import translate_run
+def _check_translate(
+    fmt: str,
+    nbest: int,
+    eval_bleu: bool,
+    ref: list[str] | None,
+    metrics_json: Path | None,
+    show_attention: Path | None,
+) -> str:
+    if fmt not in ("text", "tsv", "jsonl"):
+        raise UsageError(f"--format must be text, tsv or jsonl, not {fmt!r}")
+    if nbest > 1 and fmt == "text":
+        fmt = "tsv"  # n-best lists need the line and rank columns
+    if eval_bleu and not ref:
+        raise UsageError("--eval-bleu needs the reference translations: --ref FILE")
+    if (ref or metrics_json) and not eval_bleu:
+        raise UsageError("--ref and --metrics-json go with --eval-bleu")
+    if ref and "-" in ref:
+        raise UsageError("the references cannot be read from stdin; give them as files")
+    if metrics_json is not None:
+        check_output_path(metrics_json)
+    if show_attention is not None:
+        check_output_path(show_attention)
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ResourceError(
+                "--show-attention needs matplotlib, which is not installed",
+                hint="pip install 'seqtool[plot]' (or pip install matplotlib)",
+            ) from None
+    return fmt
 
-    translate_run.demo(ctx)
+
+def _check_reference_lengths(
+    file: str, ref: list[str], n_lines: int, refs: list[list[str]]
+) -> None:
+    for r, lines in zip(ref, refs):
+        if len(lines) != n_lines:
+            raise InputError(
+                f"{display_name(file)} has {n_lines} lines but the reference "
+                f"{display_name(r)} has {len(lines)}"
+            )
+
+
+DEMO_PAIRS = 3000  # fra-eng is sorted by length: its first pairs are the short ones
+
+
+def demo_step(ctx: Any, seconds: float = 20.0) -> None:
+    """`seqtool demo`: a small gru-attn English->French model trained for ``seconds`` on
+    the demo's parallel text, then a few translations and the held-out pairs scored."""
+    quiet_cpu_threads()
+    from seqtool.metrics.bleu import d2l_sentence_scores
+    from seqtool.tasks.mt import MTConfig, MTTask, Translator, score
+    from seqtool.train.device import describe
+    from seqtool.train.mt_data import read_parallel
+    from seqtool.train.runner import TrainOptions, run_training
+
+    text = read_parallel(pairs=ctx.parallel)
+    text.src, text.tgt = text.src[:DEMO_PAIRS], text.tgt[:DEMO_PAIRS]
+    # A small gru-attn: on a few hundred pairs its additive attention finds the
+    # alignment within seconds (a Transformer of this size needs minutes); no dropout
+    # or label smoothing, to fit fast.  Held-out pairs are scored once, afterwards.
+    config = MTConfig(
+        model="gru-attn", embed=64, hidden=128, layers=1, dropout=0.0,
+        label_smoothing=0.0, vocab_size=1000, max_tokens=400,
+        valid_size=max(20, len(text) // 12),
+    )  # fmt: skip
+    task = MTTask(config, train_valid=False, text=(text, None))
+    path = ctx.out / "mt.pt"
+    options = TrainOptions(time_budget=seconds, seed=ctx.seed, lr=5e-3, warmup=30)
+    with TrainProgress("  translation model", show_ppl=False, messages=False) as progress:
+        run = run_training(task, options, path, progress, keep_last=False)
+    data = task.data
+    render.info(
+        f"  gru-attn {text.src_lang or 'src'}->{text.tgt_lang or 'tgt'}, "
+        f"{_k(sum(p.numel() for p in run.model.parameters()))} parameters, "
+        f"{len(data.train):,} pairs, {run.result.epochs:.0f} epochs in "
+        f"{run.result.elapsed:.0f} s on {describe(run.trainer.device, run.trainer.amp_dtype)}"
+    )
+    mt = Translator.load(path, run.trainer.device)
+    every = data.train.index[:: max(1, len(data.train) // 5)][:5]
+    train_src, train_ref = [text.src[i] for i in every], [text.tgt[i] for i in every]
+    hyps = [r[0].text for r in mt.translate(train_src, beam=3)]
+    for s, h, r, b in zip(train_src, hyps, train_ref, d2l_sentence_scores(hyps, train_ref, 2)):
+        render.info(f"  {s} => {h}  (reference: {r}; d2l BLEU {b:.3f})")
+    if data.valid is not None:
+        srcs = [mt.src_vocab.decode(s) for s in data.valid.src]
+        out = [r[0].text for r in mt.translate(srcs, beam=3)]
+        for sc in score(out, [data.valid_refs]):
+            render.info(f"  held-out ({len(out)} pairs, beam 3): {sc.text()}")
+    ctx.made.append(("translation model (seqtool translate mt.pt)", path))
+
+
+def _k(n: float) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"

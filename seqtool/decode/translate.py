@@ -8,8 +8,8 @@ the model.
 
 Example::
 
-    loaded = load_mt("mt.pt", torch.device("cpu"))
-    for nbest in translate_lines(loaded.model, loaded.src_vocab, loaded.tgt_vocab,
+    mt = Translator.load("mt.pt")          # seqtool.tasks.mt
+    for nbest in translate_lines(mt.model, mt.src_vocab, mt.tgt_vocab,
                                  ["Ein Hund läuft."], SearchConfig(beam=5)):
         print(nbest[0].text)
 """

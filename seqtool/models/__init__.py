@@ -7,6 +7,9 @@ CLI and the checkpoint loader look models up here.  A plain dict, nothing else.
 from dataclasses import fields
 from typing import Any
 
+from torch import nn
+
+from seqtool.errors import CheckpointError, UsageError
 from seqtool.models.rnn_lm import RNNLM, RNNLMConfig
 from seqtool.models.seq2seq import GRUAttn, GRUAttnConfig
 from seqtool.models.transformer_lm import TransformerLM, TransformerLMConfig
@@ -20,12 +23,24 @@ MODELS: dict[str, tuple[type, type]] = {
 }
 
 
+def build_model(kind: str, config: dict[str, Any]) -> nn.Module:
+    """The model ``kind`` made from its config settings; impossible settings are a
+    :class:`UsageError` naming the problem."""
+    if kind not in MODELS:
+        raise CheckpointError(f"unknown model kind {kind!r}")
+    cls, cfg_cls = MODELS[kind]
+    try:
+        return cls(cfg_cls(**config))  # type: ignore[no-any-return]
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"impossible {kind} settings: {e}") from None
+
+
 def foreign_settings(kind: str, settings: dict[str, Any]) -> list[str]:
     """The names in ``settings`` (ignoring None values) that the model ``kind`` does not take."""
     taken = {f.name for f in fields(MODELS[kind][1])}
     return [k for k, v in settings.items() if v is not None and k not in taken]
 
 
-def as_flags(names: Any) -> str:
-    """``["ff_dim", "hidden"]`` -> ``"--ff-dim --hidden"``."""
-    return " ".join("--" + n.replace("_", "-") for n in names)
+def as_names(names: Any) -> str:
+    """``["ff_dim", "dim"]`` -> ``"`ff_dim` `dim`"``: parameter names as errors write them."""
+    return " ".join(f"`{n}`" for n in names)

@@ -28,8 +28,9 @@ from typing import Any
 import torch
 
 from seqtool import __version__
-from seqtool.errors import CheckpointError, InputError
+from seqtool.errors import CheckpointError, InputError, SeqtoolError
 from seqtool.io import atomic_write
+from seqtool.models import build_model
 
 FORMAT = "seqtool"
 FORMAT_VERSION = 1
@@ -115,3 +116,24 @@ def check_checkpoint(data: Any, name: str, kinds: Collection[str] | None = None)
         if not isinstance(data.get(key), dict):
             raise CheckpointError(f"{name}: malformed checkpoint (no {key!r} section)")
     return data
+
+
+def restore_model(
+    ckpt: dict[str, Any],
+    name: str,
+    build: Callable[[dict[str, Any]], torch.nn.Module] | None = None,
+) -> torch.nn.Module:
+    """The model a checkpoint describes holding its weights: ``build(config)``, by
+    default the :data:`seqtool.models.MODELS` entry of its ``kind``; a mismatch
+    between weights and config is a one-line :class:`CheckpointError` naming
+    ``name`` (the file)."""
+    try:
+        model = build(ckpt["config"]) if build else build_model(ckpt["kind"], ckpt["config"])
+        model.load_state_dict(ckpt["model"])
+    except (RuntimeError, SeqtoolError, KeyError) as e:
+        text = str(e).strip()
+        first = text.splitlines()[0] if text else type(e).__name__
+        raise CheckpointError(
+            f"{name}: weights do not match the model config ({first[:160]})"
+        ) from None
+    return model

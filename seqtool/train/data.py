@@ -38,16 +38,16 @@ def _generator(seed: int, epoch: int) -> torch.Generator:
 
 def _check(ids: Tensor, batch_size: int, seq_len: int) -> None:
     if seq_len < 1:
-        raise UsageError(f"--seq-len must be at least 1, not {seq_len}")
+        raise UsageError(f"seq_len must be at least 1, not {seq_len}")
     if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, not {batch_size}")
+        raise UsageError(f"batch_size must be at least 1, not {batch_size}")
     if ids.dim() != 1:
         raise ValueError("expected a 1-d stream of token ids")
     if len(ids) < 2 * seq_len + 1:
         raise InputError(
             f"the training text has {len(ids)} tokens, too few for one window of "
-            f"--seq-len {seq_len} (at least {2 * seq_len + 1} are needed)",
-            hint="give a longer corpus or a smaller --seq-len",
+            f"seq_len {seq_len} (at least {2 * seq_len + 1} are needed)",
+            hint="give a longer corpus or a smaller seq_len",
         )
 
 
@@ -75,7 +75,7 @@ class StreamBatches:
         if self.n < 1:
             raise InputError(
                 f"the training text ({len(ids)} tokens) is shorter than one window of "
-                f"--seq-len {seq_len} per process"
+                f"seq_len {seq_len} per process"
             )
 
     def __len__(self) -> int:
@@ -115,7 +115,7 @@ class WindowBatches:
         if per_rank < 1:
             raise InputError(
                 f"the training text ({len(ids)} tokens) is shorter than one window of "
-                f"--seq-len {seq_len} per process"
+                f"seq_len {seq_len} per process"
             )
         self.batch_size = min(batch_size, per_rank)
         self.n = per_rank // self.batch_size

@@ -1,7 +1,7 @@
 """The default sizes and training settings of each model, per command.
 
 Kept free of torch so that the command line can show them in ``--help``
-without importing it; :mod:`seqtool.train.lm` and :mod:`seqtool.train.mt` use
+without importing it; :mod:`seqtool.tasks.lm` and :mod:`seqtool.tasks.mt` use
 them, and flags given on the command line override them.
 """
 

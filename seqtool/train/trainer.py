@@ -88,6 +88,12 @@ class BatchSource(Protocol):
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, int]]
 
 
+def named(name: str) -> str:
+    """A parameter as errors name it: snake_case bare, a single word in backticks
+    (the command line rewrites both into flags)."""
+    return name if "_" in name else f"`{name}`"
+
+
 @dataclass
 class TrainConfig:
     """How to train, independent of what is trained (recorded in every checkpoint)."""
@@ -119,32 +125,32 @@ class TrainConfig:
     def check(self) -> None:
         """Refuse impossible settings with a message naming the flag."""
         if self.optimizer not in OPTIMIZERS:
-            raise UsageError(f"unknown --optimizer {self.optimizer!r}; choose adamw or sgd")
+            raise UsageError(f"unknown `optimizer` {self.optimizer!r}; choose adamw or sgd")
         if self.schedule not in SCHEDULES:
-            raise UsageError(f"unknown --schedule {self.schedule!r}; choose {', '.join(SCHEDULES)}")
+            raise UsageError(f"unknown `schedule` {self.schedule!r}; choose {', '.join(SCHEDULES)}")
         positive = {
-            "--lr": self.lr,
-            "--accumulate": self.accumulate,
-            "--epochs": self.epochs,
-            "--max-steps": self.max_steps,
-            "--time-budget": self.time_budget,
-            "--patience": self.patience,
-            "--eval-every": self.eval_every,
+            "lr": self.lr,
+            "accumulate": self.accumulate,
+            "epochs": self.epochs,
+            "max_steps": self.max_steps,
+            "time_budget": self.time_budget,
+            "patience": self.patience,
+            "eval_every": self.eval_every,
         }
-        for flag, value in positive.items():
+        for name, value in positive.items():
             if value is not None and not value > 0:
-                raise UsageError(f"{flag} must be positive, not {value}")
-        for flag, value in {
-            "--warmup": self.warmup,
-            "--clip": self.clip,
-            "--weight-decay": self.weight_decay,
+                raise UsageError(f"{named(name)} must be positive, not {value}")
+        for name, value in {
+            "warmup": self.warmup,
+            "clip": self.clip,
+            "weight_decay": self.weight_decay,
         }.items():
             if value < 0:
-                raise UsageError(f"{flag} must be 0 or more, not {value}")
+                raise UsageError(f"{named(name)} must be 0 or more, not {value}")
         if not 0 <= self.min_lr <= 1:
-            raise UsageError(f"--min-lr must be a fraction of --lr in [0, 1], not {self.min_lr}")
+            raise UsageError(f"min_lr must be a fraction of `lr` in [0, 1], not {self.min_lr}")
         if self.epochs is None and self.max_steps is None and self.time_budget is None:
-            raise UsageError("give a stopping rule: --epochs, --max-steps or --time-budget")
+            raise UsageError("give a stopping rule: `epochs`, max_steps or time_budget")
 
 
 @dataclass
@@ -179,15 +185,16 @@ class TrainResult:
 class TrainingInterrupted(SeqtoolError):
     """SIGINT or SIGTERM stopped training; a resumable checkpoint was written."""
 
-    def __init__(self, signum: int, path: Path | None) -> None:
+    def __init__(self, signum: int, path: Path | None, step: int | None = None) -> None:
         name = signal.Signals(signum).name
+        at = f" at step {step}" if step is not None else ""
         where = (
             f"; resumable checkpoint saved to {path} (to continue, run the same command "
-            f"with --resume {path})"
+            f"with `resume` {path})"
             if path
             else ""
         )
-        super().__init__(f"interrupted by {name}{where}")
+        super().__init__(f"interrupted by {name}{at}{where}")
         self.exit_code = 128 + signum
 
 
@@ -202,13 +209,16 @@ def move_to(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def lr_factor(cfg: TrainConfig, step: int, progress: float) -> float:
+def lr_factor(cfg: TrainConfig, step: int, progress: float, warmup: int | None = None) -> float:
     """The learning rate multiplier after ``step`` optimizer steps at ``progress`` (0..1).
 
-    Warm-up is counted in steps; decay follows progress towards the stopping rule,
-    which is how a ``--time-budget`` run gets a complete cosine schedule.
+    Warm-up is counted in steps (``warmup``, default ``cfg.warmup``; a time-budget
+    run passes the warm-up fitted to its budget, see :func:`fit_warmup`); decay
+    follows progress towards the stopping rule, which is how a time-budget run
+    gets a complete cosine schedule.
     """
-    warm = min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else 1.0
+    warmup = cfg.warmup if warmup is None else warmup
+    warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
     p = min(max(progress, 0.0), 1.0)
     if cfg.schedule == "constant":
         decay = 1.0
@@ -217,8 +227,22 @@ def lr_factor(cfg: TrainConfig, step: int, progress: float) -> float:
     elif cfg.schedule == "cosine":
         decay = cfg.min_lr + (1.0 - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * p))
     else:  # inverse-sqrt: the "Attention is all you need" rule after warm-up
-        decay = math.sqrt(max(cfg.warmup, 1) / max(step + 1, cfg.warmup, 1))
+        decay = math.sqrt(max(warmup, 1) / max(step + 1, warmup, 1))
     return warm * decay
+
+
+# A time-budget run's warm-up takes at most this share of the steps the budget allows.
+WARMUP_SHARE = 0.25
+# Steps timed (after the first, which pays one-off costs) before the budget's steps are estimated.
+PROBE_STEPS = 4
+
+
+def fit_warmup(warmup: int, expected_steps: float) -> int:
+    """The warm-up for a run expected to take ``expected_steps`` steps: ``warmup``,
+    or :data:`WARMUP_SHARE` of the steps when it is longer than that (a 200-step
+    warm-up in a 74-step run would never reach the peak learning rate)."""
+    cap = max(1, int(WARMUP_SHARE * expected_steps))
+    return min(warmup, cap)
 
 
 def build_optimizer(
@@ -257,6 +281,7 @@ class Trainer:
         checkpoint_extra: Callable[[], dict[str, Any]] | None = None,
         on_step: Callable[[StepInfo], None] | None = None,
         on_eval: Callable[[dict[str, Any]], None] | None = None,
+        on_message: Callable[[str], None] | None = None,
         dist: dist_util.DistInfo = dist_util.SINGLE,
         device: torch.device | None = None,
     ) -> None:
@@ -275,7 +300,7 @@ class Trainer:
         )
         self.log_path = log_path
         self.checkpoint_extra = checkpoint_extra or (lambda: {"kind": "model", "config": {}})
-        self.on_step, self.on_eval = on_step, on_eval
+        self.on_step, self.on_eval, self.on_message = on_step, on_eval, on_message
         self.dist = dist
         self.device = device or resolve_device(config.device)
         self.amp_dtype = resolve_precision(config.precision, self.device)
@@ -293,7 +318,11 @@ class Trainer:
         self.bad_evals = 0
         self.last_eval: dict[str, Any] | None = None
         self._signal: int | None = None
-        self._eval_seconds = 0.0  # how long the last evaluation took (the budget keeps room)
+        self._eval_seconds = 0.0  # the longest evaluation so far (the budget keeps room)
+        self._save_seconds = 0.0  # the longest checkpoint save so far (likewise)
+        self._step_seconds = 0.0  # the last optimizer step's duration
+        self.warmup = config.warmup  # fitted to a time budget after PROBE_STEPS steps
+        self._warmup_fitted = config.time_budget is None or config.warmup == 0
         self._stop_reason: str | None = None
         self._t0 = time.perf_counter()
 
@@ -390,6 +419,9 @@ class Trainer:
         report_t = time.perf_counter()
         exhausted = False
         self.model.train()
+        first_step = self.step
+        step_t = time.perf_counter()
+        probe_t = step_t
         while True:
             step_tokens = 0
             epoch_end = False
@@ -415,10 +447,10 @@ class Trainer:
                 step_tokens += int(n)
             if exhausted and step_tokens == 0:
                 return self._finish("epochs")
-            # The budget covers the final evaluation too: stop when the last one's
-            # duration no longer fits (a 20 s run with a 10 s BLEU evaluation took 31 s).
+            # The budget covers the final evaluation and save too: stop when they and
+            # one more step no longer fit (a 170 s train-mt run took 201 s before).
             over_time = (
-                cfg.time_budget is not None and self.elapsed + self._eval_seconds >= cfg.time_budget
+                cfg.time_budget is not None and self.elapsed + self._reserve() >= cfg.time_budget
             )
             # Every rank must stop at the same step: share the stop flags with the token count.
             total_tokens, signalled, timed_out = dist_util.all_sum(
@@ -430,6 +462,12 @@ class Trainer:
             self.step += 1
             self.tokens += int(total_tokens)
             report_tokens += int(total_tokens)
+            now = time.perf_counter()
+            self._step_seconds, step_t = now - step_t, now
+            if self.step == first_step + 1:
+                probe_t = now  # the first step pays one-off costs: time the ones after it
+            elif not self._warmup_fitted and self.step == first_step + 1 + PROBE_STEPS:
+                self._fit_warmup((now - probe_t) / PROBE_STEPS)
 
             if (
                 self.dist.is_main
@@ -457,10 +495,25 @@ class Trainer:
             if signalled > 0 or (not self.dist.enabled and self._signal is not None):
                 self._save_last()
                 raise TrainingInterrupted(
-                    self._signal or signal.SIGTERM, self.last_path if self.dist.is_main else None
+                    self._signal or signal.SIGTERM,
+                    self.last_path if self.dist.is_main else None,
+                    self.step,
                 )
             done = self._stopping_rule(over_time=timed_out > 0) or (exhausted and "epochs")
-            if (cfg.eval_every and self.step % cfg.eval_every == 0) or epoch_end or done:
+            # A budget run that has not timed an evaluation yet does one a quarter of the
+            # way in, so that the room kept for the final one is known.
+            probe_eval = (
+                cfg.time_budget is not None
+                and self.evaluate_fn is not None
+                and self._eval_seconds == 0
+                and self.elapsed >= cfg.time_budget / 4
+            )
+            if (
+                (cfg.eval_every and self.step % cfg.eval_every == 0)
+                or epoch_end
+                or done
+                or probe_eval
+            ):
                 self._run_eval()
                 if self._stop_reason:
                     done = done or self._stop_reason
@@ -474,20 +527,40 @@ class Trainer:
         self.scaler.unscale_(self.optimizer)
         # DDP averaged the summed gradients over ranks; make them a per-token mean.
         scale = self.dist.world_size / max(total_tokens, 1.0)
-        grads = [p.grad for p in params if p.grad is not None]
-        if grads and cfg.clip > 0:
-            # Clip the per-token gradients' global norm, scaling and clipping in one pass.
-            norms = torch._foreach_norm(grads)
-            norm = torch.linalg.vector_norm(torch.stack([n.float() for n in norms])) * scale
-            torch._foreach_mul_(grads, (cfg.clip / (norm + 1e-6)).clamp(max=1.0) * scale)
-        elif grads:
-            torch._foreach_mul_(grads, scale)
-        lr = cfg.lr * lr_factor(cfg, self.step, self.progress())
+        if cfg.clip > 0:
+            # Clipping the summed gradients at clip / scale is clipping the per-token
+            # ones at clip.
+            torch.nn.utils.clip_grad_norm_(params, cfg.clip / scale, foreach=True)
+        for p in params:
+            if p.grad is not None:
+                p.grad.mul_(scale)
+        lr = cfg.lr * lr_factor(cfg, self.step, self.progress(), self.warmup)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
+
+    def _reserve(self) -> float:
+        """Seconds the end of a budget run needs: a final evaluation and save (with a
+        margin, as they vary) and the step in flight."""
+        return 1.25 * self._eval_seconds + 1.5 * self._save_seconds + self._step_seconds
+
+    def _fit_warmup(self, seconds_per_step: float) -> None:
+        """Fit the warm-up to the steps the time budget allows (see :func:`fit_warmup`)."""
+        self._warmup_fitted = True
+        budget = self.cfg.time_budget or 0.0
+        left = max(0.0, budget - self.elapsed - self._reserve())
+        expected = self.step + left / max(seconds_per_step, 1e-9)
+        if self.cfg.max_steps is not None:
+            expected = min(expected, self.cfg.max_steps)
+        fitted = fit_warmup(self.warmup, expected)
+        if fitted < self.warmup and self.on_message is not None and self.dist.is_main:
+            self.on_message(
+                f"the time budget allows about {expected:.0f} steps: warm-up shortened "
+                f"from {self.warmup} to {fitted} steps"
+            )
+        self.warmup = fitted
 
     def _stopping_rule(self, over_time: bool) -> str | None:
         if over_time:
@@ -526,7 +599,7 @@ class Trainer:
             t = time.perf_counter()
             with torch.no_grad(), autocast:
                 metrics = self.evaluate_fn(self.module)
-            self._eval_seconds = time.perf_counter() - t
+            self._eval_seconds = max(self._eval_seconds, time.perf_counter() - t)
             self.model.train()
         record.update(metrics)
         record.update(
@@ -571,13 +644,18 @@ class Trainer:
 
     def _save_best(self) -> None:
         if self.output is not None and self.dist.is_main:
+            t = time.perf_counter()
             save_checkpoint(self.output, self._payload(with_state=False))
+            self._save_seconds = max(self._save_seconds, time.perf_counter() - t)
 
     def _save_last(self) -> None:
+        t = time.perf_counter()
         if self.last_path is not None and self.dist.is_main:
             save_checkpoint(self.last_path, self._payload(with_state=True))
         dist_util.barrier(self.dist)
         self._last_save = time.perf_counter()
+        # The end of a run writes both files: keep room for the two.
+        self._save_seconds = max(self._save_seconds, (self._last_save - t) * 2)
 
     def _state(self) -> dict[str, Any]:
         loss_state = None
@@ -586,7 +664,14 @@ class Trainer:
         return {
             "optimizer": _to_cpu(self.optimizer.state_dict()),
             "scaler": self.scaler.state_dict(),
-            "scheduler": {"schedule": self.cfg.schedule, "step": self.step},
+            "scheduler": {
+                "schedule": self.cfg.schedule,
+                "step": self.step,
+                "warmup": self.warmup,
+                "warmup_fitted": self._warmup_fitted,
+            },
+            "eval_seconds": self._eval_seconds,
+            "save_seconds": self._save_seconds,
             "step": self.step,
             "epoch": self.epoch,
             "data_position": {"epoch": self.epoch, "index": self.index},
@@ -613,6 +698,12 @@ class Trainer:
         self.best = state.get("best")
         self.best_step = state.get("best_step")
         self.bad_evals = int(state.get("bad_evals", 0))
+        sched = state.get("scheduler") or {}
+        if "warmup" in sched:
+            self.warmup = int(sched["warmup"])
+            self._warmup_fitted = bool(sched.get("warmup_fitted", True)) or self._warmup_fitted
+        self._eval_seconds = float(state.get("eval_seconds", 0.0))
+        self._save_seconds = float(state.get("save_seconds", 0.0))
         if state.get("train_loss") is not None:
             self._train_loss = float(state["train_loss"])
         if self.index >= len(self.train):
