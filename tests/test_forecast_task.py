@@ -36,9 +36,7 @@ def write_wide(path: Path, rows: dict[str, np.ndarray]) -> Path:
 def sines(n: int = 160, k: int = 6) -> dict[str, np.ndarray]:
     """k noiseless sines of different phase, period and magnitude."""
     t = np.arange(n)
-    return {
-        f"s{i}": (2 + i) * (3 + np.sin(2 * np.pi * t / (12 + 2 * i) + i)) for i in range(k)
-    }
+    return {f"s{i}": (2 + i) * (3 + np.sin(2 * np.pi * t / (12 + 2 * i) + i)) for i in range(k)}
 
 
 def trends(n: int = 120, k: int = 6) -> dict[str, np.ndarray]:
@@ -53,7 +51,9 @@ def test_mlp_learns_noiseless_sines_and_reloads(tmp_path: Path) -> None:
     data = write_wide(tmp_path / "sines.csv", sines())
     cfg = ForecastConfig(data=str(data), horizon=8, context=24, model="mlp", hidden=64, layers=2,
                          blocks=1, batch_size=64)  # fmt: skip
-    fm = train_forecaster(cfg, TrainOptions(max_steps=400, seed=0, eval_every=100), tmp_path / "fc.pt")
+    fm = train_forecaster(
+        cfg, TrainOptions(max_steps=400, seed=0, eval_every=100), tmp_path / "fc.pt"
+    )
     assert fm.run.result.best is not None and fm.run.result.best < 0.1  # valid OWA
     again = ForecastModel.load(tmp_path / "fc.pt")
     series = read_series(data)
@@ -226,7 +226,18 @@ def test_cli_baseline_from_stdin_and_naive2_scores_one(tmp_path: Path, cli) -> N
 def test_cli_bad_input_one_line(tmp_path: Path, cli, text: str, args: list, message: str) -> None:
     data = tmp_path / "bad.csv"
     data.write_text(text, encoding="utf-8")
-    argv = ["forecast", "train", data, "-H", "4", *args, "--max-steps", "1", "-o", tmp_path / "x.pt"]
+    argv = [
+        "forecast",
+        "train",
+        data,
+        "-H",
+        "4",
+        *args,
+        "--max-steps",
+        "1",
+        "-o",
+        tmp_path / "x.pt",
+    ]
     r = cli(*argv)
     assert r.exit_code in (1, 2)
     err = [line for line in r.stderr.splitlines() if line.startswith("seqtool: error:")]

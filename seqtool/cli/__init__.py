@@ -18,7 +18,17 @@ __all__ = ["app", "load_commands", "main"]
 
 # command name -> the module that registers it; --help lists the modules' commands
 # in the order of MODULE_ORDER (the README's order)
-MODULE_ORDER = ("datacmd", "corpus", "ngrams", "zipf", "embed", "lm", "translate", "demo")
+MODULE_ORDER = (
+    "datacmd",
+    "corpus",
+    "ngrams",
+    "zipf",
+    "embed",
+    "lm",
+    "translate",
+    "forecast",
+    "demo",
+)
 COMMAND_MODULES = {
     "preprocess": "corpus",
     "vocab": "corpus",
@@ -33,6 +43,7 @@ COMMAND_MODULES = {
     "train-mt": "translate",
     "translate": "translate",
     "bleu": "translate",
+    "forecast": "forecast",
 }
 
 

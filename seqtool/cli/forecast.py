@@ -75,11 +75,16 @@ def train(
     horizon: Annotated[int, _opt("--horizon", "-H", help="Values to forecast (required).")],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Model file to write [default: fc.pt].", show_default=False),
+        typer.Option(
+            "--output", "-o", help="Model file to write [default: fc.pt].", show_default=False
+        ),
     ] = None,
     season: Annotated[
         int,
-        _opt("--season", help="Seasonal period: MASE's lag and Naive2's (M4: Hourly 24, Weekly 1) [1]."),
+        _opt(
+            "--season",
+            help="Seasonal period: MASE's lag and Naive2's (M4: Hourly 24, Weekly 1) [1].",
+        ),
     ] = 1,
     model: Annotated[
         str,
@@ -94,8 +99,7 @@ def train(
         str,
         _opt(
             "--strategy",
-            help="direct (default: all horizon values at once) or recursive (one value, "
-            "fed back).",
+            help="direct (default: all horizon values at once) or recursive (one value, fed back).",
         ),
     ] = "direct",
     context: Annotated[
@@ -113,7 +117,8 @@ def train(
     ] = None,
     dropout: Annotated[float | None, _opt("--dropout", help="Dropout rate.")] = None,
     scale: Annotated[
-        str, _opt("--scale", help="Divide each window by its mean (default) or last value, or none.")
+        str,
+        _opt("--scale", help="Divide each window by its mean (default) or last value, or none."),
     ] = "mean",
     loss: Annotated[
         str, _opt("--loss", help="mae (default) or mse on scaled values, or smape.")

@@ -40,9 +40,9 @@ from seqtool.forecast.baselines import BASELINES, forecast_baseline
 from seqtool.forecast.data import LAYOUTS, SeriesSet, check_fill, read_series
 from seqtool.forecast.metrics import Scores, evaluate
 from seqtool.forecast.windows import WindowSampler
-from seqtool.models.forecaster import ARCHS, LOSSES, SCALES, Forecaster, ForecasterConfig
 from seqtool.io import check_output_path
-from seqtool.train.checkpoint import load_checkpoint, save_checkpoint
+from seqtool.models.forecaster import ARCHS, LOSSES, SCALES, Forecaster, ForecasterConfig
+from seqtool.train.checkpoint import load_checkpoint, restore_model, save_checkpoint
 from seqtool.train.runner import Run, TrainOptions, run_training
 from seqtool.train.task import Reporter
 from seqtool.train.trainer import BatchSource, LossFn
@@ -336,14 +336,7 @@ class ForecastModel:
             ) from None
         if ckpt["kind"] == BASELINE_KIND:
             return cls(name, horizon, season, strategy, None, ckpt)
-        try:
-            net = Forecaster(ForecasterConfig(**ckpt["config"]))
-            net.load_state_dict(ckpt["model"])
-        except (TypeError, ValueError, RuntimeError) as e:
-            first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-            raise CheckpointError(
-                f"{path}: weights do not match the model config ({first})"
-            ) from None
+        net: Forecaster = restore_model(ckpt, str(path), build=_build)  # type: ignore[assignment]
         net.to(torch.device(device)).eval()
         return cls(name, horizon, season, strategy, net, ckpt)
 
@@ -375,6 +368,13 @@ class ForecastModel:
         fc = self.predict(series)
         n2 = forecast_baseline("naive2", series.values, self.horizon, self.season)
         return fc, actual, evaluate(series.values, actual, fc, n2, self.season)
+
+
+def _build(config: dict[str, Any]) -> Forecaster:
+    try:
+        return Forecaster(ForecasterConfig(**config))
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"bad forecaster config: {e}") from None
 
 
 def _actuals_for(series: SeriesSet, actuals: SeriesSet, horizon: int) -> np.ndarray:
