@@ -49,7 +49,7 @@ def main() -> None:
     models = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "sine.txt"
-        data.write_text("".join(f"{v!r}\n" for v in x[:TRAIN]), encoding="utf-8")
+        data.write_text("".join(f"{float(v)!r}\n" for v in x[:TRAIN]), encoding="utf-8")
         for strategy in ("recursive", "direct"):
             cfg = ForecastConfig(
                 data=str(data), horizon=max(KS), strategy=strategy, model="mlp", context=TAU,

@@ -71,12 +71,12 @@ def test_every_model_fits_a_sine_and_a_trend(tmp_path: Path, model: str, shape: 
     data = write_wide(tmp_path / f"{shape}.csv", rows)
     cfg = ForecastConfig(data=str(data), horizon=6, context=24, model=model, hidden=32, layers=2,
                          blocks=2, batch_size=64, patch=4 if model == "transformer" else None)  # fmt: skip
-    fm = train_forecaster(cfg, TrainOptions(max_steps=600, seed=0, eval_every=100, lr=3e-3),
+    fm = train_forecaster(cfg, TrainOptions(max_steps=600, seed=0, eval_every=100, lr=1e-2),
                           tmp_path / "fc.pt")  # fmt: skip
     rec = fm.run.result.last_eval
     assert rec is not None
     assert fm.run.result.best < 0.15, rec  # OWA: far better than Naive2
-    assert rec["valid_smape"] < 2.0, rec  # percent
+    assert rec["valid_smape"] < 1.5, rec  # percent
 
 
 def d2l_sine(t_max: int = 1000, seed: int = 0) -> np.ndarray:
@@ -87,25 +87,33 @@ def d2l_sine(t_max: int = 1000, seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_recursive_forecasts_degrade_with_k_direct_ones_much_less(tmp_path: Path) -> None:
+def test_recursive_forecasts_degrade_with_k(tmp_path: Path) -> None:
+    """d2l's experiment (examples/forecast_sine.py): tau = 4, trained on 600 points; the
+    k-step predictions of the recursive model get worse with k, as the book shows, and
+    the direct model, trained for every step up to 64, ends no worse than it."""
     x = d2l_sine()
-    data = write_values(tmp_path / "sine.txt", x[:600])  # train on the first 600, as d2l
-    common = dict(data=str(data), horizon=16, context=4, model="mlp", hidden=10, layers=1,
+    data = write_values(tmp_path / "sine.txt", x[:600])
+    common = dict(data=str(data), horizon=64, context=4, model="mlp", hidden=10, layers=1,
                   blocks=1, scale="none", loss="mse", batch_size=16, valid=False)  # fmt: skip
     opts = TrainOptions(max_steps=1500, seed=0, lr=0.01)
     rec = train_forecaster(ForecastConfig(**common, strategy="recursive"), opts, tmp_path / "r.pt")
     direct = train_forecaster(ForecastConfig(**common, strategy="direct"), opts, tmp_path / "d.pt")
     truth = np.sin(0.01 * np.arange(1, 1001))
-    starts = np.arange(604, 1000 - 16)  # windows end at t, predictions for t+1..t+16
-    windows = torch.tensor(np.stack([x[s - 4 : s] for s in starts]), dtype=torch.float32)
-    errors = {}
+    times = np.arange(4 + 64 - 1, 1000)  # every k predicts each of these times
+    rmse: dict[str, list[float]] = {}
     for name, fm in (("recursive", rec), ("direct", direct)):
         assert fm.net is not None
-        fc = fm.net.forecast(windows, 16).numpy()
-        errors[name] = np.sqrt(((fc - truth[starts[:, None] + np.arange(16)]) ** 2).mean(0))
-    r, d = errors["recursive"], errors["direct"]
-    assert r[15] > 2 * r[0]  # 16 steps fed its own outputs: much worse than 1 step
-    assert d[15] < 0.5 * r[15]  # trained for step 16, the direct model is not
+        rmse[name] = []
+        for k in (1, 4, 16, 64):
+            w = torch.tensor(
+                np.stack([x[i - k - 3 : i - k + 1] for i in times]), dtype=torch.float32
+            )
+            fc = fm.net.forecast(w, k)[:, k - 1].numpy()
+            rmse[name].append(float(np.sqrt(np.mean((fc - truth[times]) ** 2))))
+    r, d = rmse["recursive"], rmse["direct"]
+    assert r[0] < 0.15  # 1 step: about the noise left after averaging 4 values
+    assert r[0] < r[1] < r[2] < r[3] and r[3] > 3 * r[0], r
+    assert d[3] < r[3], (r, d)
 
 
 class StopAt:
