@@ -7,7 +7,7 @@ Imports point down this stack, never up (a package may import its own modules):
     tasks                        one module per trained task (LM, MT, ...) for the runner
     decode                       greedy, sampling, beam search, translation
     train    rank                trainers, checkpoints, devices, data, word2vec; TextRank/LexRank
-    metrics                      BLEU, perplexity (of models), vector scores
+    metrics  forecast            BLEU, perplexity (of models), vector scores; series, windows, baselines
     models   stats               torch modules; n-grams, Zipf
     text     wordvectors         normalisers, tokenizers, Vocab; the vectors artifact
     io       datasets            files, stdin, atomic writes; the dataset registry
@@ -42,6 +42,7 @@ RANK = {
     "models": 4,
     "stats": 4,
     "metrics": 5,
+    "forecast": 5,
     "train": 6,
     "rank": 6,
     "decode": 7,

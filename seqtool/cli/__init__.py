@@ -31,6 +31,7 @@ MODULE_ORDER = (
     "lm",
     "translate",
     "classify",
+    "forecast",
     "summarize",
     "demo",
 )
@@ -49,6 +50,7 @@ COMMAND_MODULES = {
     "translate": "translate",
     "bleu": "translate",
     "classify": "classify",
+    "forecast": "forecast",
     "summarize": "summarize",
     "keywords": "summarize",
     "rouge": "summarize",
