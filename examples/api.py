@@ -1,7 +1,8 @@
 """seqtool as a library: the whole tour, without the command line.
 
 Run it from a checkout: ``python examples/api.py`` (it uses only the small samples
-bundled with seqtool, and takes a few seconds on a laptop CPU). Every step is one
+bundled with seqtool; about 30 s of CPU). The language model and the translator
+train for a few dozen steps only: enough to show every call, not to be good. Every step is one
 call into the library; nothing here imports typer or rich.
 """
 
@@ -50,6 +51,34 @@ def word_vectors(book: Path, out: Path) -> None:
     assert again.words == vectors.words
 
 
+def language_model(book: Path, out: Path) -> None:
+    config = seqtool.LMConfig(files=[str(book)], model="lstm", hidden=64, embed=32, seq_len=32)
+    first = seqtool.TrainOptions(max_steps=30, eval_every=30, seed=0, device="cpu", threads=1)
+    seqtool.train_lm(config, first, out / "lm.pt")  # also writes the resumable lm.last.pt
+    more = seqtool.TrainOptions(resume=out / "lm.last.pt", max_steps=60, device="cpu", threads=1)
+    lm = seqtool.train_lm(config, more, out / "lm.pt")  # continues from step 30
+    assert lm.run is not None and lm.run.result.steps == 60
+    again = seqtool.LanguageModel.load(out / "lm.pt")
+    sample = again.generate(["The "], max_tokens=40, seed=0)[0][0]
+    print(f"char LSTM after 60 steps: valid ppl {again.perplexity(['the time machine']).ppl:.1f}")
+    print(f"  sample: {sample!r}")
+    scores = again.score_lines(["the cat sat on the mat", "tam eht no tas tac eht"])
+    print(f"  log-prob, a sentence vs its mirror image: {scores[0][0]:.1f} vs {scores[1][0]:.1f}")
+
+
+def translator(pairs: Path, out: Path) -> None:
+    config = seqtool.MTConfig(
+        pairs=str(pairs), model="gru-attn", tokenizer="word", embed=32, hidden=32,
+        bidirectional=False, valid_size=10, max_tokens=400,
+    )  # fmt: skip
+    options = seqtool.TrainOptions(max_steps=40, eval_every=40, seed=0, device="cpu", threads=1)
+    mt = seqtool.train_mt(config, options, out / "mt.pt")
+    rows = [line.split("\t") for line in pairs.read_text(encoding="utf-8").splitlines()[:10]]
+    hyps = [nbest[0].text for nbest in mt.translate([en for en, _ in rows], beam=4)]
+    print(f"translator: {hyps[0]!r} for {rows[0][0]!r}")
+    print("  training-set BLEU (beam 4):", seqtool.bleu(hyps, [fr for _, fr in rows]).text())
+
+
 def bleu_of_a_baseline(pairs: Path) -> None:
     rows = [line.split("\t") for line in pairs.read_text(encoding="utf-8").splitlines()]
     refs = [fr for _, fr in rows[:100]]
@@ -67,6 +96,8 @@ def main() -> None:
         vocabulary(book)
         word_vectors(book, out)
         bleu_of_a_baseline(pairs)
+        language_model(book, out)
+        translator(pairs, out)
 
 
 if __name__ == "__main__":

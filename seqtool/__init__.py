@@ -57,6 +57,15 @@ _EXPORTS: dict[str, str] = {
     "WordVectors": "seqtool.wordvectors",
     "evaluate_analogies": "seqtool.metrics.wordvec",
     "evaluate_pairs": "seqtool.metrics.wordvec",
+    # trained models: language models and translation (one runner for both)
+    "TrainOptions": "seqtool.train.runner",
+    "run_training": "seqtool.train.runner",
+    "LMConfig": "seqtool.tasks.lm",
+    "LanguageModel": "seqtool.tasks.lm",
+    "train_lm": "seqtool.tasks.lm",
+    "MTConfig": "seqtool.tasks.mt",
+    "Translator": "seqtool.tasks.mt",
+    "train_mt": "seqtool.tasks.mt",
     # metrics
     "Score": "seqtool.metrics.bleu",
     "bleu": "seqtool.metrics.bleu",
@@ -94,6 +103,14 @@ __all__ = [
     "Word2VecResult",
     "train_word2vec",
     "WordVectors",
+    "TrainOptions",
+    "run_training",
+    "LMConfig",
+    "LanguageModel",
+    "train_lm",
+    "MTConfig",
+    "Translator",
+    "train_mt",
     "evaluate_analogies",
     "evaluate_pairs",
     "Score",
@@ -131,9 +148,12 @@ if TYPE_CHECKING:
         fit_zipf,
         zipf_report,
     )
+    from seqtool.tasks.lm import LanguageModel, LMConfig, train_lm
+    from seqtool.tasks.mt import MTConfig, Translator, train_mt
     from seqtool.text.normalize import Normalizer
     from seqtool.text.preprocess import preprocessor
     from seqtool.text.vocab import Coverage, Vocab
+    from seqtool.train.runner import TrainOptions, run_training
     from seqtool.train.word2vec import Word2VecConfig, Word2VecResult, train_word2vec
     from seqtool.wordvectors import WordVectors
 
