@@ -88,46 +88,18 @@ class LearnedPositions(nn.Module):
 
 @dataclass
 class KVCache:
-    """Keys and values of one attention layer kept between decoding steps.
-
-    Self-attention caches grow by :meth:`append` into a preallocated buffer whose
-    capacity doubles when full, so a step writes only its new positions instead of
-    copying the whole cache (``torch.cat``); ``k`` and ``v`` are views of the
-    filled part.  Cross-attention caches are set once (the memory's keys).
-    """
+    """Keys and values of one attention layer kept between decoding steps."""
 
     k: Tensor | None = None  # (B, H, T, hd)
     v: Tensor | None = None
-    _kb: Tensor | None = field(default=None, repr=False)  # (B, H, capacity, hd)
-    _vb: Tensor | None = field(default=None, repr=False)
 
     @property
     def length(self) -> int:
         return 0 if self.k is None else self.k.shape[2]
 
-    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Add ``T`` new positions ``(B, H, T, hd)``; returns every cached key and value."""
-        n, t = self.length, k.shape[2]
-        if self._kb is None or self._vb is None or n + t > self._kb.shape[2]:
-            b, h, _, hd = k.shape
-            capacity = max(16, 2 * (n + t))
-            kb, vb = k.new_empty(b, h, capacity, hd), v.new_empty(b, h, capacity, hd)
-            if self.k is not None and self.v is not None:
-                kb[:, :, :n], vb[:, :, :n] = self.k, self.v
-            self._kb, self._vb = kb, vb
-        self._kb[:, :, n : n + t] = k
-        self._vb[:, :, n : n + t] = v
-        self.k, self.v = self._kb[:, :, : n + t], self._vb[:, :, : n + t]
-        return self.k, self.v
-
     def reorder(self, index: Tensor) -> None:
         """Keep batch rows ``index`` (beam search reorders hypotheses every step)."""
-        if self._kb is not None and self._vb is not None:
-            n = self.length
-            self._kb = self._kb.index_select(0, index)
-            self._vb = self._vb.index_select(0, index)
-            self.k, self.v = self._kb[:, :, :n], self._vb[:, :, :n]
-        elif self.k is not None and self.v is not None:
+        if self.k is not None and self.v is not None:
             self.k = self.k.index_select(0, index)
             self.v = self.v.index_select(0, index)
 
@@ -210,9 +182,10 @@ class MultiHeadAttention(nn.Module):
             k, v = (
                 self._split(t) for t in self.kv_proj(x if memory is None else memory).chunk(2, -1)
             )
-            if cache is not None and memory is None:
-                k, v = cache.append(k, v)  # (B, H, Tpast+Tq, hd)
-            elif cache is not None:
+            if cache is not None:
+                if memory is None and cache.k is not None and cache.v is not None:
+                    k = torch.cat([cache.k, k], dim=2)  # (B, H, Tpast+Tq, hd)
+                    v = torch.cat([cache.v, v], dim=2)
                 # Split from one projection, k and v are strided views; stored as they
                 # are, every later step's products would copy them first.
                 k, v = k.contiguous(), v.contiguous()
