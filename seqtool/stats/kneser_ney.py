@@ -445,11 +445,22 @@ def _compact(counts: SentenceCounts) -> tuple[list[np.ndarray], list[np.ndarray]
     return keys, raw
 
 
+def counts_of_counts(adjusted: np.ndarray) -> np.ndarray:
+    """n1..n4: how many n-grams have adjusted count 1, 2, 3, 4; (4,) float64."""
+    return np.bincount(np.minimum(adjusted, 5), minlength=6)[1:5].astype(np.float64)
+
+
 def _discounts(
     k: int, adjusted: np.ndarray, fallback: tuple[float, float, float] | None
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """D0..D3 of one order from its counts-of-counts; (discounts, n1..n4, fell back)."""
-    n = np.array([np.count_nonzero(adjusted == j) for j in range(1, 5)], dtype=np.float64)
+    """D0..D3 of one order from its adjusted counts; (discounts, n1..n4, fell back)."""
+    return _discounts_of(k, counts_of_counts(adjusted), fallback)
+
+
+def _discounts_of(
+    k: int, n: np.ndarray, fallback: tuple[float, float, float] | None
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """D0..D3 of one order from its counts-of-counts n1..n4."""
     problem = None
     for j in range(3):
         if n[j] == 0:
@@ -481,7 +492,7 @@ def _lmplz_statistics(
     adjusted: list[np.ndarray],
     V: int,
 ) -> list[np.ndarray]:
-    """The counts whose counts-of-counts give lmplz's discounts, to the last digit.
+    """Corrections to each order's n1..n4 that give lmplz's discounts, to the last digit.
 
     lmplz walks the n-grams in suffix order (last word first) and, when the walk
     ends, enters the lower-order n-grams still open -- the suffixes of the last
@@ -493,7 +504,7 @@ def _lmplz_statistics(
     N = len(keys)
     cands = {N: np.arange(len(keys[N - 1]))}
     for k in range(2, N):
-        cands[k] = np.flatnonzero(first[k - 1] == BOS)
+        cands[k] = np.flatnonzero(first[k - 1])
     cur = {k: c.copy() for k, c in cands.items()}
     for j in range(N):
         words = {}
@@ -504,7 +515,7 @@ def _lmplz_statistics(
                 words[k] = np.full(len(c), BOS, dtype=np.int64)
         best = max((int(w.max()) for w in words.values() if len(w)), default=None)
         if best is None:
-            return adjusted
+            return [np.zeros(4) for _ in range(N)]
         for k in list(cur):
             keep = words[k] == best
             cands[k], cur[k] = cands[k][keep], cur[k][keep]
@@ -514,14 +525,16 @@ def _lmplz_statistics(
                 del cands[k], cur[k]
     top = max(cands)  # one n-gram is left (several only for duplicate keys: impossible)
     idx = int(cands[top][0])
-    out = list(adjusted)
+    fixes = [np.zeros(4) for _ in range(N)]
     for k in range(top, 0, -1):
         if k < N:
-            out[k - 1] = adjusted[k - 1].copy()
-            out[k - 1][idx] = raw[k - 1][idx] if k > 1 or idx != BOS else 0
+            counted = int(raw[k - 1][idx]) if k > 1 or idx != BOS else 0
+            for seen, sign in ((int(adjusted[k - 1][idx]), -1), (counted, 1)):
+                if 1 <= seen <= 4:
+                    fixes[k - 1][seen - 1] += sign
         if k > 1:
             idx = int(suffix[k - 1][idx])
-    return out
+    return fixes
 
 
 def estimate_counts(
@@ -536,19 +549,23 @@ def estimate_counts(
     N = config.order
     V = len(counts.words)
     keys, raw = _compact(counts)
-    prefix: list[np.ndarray] = [np.zeros(V, dtype=np.int64)]  # order 1: one empty context
-    last: list[np.ndarray] = [keys[0]]
-    suffix: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
-    first: list[np.ndarray] = [keys[0]]
+    small = np.int32 if max(map(len, keys)) < 2**31 else np.int64  # halves the index arrays
+    # per order: the row of each n-gram's prefix (its context) and of its suffix in the
+    # order below, and whether it starts with <s> (nothing can precede it then)
+    prefix: list[np.ndarray] = [np.zeros(V, dtype=small)]  # order 1: one empty context
+    suffix: list[np.ndarray] = [np.zeros(0, dtype=small)]
+    first: list[np.ndarray] = [keys[0] == BOS]
     for k in range(2, N + 1):
         p, w = np.divmod(keys[k - 1], V)
-        prefix.append(p)
-        last.append(w)
         first.append(first[k - 2][p])
         if k == 2:
-            suffix.append(w)
+            suffix.append(w.astype(small))
         else:
-            suffix.append(lookup_sorted(keys[k - 2], suffix[k - 2][p] * V + w))
+            below = suffix[k - 2][p].astype(np.int64) * V + w
+            suffix.append(lookup_sorted(keys[k - 2], below).astype(small))
+            del below
+        prefix.append(p.astype(small))
+        del p, w
     # adjusted counts
     adjusted = []
     for k in range(1, N + 1):
@@ -557,7 +574,7 @@ def estimate_counts(
         else:
             a = np.bincount(suffix[k], minlength=len(keys[k - 1])).astype(np.int64)
             if k > 1:
-                starts = first[k - 1] == BOS
+                starts = first[k - 1]
                 a[starts] = raw[k - 1][starts]
         if k == 1:
             a[BOS] = 0
@@ -567,21 +584,24 @@ def estimate_counts(
         raw[k - 1] > thresholds[k - 1] if k > 1 and thresholds[k - 1] > 0 else None
         for k in range(1, N + 1)
     ]
-    stat_counts = adjusted
+    fixes = [np.zeros(4) for _ in range(N)]
     if mapping is None and N > 1:
-        stat_counts = _lmplz_statistics(keys, suffix, first, raw, adjusted, V)
+        fixes = _lmplz_statistics(keys, suffix, first, raw, adjusted, V)
+    del first
     discounts = []
-    counts_of_counts = []
+    counts_of = []
     fell_back = []
     for k in range(1, N + 1):
-        d, n, fb = _discounts(k, stat_counts[k - 1], config.discount_fallback)
+        n = counts_of_counts(adjusted[k - 1]) + fixes[k - 1]
+        d, n, fb = _discounts_of(k, n, config.discount_fallback)
         discounts.append(d)
-        counts_of_counts.append(n)
+        counts_of.append(n)
         fell_back.append(fb)
-    # probabilities, order by order
+    # probabilities, order by order; each order's arrays are dropped once used
     uniform = 1.0 / (V - 1)  # <unk> included, <s> excluded
-    probs: list[np.ndarray] = []
-    gammas: list[np.ndarray] = []
+    logp: list[np.ndarray] = []
+    logb: list[np.ndarray] = []
+    lower = np.zeros(0)
     for k in range(1, N + 1):
         a = adjusted[k - 1]
         d = discounts[k - 1][np.minimum(a, 3)]
@@ -590,20 +610,26 @@ def estimate_counts(
         keep = kept[k - 1]
         mass = d if keep is None else np.where(keep, d, a)
         gamma = np.bincount(prefix[k - 1], weights=mass, minlength=groups)
+        del mass
         with np.errstate(divide="ignore", invalid="ignore"):
             gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
-            u = (a - d) / denom[prefix[k - 1]]
+            prob = (a - d) / denom[prefix[k - 1]]
+        del d, denom
+        adjusted[k - 1] = a = np.zeros(0, dtype=np.int64)
         if k == 1:
-            u[BOS] = 1.0
-            lower = np.full(V, uniform)
             g = np.full(V, gamma[0])
             g[BOS] = 0.0
-            prob = u + g * lower
+            prob[BOS] = 1.0
+            prob += g * uniform
         else:
-            prob = u + gamma[prefix[k - 1]] * probs[k - 2][suffix[k - 1]]
-        probs.append(prob)
-        gammas.append(gamma)
-    backoffs = [gammas[k] for k in range(1, N)]  # order k's contexts, from order k+1
+            prob += gamma[prefix[k - 1]] * lower[suffix[k - 1]]
+            with np.errstate(divide="ignore"):
+                logb.append(np.log10(gamma).astype(np.float32))  # order k-1's backoffs
+        prefix[k - 1] = suffix[k - 1] = np.zeros(0, dtype=small)
+        with np.errstate(divide="ignore"):
+            logp.append(np.minimum(np.log10(prob), 0.0).astype(np.float32))
+        lower = prob
+    del lower
     # drop pruned n-grams, renumbering the prefixes of the next order
     for k in range(2, N + 1):
         keep = kept[k - 1]
@@ -611,15 +637,12 @@ def estimate_counts(
             continue
         renumber = np.cumsum(keep) - 1
         keys[k - 1] = keys[k - 1][keep]
-        probs[k - 1] = probs[k - 1][keep]
+        logp[k - 1] = logp[k - 1][keep]
         if k < N:
-            backoffs[k - 1] = backoffs[k - 1][keep]
+            logb[k - 1] = logb[k - 1][keep]
             p, w = np.divmod(keys[k], V)
             keys[k] = renumber[p] * V + w
             # the next order's n-grams with a pruned prefix are pruned too
-    with np.errstate(divide="ignore"):
-        logp = [np.minimum(np.log10(p), 0.0).astype(np.float32) for p in probs]
-        logb = [np.log10(b).astype(np.float32) for b in backoffs]
     meta = {
         "estimator": "interpolated modified Kneser-Ney",
         "order": N,
@@ -627,7 +650,7 @@ def estimate_counts(
         "tokens": counts.tokens,
         "discounts": [d[1:].tolist() for d in discounts],
         "discount_fallback": fell_back,
-        "counts_of_counts": [n.astype(int).tolist() for n in counts_of_counts],
+        "counts_of_counts": [n.astype(int).tolist() for n in counts_of],
         "prune": thresholds,
         "min_count": config.min_count,
         "normalizer": config.normalizer.to_dict(),
