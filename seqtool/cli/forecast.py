@@ -21,7 +21,8 @@ from seqtool.errors import UsageError
 from seqtool.io import atomic_write, check_output_path
 
 forecast_app = typer.Typer(
-    help="Forecast time series: one global model over many series (M4 metrics).",
+    help="Forecast time series: one global model over many series (M4 metrics).\n\n"
+    "Example: seqtool forecast train Hourly-train.csv.gz -H 48 --season 24 -o fc.pt",
     no_args_is_help=True,
 )
 app.add_typer(forecast_app, name="forecast")
