@@ -290,7 +290,7 @@ def test_cli_eval_table_json_errors_and_plot(
         ("good film\tpos\nno label here\n", [], "bad.tsv:2: no label"),
         ("good film\tpos\nnice film\tpos\n", [], "every example has the label 'pos'"),
         ("", [], "empty input"),
-        ("good\tpos\nbad\tneg\n", ["-m", "svm"], "unknown `model` 'svm'"),
+        ("good\tpos\nbad\tneg\n", ["-m", "svm"], "'svm'; choose bow, cnn, birnn, transformer"),
     ],
 )
 def test_cli_bad_training_input_one_line_no_output(
