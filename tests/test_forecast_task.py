@@ -250,3 +250,5 @@ def test_cli_bad_input_one_line(tmp_path: Path, cli, text: str, args: list, mess
     assert r.exit_code in (1, 2)
     err = [line for line in r.stderr.splitlines() if line.startswith("seqtool: error:")]
     assert len(err) == 1 and message in err[0], r.stderr
+    if message == "horizon":  # `horizon` here, --horizon once the CLI rewrites names into flags
+        assert "must be >= 1, not 0" in err[0]
