@@ -87,10 +87,16 @@ def test_single_thread_recurrence_restores_the_thread_count() -> None:
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
+        from seqtool.train.device import single_thread_recurrence
+
         lm = RNNLM(RNNLMConfig(vocab_size=30, cell="lstm", embed=8, hidden=8, layers=2))
+        single_thread_recurrence(lm)
+        seen: list[int] = []
+        lm.rnn.register_forward_pre_hook(lambda *a: seen.append(torch.get_num_threads()))
         lm.train()
         x = torch.randint(30, (2, 5))
         loss, _ = lm(x, targets=x)
+        assert seen == [1]  # the recurrence ran on one thread
         assert torch.get_num_threads() == 2  # after the forward pass
         loss.backward()
         assert torch.get_num_threads() == 2  # after the backward pass

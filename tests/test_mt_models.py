@@ -202,6 +202,8 @@ def test_beam_finds_a_better_sequence_than_greedy_when_one_exists() -> None:
     class Toy(torch.nn.Module):
         # step 0: token 5 (p .6) or 6 (p .4); after 5 everything is uniform over 10
         # tokens, after 6 <eos> is certain: greedy gets .6 * .1, beam 2 finds .4 * 1.
+        output_ids = None  # scores every token (the Seq2SeqModule contract)
+
         def encode(self, src: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
             return torch.zeros(src.shape[0])
 

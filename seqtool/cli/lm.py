@@ -27,6 +27,7 @@ from seqtool.cli.train_options import (
 from seqtool.errors import UsageError
 from seqtool.io import display_name, read_lines
 from seqtool.train.defaults import LM_DATA, LM_MODEL, LM_TRAIN
+from seqtool.train.options import compact
 
 
 def _opt(*decls: str, help: str, panel: str = "Model") -> Any:
@@ -254,7 +255,7 @@ def demo_step(ctx: Any, seconds: float = 20.0) -> None:
     assert run is not None  # train_lm sets it
     result, trainer = run.result, run.trainer
     render.info(
-        f"  char Transformer, {_k(lm.n_parameters)} parameters, "
+        f"  char Transformer, {compact(lm.n_parameters)} parameters, "
         f"{result.elapsed:.0f} s on {describe(trainer.device, trainer.amp_dtype)}: "
         f"validation perplexity {result.best:.2f} "
         f"({(result.last_eval or {}).get('valid_bpc', float('nan')):.2f} bits per character)"
@@ -263,7 +264,3 @@ def demo_step(ctx: Any, seconds: float = 20.0) -> None:
     text = lm.generate([prefix], max_tokens=160, temperature=0.8, seed=ctx.seed)
     render.info("  sample: " + text[0][0].replace("\n", "\n          "))
     ctx.made.append(("character language model (seqtool generate lm.pt)", path))
-
-
-def _k(n: float) -> str:
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"

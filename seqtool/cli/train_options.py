@@ -24,13 +24,14 @@ import math
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from seqtool.errors import UsageError
+from seqtool.train.options import TrainOptions, compact
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -147,41 +148,14 @@ SHARED: dict[str, Any] = {
 
 @dataclass
 class TrainFlags:
-    """The shared training flags as typed (None: not given), and ``--quiet``."""
+    """What ``@train_options`` hands a command: the library's settings and ``--quiet``."""
 
-    device: str | None = None
-    precision: str | None = None
-    compile: bool | None = None
-    threads: int | None = None
-    optimizer: str | None = None
-    lr: float | None = None
-    weight_decay: float | None = None
-    momentum: float | None = None
-    schedule: str | None = None
-    warmup: int | None = None
-    min_lr: float | None = None
-    clip: float | None = None
-    accumulate: int | None = None
-    epochs: int | None = None
-    max_steps: int | None = None
-    time_budget: str | None = None
-    patience: int | None = None
-    eval_every: int | None = None
-    checkpoint_every: float | None = None
-    seed: int | None = None
-    log: Path | None = None
-    resume: Path | None = None
+    settings: TrainOptions = field(default_factory=TrainOptions)
     quiet: bool = False
 
-    def options(self) -> Any:
-        """The library's :class:`seqtool.train.runner.TrainOptions` (``--time-budget``
-        read into seconds)."""
-        from seqtool.train.runner import TrainOptions
-
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "quiet"}
-        if self.time_budget is not None:
-            values["time_budget"] = parse_duration(self.time_budget)
-        return TrainOptions(**values)
+    def options(self) -> TrainOptions:
+        """The library's :class:`seqtool.train.options.TrainOptions`."""
+        return self.settings
 
 
 def defaults_epilog(*tables: dict[str, dict[str, Any]]) -> str:
@@ -232,8 +206,11 @@ def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         quiet_cpu_threads()
-        opts = TrainFlags(**{name: kwargs.pop(name) for name in SHARED if name in kwargs})
-        return fn(*args, train=opts, **kwargs)
+        values = {name: kwargs.pop(name) for name in SHARED if name in kwargs}
+        quiet = bool(values.pop("quiet", False))
+        if values.get("time_budget") is not None:
+            values["time_budget"] = parse_duration(values["time_budget"])
+        return fn(*args, train=TrainFlags(TrainOptions(**values), quiet), **kwargs)
 
     wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
         parameters=[
@@ -248,10 +225,6 @@ def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _k(n: float) -> str:
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"
-
-
 def eval_line(record: dict[str, Any], valid: str) -> str:
     """``step 60 epoch 1.00: train loss 1.2 ppl 3.3 | <valid> | 12.0k tokens/s | 5 s``."""
     parts = [f"step {record['step']} epoch {record['epoch']:.2f}:"]
@@ -260,7 +233,7 @@ def eval_line(record: dict[str, Any], valid: str) -> str:
     if valid:
         parts.append(f"| {valid}")
     tps = record["tokens"] / max(record["elapsed"], 1e-9)
-    parts.append(f"| {_k(tps)} tokens/s | {record['elapsed']:.0f} s")
+    parts.append(f"| {compact(tps)} tokens/s | {record['elapsed']:.0f} s")
     return " ".join(parts)
 
 
@@ -304,7 +277,7 @@ class TrainProgress:
         fields: dict[str, Any] = {"step": info.step, "loss": round(info.loss, 4)}
         if self.show_ppl:
             fields["ppl"] = round(info.ppl, 3)
-        fields.update({"tok/s": _k(info.tokens_per_s), "lr": f"{info.lr:.2e}"})
+        fields.update({"tok/s": compact(info.tokens_per_s), "lr": f"{info.lr:.2e}"})
         self.bar.update(100 * info.progress, **fields)
 
     def on_eval(self, record: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from seqtool.cli.train_options import (
 from seqtool.errors import InputError, ResourceError, UsageError
 from seqtool.io import atomic_write, check_encoding, check_output_path, display_name, read_lines
 from seqtool.train.defaults import MT_MODEL, MT_TRAIN
+from seqtool.train.options import compact
 
 MetricOpt = Annotated[
     list[str] | None,
@@ -376,7 +377,7 @@ def translate(
     """
     quiet_cpu_threads()
     from seqtool.decode.translate import TranslateStats
-    from seqtool.tasks.mt import Translator, score
+    from seqtool.tasks.mt import Translator, score, scores_record
     from seqtool.train.device import set_threads
 
     render.set_quiet(quiet)
@@ -408,20 +409,7 @@ def translate(
         max_src_len=max_src_len, stats=stats,
     )  # fmt: skip
     for n, nbest_list in enumerate(results, 1):
-        if fmt == "text":
-            out.write(nbest_list[0].text + "\n")
-        else:
-            for rank, t in enumerate(nbest_list, 1):
-                if fmt == "tsv":
-                    out.write(f"{n}\t{rank}\t{t.score:.4f}\t{t.text}\n")
-                else:
-                    record = {
-                        "line": n,
-                        "rank": rank,
-                        "score": round(t.score, 4),
-                        "translation": t.text,
-                    }
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        _emit(out, fmt, n, nbest_list)
         if eval_bleu:
             hyps.append(nbest_list[0].text)
     out.flush()
@@ -441,24 +429,32 @@ def translate(
         else:
             mt.plot_attention(first[0], show_attention, beam=beam)
             render.info(f"attention of the first sentence drawn in {show_attention}")
-    if not eval_bleu:
+    if eval_bleu:
+        _check_reference_lengths(file, ref or [], len(hyps), refs)
+        scores = score(hyps, refs)
+        for s in scores:  # results the user asked for: shown even with --quiet
+            typer.echo(s.text(), err=True)
+        if metrics_json is not None:
+            record = scores_record(
+                scores, checkpoint=str(checkpoint), input=display_name(file),
+                references=[display_name(r) for r in ref or []], sentences=len(hyps), beam=beam,
+                lenpen=lenpen,
+            )  # fmt: skip
+            with atomic_write(metrics_json) as f:
+                f.write(json.dumps(record, ensure_ascii=False, indent=1) + "\n")
+
+
+def _emit(out: Any, fmt: str, n: int, nbest: list[Any]) -> None:
+    """Line ``n``'s translation (text) or its n-best list (tsv: line, rank, score, text; jsonl)."""
+    if fmt == "text":
+        out.write(nbest[0].text + "\n")
         return
-    _check_reference_lengths(file, ref or [], len(hyps), refs)
-    scores = score(hyps, refs)
-    for s in scores:  # results the user asked for: shown even with --quiet
-        typer.echo(s.text(), err=True)
-    if metrics_json is not None:
-        record = {
-            "checkpoint": str(checkpoint),
-            "input": display_name(file),
-            "references": [display_name(r) for r in ref or []],
-            "sentences": len(hyps),
-            "beam": beam,
-            "lenpen": lenpen,
-            "scores": [s.as_dict() for s in scores],
-        }
-        with atomic_write(metrics_json) as f:
-            f.write(json.dumps(record, ensure_ascii=False, indent=1) + "\n")
+    for rank, t in enumerate(nbest, 1):
+        if fmt == "tsv":
+            out.write(f"{n}\t{rank}\t{t.score:.4f}\t{t.text}\n")
+        else:
+            record = {"line": n, "rank": rank, "score": round(t.score, 4), "translation": t.text}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def _check_translate(
@@ -535,7 +531,7 @@ def demo_step(ctx: Any, seconds: float = 20.0) -> None:
     data = task.data
     render.info(
         f"  gru-attn {text.src_lang or 'src'}->{text.tgt_lang or 'tgt'}, "
-        f"{_k(sum(p.numel() for p in run.model.parameters()))} parameters, "
+        f"{compact(sum(p.numel() for p in run.model.parameters()))} parameters, "
         f"{len(data.train):,} pairs, {run.result.epochs:.0f} epochs in "
         f"{run.result.elapsed:.0f} s on {describe(run.trainer.device, run.trainer.amp_dtype)}"
     )
@@ -551,7 +547,3 @@ def demo_step(ctx: Any, seconds: float = 20.0) -> None:
         for sc in score(out, [data.valid_refs]):
             render.info(f"  held-out ({len(out)} pairs, beam 3): {sc.text()}")
     ctx.made.append(("translation model (seqtool translate mt.pt)", path))
-
-
-def _k(n: float) -> str:
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"

@@ -20,19 +20,13 @@ hypotheses.  With ``K = 1`` this is exactly greedy search, which the tests check
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
 from seqtool.errors import UsageError
+from seqtool.models.protocols import Seq2SeqModule
 from seqtool.text.vocab import BOS, EOS, PAD
-
-
-class Seq2SeqModel(Protocol):
-    def encode(self, src: Tensor, src_lens: Tensor) -> Any: ...
-    def decode_step(self, tokens: Tensor, state: Any, step: int) -> tuple[Tensor, Any]: ...
-    def reorder(self, state: Any, index: Tensor) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -81,8 +75,8 @@ class OutputSpace:
     banned: list[int]  # columns never produced: <pad> and <bos>
 
     @classmethod
-    def of(cls, model: Any, device: torch.device) -> OutputSpace:
-        ids = getattr(model, "output_ids", None)
+    def of(cls, model: Seq2SeqModule, device: torch.device) -> OutputSpace:
+        ids = model.output_ids
         if ids is None:
             return cls(None, EOS, [PAD, BOS])
         cols = {int(t): c for c, t in enumerate(ids.tolist())}
@@ -107,7 +101,7 @@ def _log_probs(logits: Tensor, forced: Tensor, space: OutputSpace) -> Tensor:
 
 @torch.inference_mode()
 def greedy_search(
-    model: Seq2SeqModel, src: Tensor, src_lens: Tensor, max_len_a: float = 1.5, max_len_b: int = 10
+    model: Seq2SeqModule, src: Tensor, src_lens: Tensor, max_len_a: float = 1.5, max_len_b: int = 10
 ) -> list[Hypothesis]:
     """The most probable token at every step, for every sentence of the batch."""
     b = src.shape[0]
@@ -140,7 +134,7 @@ def greedy_search(
 
 @torch.inference_mode()
 def beam_search(
-    model: Seq2SeqModel, src: Tensor, src_lens: Tensor, cfg: SearchConfig
+    model: Seq2SeqModule, src: Tensor, src_lens: Tensor, cfg: SearchConfig
 ) -> list[list[Hypothesis]]:
     """The ``cfg.nbest`` best hypotheses of every sentence, best first."""
     cfg.check()

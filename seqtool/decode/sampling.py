@@ -24,9 +24,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from seqtool.errors import UsageError
+from seqtool.models.protocols import LMModule
 
 
 @dataclass
@@ -80,7 +81,7 @@ def next_tokens(logits: Tensor, cfg: SamplingConfig, generator: torch.Generator 
 
 @torch.no_grad()
 def generate(
-    model: nn.Module,
+    model: LMModule,
     prompt: Tensor,
     cfg: SamplingConfig,
     generator: torch.Generator | None = None,
@@ -88,9 +89,9 @@ def generate(
     """Continue each row of ``prompt`` ``(B, T0)``, ``T0 >= 1``; returns the new ids per row."""
     cfg.check()
     b = prompt.shape[0]
-    context: int | None = getattr(model, "context", None)
+    context = model.context
     tokens = prompt
-    state = model.init_state(b)  # type: ignore[operator]
+    state = model.init_state(b)
     logits, state = model(tokens[:, -context:] if context else tokens, state)
     out: list[list[int]] = [[] for _ in range(b)]
     done = torch.zeros(b, dtype=torch.bool)
@@ -106,10 +107,9 @@ def generate(
         if bool(done.all()):
             break
         tokens = torch.cat([tokens, nxt[:, None]], dim=1)  # (B, T+1)
-        cached = state[0].self_attn.length if isinstance(state, list) and state else 0
-        if context and cached >= context:
+        if context and model.cached(state) >= context:
             # The cache is full: re-read the last half of the context and go on from there.
-            state = model.init_state(b)  # type: ignore[operator]
+            state = model.init_state(b)
             logits, state = model(tokens[:, -(context // 2 or 1) :], state)
         else:
             logits, state = model(nxt[:, None], state)

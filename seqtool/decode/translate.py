@@ -27,6 +27,7 @@ from torch import nn
 from seqtool.decode.beam import SearchConfig, beam_search, greedy_search
 from seqtool.errors import UsageError
 from seqtool.io import atomic_write
+from seqtool.models.protocols import as_seq2seq
 from seqtool.text.vocab import BOS, EOS, Vocab
 from seqtool.train.mt_data import pad_batch
 
@@ -59,11 +60,11 @@ def translate_batch(
     src, lens = pad_batch(sources)
     src, lens = src.to(device), lens.to(device)
     if search.beam == 1:
-        hyps = greedy_search(model, src, lens, search.max_len_a, search.max_len_b)  # type: ignore[arg-type]
+        hyps = greedy_search(as_seq2seq(model), src, lens, search.max_len_a, search.max_len_b)
         return [[(h.tokens, h.score)] for h in hyps]
     return [
         [(h.tokens, h.score) for h in nbest]
-        for nbest in beam_search(model, src, lens, search)  # type: ignore[arg-type]
+        for nbest in beam_search(as_seq2seq(model), src, lens, search)
     ]
 
 

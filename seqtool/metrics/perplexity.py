@@ -22,7 +22,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
+
+from seqtool.models.protocols import LMModule
 
 IGNORE = -100
 
@@ -65,12 +67,12 @@ class Perplexity:
         }
 
 
-def _chunk(model: nn.Module, default: int) -> int:
-    return int(getattr(model, "context", None) or default)
+def _chunk(model: LMModule, default: int) -> int:
+    return int(model.context or default)
 
 
 @torch.no_grad()
-def score_rows(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
+def score_rows(model: LMModule, x: Tensor, y: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
     """Summed negative log-likelihood and token count of each row.
 
     ``x``/``y``: ``(B, L)`` inputs and targets, ``y`` holding :data:`IGNORE` where
@@ -78,7 +80,7 @@ def score_rows(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> tuple[Tens
     windows of ``chunk`` tokens; a model with ``carries_state`` keeps its state
     across windows, others start each window afresh.
     """
-    carry = bool(getattr(model, "carries_state", False))
+    carry = model.carries_state
     acc = torch.float32 if x.device.type == "mps" else torch.float64  # MPS lacks float64
     nll = torch.zeros(x.shape[0], dtype=acc, device=x.device)
     count = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
@@ -96,9 +98,9 @@ def score_rows(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> tuple[Tens
 
 
 @torch.no_grad()
-def _fused_nll(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> float:
-    """The summed negative log-likelihood of (B, L) rows read by a recurrent model that
-    sums its own loss (``model(x, state, targets=y)``): no float32 logits at all."""
+def _fused_nll(model: LMModule, x: Tensor, y: Tensor, chunk: int) -> float:
+    """The summed negative log-likelihood of (B, L) rows read by a recurrent model
+    through its own loss (``model(x, state, targets=y)``): no float32 logits at all."""
     acc = torch.float32 if x.device.type == "mps" else torch.float64
     nll = torch.zeros((), dtype=acc, device=x.device)
     state = None
@@ -109,7 +111,7 @@ def _fused_nll(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> float:
 
 
 def stream_perplexity(
-    model: nn.Module,
+    model: LMModule,
     ids: Tensor,
     device: torch.device,
     rows: int = 16,
@@ -121,8 +123,8 @@ def stream_perplexity(
     """Perplexity of a whole token stream: every token after the first is predicted.
 
     The stream is cut into ``rows`` parallel rows read ``chunk`` tokens at a time.
-    A recurrent model that computes its own summed loss (``fused_loss``) is scored
-    through it, several times faster on a CPU; ``fused=False`` forces the logits path.
+    A recurrent model is scored through its own summed loss (``targets=``), several
+    times faster on a CPU than through logits; ``fused=False`` forces the logits path.
     """
     n = len(ids) - 1
     if n < 1:
@@ -135,7 +137,7 @@ def stream_perplexity(
     x[:n], y[:n] = ids[:-1], ids[1:]
     xs, ys = x.view(rows, length).to(device), y.view(rows, length).to(device)
     if fused is None:
-        fused = bool(getattr(model, "fused_loss", False) and getattr(model, "carries_state", False))
+        fused = model.carries_state
     if fused:
         return Perplexity(n, _fused_nll(model, xs, ys, chunk), chars, oov)
     nll, count = score_rows(model, xs, ys, chunk)
@@ -143,7 +145,7 @@ def stream_perplexity(
 
 
 def line_scores(
-    model: nn.Module,
+    model: LMModule,
     lines: Sequence[Sequence[int]],
     start: int,
     end: int,

@@ -35,6 +35,23 @@ def build_model(kind: str, config: dict[str, Any]) -> nn.Module:
         raise UsageError(f"impossible {kind} settings: {e}") from None
 
 
+def model_settings(
+    kind: str, name: str, defaults: dict[str, Any], overrides: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The config of model ``name`` (of ``kind``): its ``defaults``, then the
+    ``overrides`` that are set (not None); a setting the model does not take is a
+    :class:`UsageError` naming it."""
+    foreign = foreign_settings(kind, overrides or {})
+    if foreign:
+        raise UsageError(
+            f"{as_names(foreign)}: not a setting of `model` {name}",
+            hint=f"its sizes are {as_names(defaults)}",
+        )
+    cfg = dict(defaults)
+    cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return cfg
+
+
 def foreign_settings(kind: str, settings: dict[str, Any]) -> list[str]:
     """The names in ``settings`` (ignoring None values) that the model ``kind`` does not take."""
     taken = {f.name for f in fields(MODELS[kind][1])}

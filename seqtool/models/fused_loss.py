@@ -1,4 +1,5 @@
-"""The output layer and its cross-entropy in one step: ``linear_cross_entropy``.
+"""The output layer and its cross-entropy in one step: ``linear_cross_entropy``, and
+:class:`OutputLayer`, a projection that owns it.
 
 A language model's last layer maps each hidden vector to a score per vocabulary
 word, and training needs only the summed cross-entropy of those scores.  Done
@@ -32,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 # Rows of logits turned into gradients at a time: 64 x 10k float32 is 2.5 MB, so a
 # block stays in cache between the log-softmax, the loss and the gradient.
@@ -103,3 +104,19 @@ def linear_cross_entropy(
     with torch.autocast(kind, enabled=False):
         loss: Tensor = _LinearCrossEntropy.apply(h, weight, targets, chunk)
     return loss
+
+
+class OutputLayer(nn.Linear):
+    """A model's output projection that also computes its own summed cross-entropy.
+
+    ``layer(h)`` gives logits as :class:`torch.nn.Linear` does (the parameters keep
+    their names, ``weight`` and ``bias``, so checkpoints are unchanged);
+    ``layer.loss(h, targets)`` gives ``F.cross_entropy(layer(h), targets,
+    reduction="sum")`` through :func:`linear_cross_entropy`, never holding the
+    float32 logits.  ``h`` may have any leading shape matching ``targets``.
+    """
+
+    def loss(self, h: Tensor, targets: Tensor) -> Tensor:
+        return linear_cross_entropy(
+            h.reshape(-1, h.shape[-1]), self.weight, self.bias, targets.reshape(-1)
+        )

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqtool.models.fused_loss import linear_cross_entropy
+from seqtool.models.fused_loss import OutputLayer
 
 CELLS = ("rnn", "gru", "lstm")
 
@@ -54,9 +54,9 @@ class RNNLMConfig:
 
 
 class RNNLM(nn.Module):
-    kind = "rnn_lm"
+    """A :class:`~seqtool.models.protocols.LMModule`."""
+
     carries_state = True  # the state of one window is the context of the next
-    fused_loss = True  # forward(ids, state, targets=...) returns the summed loss
     context: int | None = None  # no limit on how far back it can look
 
     def __init__(self, cfg: RNNLMConfig) -> None:
@@ -72,7 +72,7 @@ class RNNLM(nn.Module):
             batch_first=True,
         )
         self.drop = nn.Dropout(cfg.dropout)
-        self.head = nn.Linear(cfg.hidden, cfg.vocab_size)
+        self.head = OutputLayer(cfg.hidden, cfg.vocab_size)
         # Small uniform init of the embedding and output (as PyTorch's word_language_model).
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         nn.init.zeros_(self.head.bias)
@@ -84,65 +84,26 @@ class RNNLM(nn.Module):
     def init_state(self, batch_size: int) -> Any:
         return None  # nn.RNN/GRU/LSTM start from zeros when given None
 
+    def cached(self, state: Any) -> int:
+        return 0  # no cache: the state is all the context
+
     def forward(
         self, ids: Tensor, state: Any = None, targets: Tensor | None = None
     ) -> tuple[Tensor, Any]:
         """Logits ``(B, T, V)`` and the new state; with ``targets`` ``(B, T)``, the
-        summed float32 cross-entropy instead of the logits (computed by
-        :func:`~seqtool.models.fused_loss.linear_cross_entropy`, much less memory
-        traffic than logits and ``F.cross_entropy``)."""
+        summed float32 cross-entropy instead of the logits (computed by the
+        :class:`~seqtool.models.fused_loss.OutputLayer`, much less memory traffic
+        than logits and ``F.cross_entropy``).
+
+        On a CPU the recurrence is best run on one thread when its products are
+        small: :func:`seqtool.train.device.single_thread_recurrence` sets that up."""
         # ids: (B, T)
         x = self.drop(self.embedding(ids))  # (B, T, E)
-        out, state = self._recur(x, state)  # (B, T, H); state (L, B, H) or a pair of them
+        out, state = self.rnn(x, state)  # (B, T, H); state (L, B, H) or a pair of them
         out = self.drop(out)
         if targets is not None:
-            h = out.flatten(0, 1)  # (B*T, H)
-            return linear_cross_entropy(
-                h, self.head.weight, self.head.bias, targets.flatten()
-            ), state
+            return self.head.loss(out, targets), state
         return self.head(out), state  # (B, T, V)
-
-    def _recur(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
-        """``self.rnn(x, state)``, on one CPU thread when its time steps are small.
-
-        The recurrence is a chain of small matrix products, one per time step and
-        layer (forward and backward).  Spread over several OpenMP threads, each costs
-        a wake-up of the sleeping threads (seqtool makes them wait passively), which
-        on a 2x200 LSTM with batch 20 takes longer than the product itself.  The
-        big products elsewhere (the output layer) keep every thread.
-        """
-        if not _single_thread(x, self.cfg.hidden, self.rnn.mode):
-            return self.rnn(x, state)  # type: ignore[no-any-return]
-        n = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            out, state = self.rnn(x, state)
-        finally:
-            torch.set_num_threads(n)
-        if out.requires_grad and x.requires_grad:
-            # The backward pass of the recurrence runs between these two hooks.
-            out.register_hook(_threads_hook(1))
-            x.register_hook(_threads_hook(n))
-        return out, state
-
-
-# Recurrent products below this many flops per time step run on one CPU thread.
-SINGLE_THREAD_FLOPS = 2e7
-_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
-
-
-def _single_thread(x: Tensor, hidden: int, mode: str) -> bool:
-    if x.device.type != "cpu" or torch.get_num_threads() < 2 or torch.compiler.is_compiling():
-        return False
-    flops = 2 * x.shape[0] * hidden * _GATES.get(mode, 4) * hidden
-    return flops < SINGLE_THREAD_FLOPS
-
-
-def _threads_hook(n: int) -> Any:
-    def hook(grad: Tensor) -> None:
-        torch.set_num_threads(n)
-
-    return hook
 
 
 def detach_state(state: Any) -> Any:

@@ -119,7 +119,7 @@ class GRUAttnState:
 
 
 class GRUAttn(nn.Module):
-    kind = "gru-attn"
+    """A :class:`~seqtool.models.protocols.Seq2SeqModule`."""
 
     def __init__(self, cfg: GRUAttnConfig) -> None:
         super().__init__()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtool.models.layers import (
@@ -60,13 +61,14 @@ class TransformerLMConfig:
 
 
 class TransformerLM(nn.Module):
-    kind = "transformer_lm"
+    """A :class:`~seqtool.models.protocols.LMModule`."""
+
     carries_state = False  # each window is scored on its own
 
     def __init__(self, cfg: TransformerLMConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.context = cfg.context
+        self.context: int | None = cfg.context
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.dim)
         self.positions: nn.Module = (
             SinusoidalPositions(cfg.dim, max(cfg.context, 1024))
@@ -91,16 +93,25 @@ class TransformerLM(nn.Module):
     def init_state(self, batch_size: int) -> list[BlockCache]:
         return [BlockCache() for _ in self.blocks]
 
+    def cached(self, state: list[BlockCache] | None) -> int:
+        return state[0].self_attn.length if state else 0
+
     def forward(
-        self, ids: Tensor, state: list[BlockCache] | None = None
+        self, ids: Tensor, state: list[BlockCache] | None = None, targets: Tensor | None = None
     ) -> tuple[Tensor, list[BlockCache] | None]:
+        """Logits ``(B, T, V)`` and the caches; with ``targets`` ``(B, T)``, the summed
+        float32 cross-entropy instead of the logits."""
         # ids: (B, T); with a cache the T new tokens follow what the cache holds.
         start = state[0].self_attn.length if state else 0
         x = self.positions(self.embedding(ids) * self.scale, start)  # (B, T, D)
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
             x = block(x, causal=True, cache=state[i] if state else None)
-        return self.head(self.ln_f(x)), state  # (B, T, V)
+        logits = self.head(self.ln_f(x))  # (B, T, V)
+        if targets is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum")
+            return loss, state
+        return logits, state
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -59,7 +59,7 @@ class TransformerMTState:
 
 
 class TransformerMT(nn.Module):
-    kind = "transformer"
+    """A :class:`~seqtool.models.protocols.Seq2SeqModule`."""
 
     def __init__(self, cfg: TransformerMTConfig) -> None:
         super().__init__()

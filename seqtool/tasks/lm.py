@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtool import __version__
@@ -34,7 +33,8 @@ from seqtool.decode.sampling import generate as sample
 from seqtool.errors import CheckpointError, InputError, UsageError
 from seqtool.io import check_encoding, display_name, read_lines
 from seqtool.metrics.perplexity import Perplexity, line_scores, stream_perplexity
-from seqtool.models import as_names, build_model, foreign_settings
+from seqtool.models import build_model, model_settings
+from seqtool.models.protocols import as_lm
 from seqtool.models.rnn_lm import CELLS, detach_state
 from seqtool.models.transformer_lm import count_parameters
 from seqtool.text.normalize import Normalizer
@@ -42,7 +42,8 @@ from seqtool.text.vocab import BOS, EOS, PAD, UNK, Vocab
 from seqtool.train.checkpoint import load_checkpoint, restore_model
 from seqtool.train.data import StreamBatches, WindowBatches
 from seqtool.train.defaults import LM_DATA, LM_MODEL, LM_TRAIN
-from seqtool.train.device import resolve_device
+from seqtool.train.device import resolve_device, single_thread_recurrence
+from seqtool.train.options import compact
 from seqtool.train.runner import Run, TrainOptions, run_training
 from seqtool.train.task import Reporter
 from seqtool.train.trainer import BatchSource
@@ -226,14 +227,7 @@ def lm_spec(
     if name not in MODEL_NAMES:
         raise UsageError(f"unknown `model` {name!r}; choose {', '.join(MODEL_NAMES)}")
     kind = "transformer_lm" if name == "transformer" else "rnn_lm"
-    foreign = foreign_settings(kind, overrides or {})
-    if foreign:
-        raise UsageError(
-            f"{as_names(foreign)}: not a setting of `model` {name}",
-            hint=f"its sizes are {as_names(LM_MODEL[name])}",
-        )
-    cfg: dict[str, Any] = dict(LM_MODEL[name])
-    cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    cfg = model_settings(kind, name, LM_MODEL[name], overrides)
     seq_len = seq_len if seq_len is not None else LM_DATA[name]["seq_len"]
     batch_size = batch_size if batch_size is not None else LM_DATA[name]["batch_size"]
     if seq_len < 1:
@@ -251,26 +245,17 @@ def lm_spec(
 
 
 class LMLoss:
-    """``loss_fn`` for the trainer: summed cross-entropy of a batch, with an RNN's
-    state carried (detached) from one window to the next.
+    """``loss_fn`` for the trainer: the summed cross-entropy of a batch (the model
+    computes it, ``model(x, state, targets=y)``), with an RNN's state carried
+    (detached) from one window to the next."""
 
-    ``fused``: the model sums the loss itself (``model(x, state, targets=y)``, see
-    :mod:`seqtool.models.fused_loss`), without float32 logits; decided once from the
-    unwrapped model, since the trainer hands over a DDP- or compile-wrapped one.
-    """
-
-    def __init__(self, fused: bool = False) -> None:
-        self.fused = fused
+    def __init__(self) -> None:
         self.state: Any = None
 
     def __call__(self, model: nn.Module, batch: dict[str, Any]) -> tuple[Tensor, int]:
         x, y = batch["x"], batch["y"]  # (B, T)
         state = self.state if batch["carry"] else None
-        if self.fused:
-            loss, state = model(x, state, targets=y)
-        else:
-            logits, state = model(x, state)  # (B, T, V)
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
+        loss, state = model(x, state, targets=y)
         self.state = detach_state(state)
         return loss, y.numel()
 
@@ -287,10 +272,6 @@ def valid_metrics(p: Perplexity, char_level: bool) -> dict[str, float]:
     if char_level:
         out["valid_bpc"] = p.bits_per_token  # one token per character
     return out
-
-
-def _k(n: float) -> str:
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"
 
 
 # ---------------------------------------------------------------------- the task
@@ -363,7 +344,7 @@ class LMTask:
         return dict(LM_TRAIN[self.spec.name])
 
     def build_model(self) -> nn.Module:
-        return self.spec.build()
+        return single_thread_recurrence(self.spec.build())
 
     def batches(self, seed: int, rank: int, world_size: int) -> BatchSource:
         cls = StreamBatches if self.spec.kind == "rnn_lm" else WindowBatches
@@ -377,7 +358,7 @@ class LMTask:
         return source
 
     def loss(self, model: nn.Module) -> LMLoss:
-        return LMLoss(fused=bool(getattr(model, "fused_loss", False)))
+        return LMLoss()
 
     def evaluator(self) -> Callable[[nn.Module], dict[str, Any]] | None:
         data, spec = self.data, self.spec
@@ -387,10 +368,11 @@ class LMTask:
         char_level = data.vocab.kind == "char"
 
         def evaluate(m: nn.Module) -> dict[str, Any]:
+            lm = as_lm(m)
             dev = next(m.parameters()).device
-            chunk = 256 if getattr(m, "carries_state", False) else spec.seq_len
+            chunk = 256 if lm.carries_state else spec.seq_len
             p = stream_perplexity(
-                m, valid, dev, rows=16, chunk=chunk, chars=data.valid_chars, oov=data.valid_oov
+                lm, valid, dev, rows=16, chunk=chunk, chars=data.valid_chars, oov=data.valid_oov
             )
             return valid_metrics(p, char_level)
 
@@ -424,9 +406,9 @@ class LMTask:
         data, spec = self.data, self.spec
         batch = getattr(source, "batch_size", spec.batch_size)
         what = (
-            f"{spec.name} ({_k(count_parameters(model))} parameters), {data.vocab.kind} "
-            f"vocabulary of {len(data.vocab)}, {_k(len(data.train))} training tokens"
-            + (f", {_k(len(data.valid))} validation tokens" if data.valid is not None else "")
+            f"{spec.name} ({compact(count_parameters(model))} parameters), {data.vocab.kind} "
+            f"vocabulary of {len(data.vocab)}, {compact(len(data.train))} training tokens"
+            + (f", {compact(len(data.valid))} validation tokens" if data.valid is not None else "")
         )
         return what, f"batch {batch} x {spec.seq_len}, {len(source)} batches per epoch"
 
@@ -481,7 +463,7 @@ class LanguageModel:
         dev = resolve_device(device) if isinstance(device, str) else device
         ckpt = load_checkpoint(path, kinds=LM_KINDS)
         vocab = Vocab.from_dict(ckpt.get("vocab"), f"{path}: vocabulary")
-        model = restore_model(ckpt, str(path))
+        model = single_thread_recurrence(restore_model(ckpt, str(path)))
         if len(vocab) != ckpt["config"].get("vocab_size"):
             raise CheckpointError(f"{path}: vocabulary size {len(vocab)} does not match the model")
         model.to(dev).eval()
@@ -504,7 +486,7 @@ class LanguageModel:
     @property
     def signature(self) -> str:
         """The settings every score from this model was computed with."""
-        ctx = getattr(self.model, "context", None) or "all"
+        ctx = as_lm(self.model).context or "all"
         return (
             f"model:{self.name}|tok:{self.vocab.kind}|vocab:{self.vocab.fingerprint}|"
             f"ctx:{ctx}|eol:yes|version:{__version__}"
@@ -565,7 +547,7 @@ class LanguageModel:
             for s in range(0, len(idx), per_batch):
                 group = idx[s : s + per_batch]
                 rows = torch.tensor([encoded[i] for i in group for _ in range(num)])
-                out = sample(self.model, rows.to(self.device), cfg, gen)
+                out = sample(as_lm(self.model), rows.to(self.device), cfg, gen)
                 for j, i in enumerate(group):
                     results[i] = out[j * num : (j + 1) * num]
         return [
@@ -582,7 +564,7 @@ class LanguageModel:
         stream, chars, oov = encode_lines(lines, self.vocab)
         stream = torch.cat([torch.tensor([self.boundary]), stream])  # predict the first token
         return stream_perplexity(
-            self.model, stream, self.device, rows=batch_size, chars=chars, oov=oov
+            as_lm(self.model), stream, self.device, rows=batch_size, chars=chars, oov=oov
         )
 
     def score_lines(self, lines: Sequence[str], batch_size: int = 64) -> list[tuple[float, int]]:
@@ -590,7 +572,7 @@ class LanguageModel:
         included, in input order."""
         ids = [self.vocab.encode(line) for line in lines]
         return line_scores(
-            self.model, ids, self.boundary, self.boundary, self.device, batch_size=batch_size
+            as_lm(self.model), ids, self.boundary, self.boundary, self.device, batch_size=batch_size
         )
 
 

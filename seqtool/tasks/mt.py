@@ -40,7 +40,8 @@ from seqtool.decode.translate import (
 )
 from seqtool.errors import CheckpointError, InputError, UsageError
 from seqtool.metrics.bleu import Score, corpus_scores
-from seqtool.models import as_names, build_model, foreign_settings
+from seqtool.models import build_model, model_settings
+from seqtool.models.protocols import as_seq2seq
 from seqtool.models.seq2seq import translation_loss
 from seqtool.models.transformer_lm import count_parameters
 from seqtool.text.normalize import Normalizer
@@ -58,6 +59,7 @@ from seqtool.train.mt_data import (
     split_valid,
     token_batches,
 )
+from seqtool.train.options import compact
 from seqtool.train.runner import Run, TrainOptions, run_training
 from seqtool.train.task import Reporter
 from seqtool.train.trainer import BatchSource, named
@@ -198,14 +200,7 @@ def mt_spec(
     """
     if name not in KIND_OF:
         raise UsageError(f"unknown `model` {name!r}; choose {', '.join(MODEL_NAMES)}")
-    foreign = foreign_settings(KIND_OF[name], overrides or {})
-    if foreign:
-        raise UsageError(
-            f"{as_names(foreign)}: not a setting of `model` {name}",
-            hint=f"its sizes are {as_names(MT_MODEL[name])}",
-        )
-    cfg: dict[str, Any] = dict(MT_MODEL[name])
-    cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    cfg = model_settings(KIND_OF[name], name, MT_MODEL[name], overrides)
     cfg["src_vocab"], cfg["tgt_vocab"] = len(src_vocab), len(tgt_vocab)
     cfg["shared_embeddings"] = src_vocab.fingerprint == tgt_vocab.fingerprint
     max_tokens = max_tokens if max_tokens is not None else MAX_TOKENS
@@ -241,7 +236,9 @@ def _hypotheses(
     out = [""] * len(pairs)
     for b in token_batches([len(s) for s in pairs.src], [len(s) for s in pairs.src], max_tokens):
         batch = collate([pairs.src[i] for i in b], [[] for _ in b])
-        hyps = greedy_search(model, batch["src"].to(device), batch["src_lens"].to(device))  # type: ignore[arg-type]
+        hyps = greedy_search(
+            as_seq2seq(model), batch["src"].to(device), batch["src_lens"].to(device)
+        )
         for i, h in zip(b, hyps):
             out[i] = tgt_vocab.decode(h.tokens)
     return out
@@ -284,10 +281,6 @@ def target_shortlist(train: EncodedPairs) -> list[int]:
     for t in train.tgt:
         seen.update(t)
     return sorted(seen)
-
-
-def _k(n: float) -> str:
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"
 
 
 # ---------------------------------------------------------------------- config
@@ -509,7 +502,7 @@ class MTTask:
             else f"{data.src_vocab.kind} vocabularies of {len(data.src_vocab)} / {len(data.tgt_vocab)}"
         )
         pairs = (
-            f"{self.train_text.name}: {st['train_pairs']:,} training pairs ({_k(st['train_tokens'])} tokens)"
+            f"{self.train_text.name}: {st['train_pairs']:,} training pairs ({compact(st['train_tokens'])} tokens)"
             + (
                 f", {st['valid_pairs']:,} validation pairs"
                 + (" (held out)" if self.held_out else "")
@@ -521,7 +514,7 @@ class MTTask:
                 f"{st['dropped_long']:,} longer than max_len {self.config.max_len}"
             )
         )
-        what = f"{spec.name} ({_k(count_parameters(model))} parameters), {vocab}; {pairs}"
+        what = f"{spec.name} ({compact(count_parameters(model))} parameters), {vocab}; {pairs}"
         return what, f"{len(source)} batches of <= {spec.max_tokens} tokens per epoch"
 
 
@@ -565,7 +558,7 @@ class Translator:
                 or EOS not in ids
             ):
                 raise CheckpointError(f"{path}: malformed output shortlist")
-            model.restrict_output(torch.tensor(sorted(ids), device=dev))  # type: ignore[operator]
+            as_seq2seq(model).restrict_output(torch.tensor(sorted(ids), device=dev))
         return cls(model, src_vocab, tgt_vocab, ckpt, dev)
 
     @property
@@ -627,8 +620,37 @@ class Translator:
 def score(
     hyps: Sequence[str], refs: Sequence[Sequence[str]], metrics: Sequence[str] = ("bleu", "chrf")
 ) -> list[Score]:
-    """Corpus BLEU and chrF (sacrebleu) of ``hyps`` against one or more reference sets."""
+    """Corpus BLEU and chrF (sacrebleu) of ``hyps`` against one or more reference sets
+    (each line-aligned with ``hyps``)."""
+    for i, r in enumerate(refs):
+        if len(r) != len(hyps):
+            raise InputError(
+                f"{len(hyps)} translations but reference set {i + 1} has {len(r)} lines"
+            )
     return corpus_scores(list(hyps), [list(r) for r in refs], list(metrics))
+
+
+def scores_record(
+    scores: Sequence[Score],
+    *,
+    checkpoint: str,
+    input: str,
+    references: Sequence[str],
+    sentences: int,
+    beam: int,
+    lenpen: float,
+) -> dict[str, Any]:
+    """The metrics JSON of a scored translation run: what was translated with what
+    settings, and every score with its signature."""
+    return {
+        "checkpoint": checkpoint,
+        "input": input,
+        "references": list(references),
+        "sentences": sentences,
+        "beam": beam,
+        "lenpen": lenpen,
+        "scores": [s.as_dict() for s in scores],
+    }
 
 
 def train_mt(

@@ -7,6 +7,7 @@ names a device.
 * ``resolve_device("auto")``: CUDA if present, else Apple's MPS, else the CPU.
 * ``resolve_precision("auto", device)``: bf16 autocast on CUDA devices that support
   it, full fp32 elsewhere (CPU bf16 is opt-in: it is only faster on recent CPUs).
+* :func:`single_thread_recurrence`: the CPU thread policy of small recurrences.
 * :func:`rng_state` / :func:`set_rng_state` capture every random source as plain
   tensors and lists, so they fit in a ``weights_only`` checkpoint.
 """
@@ -14,10 +15,12 @@ names a device.
 from __future__ import annotations
 
 import random
+import weakref
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from seqtool.errors import ResourceError, UsageError
 
@@ -122,6 +125,76 @@ def set_threads(threads: int | None) -> int:
             raise UsageError(f"`threads` must be at least 1, not {threads}")
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+# Recurrent products below this many flops per time step run on one CPU thread.
+SINGLE_THREAD_FLOPS = 2e7
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "GRU": 3, "LSTM": 4}
+_POLICED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+
+def single_thread_recurrence(model: nn.Module) -> nn.Module:
+    """Run each small ``nn.RNN``/``GRU``/``LSTM`` of ``model`` on one CPU thread.
+
+    A recurrence is a chain of small matrix products, one per time step and layer
+    (forward and backward).  Spread over several OpenMP threads, each costs a
+    wake-up of the sleeping threads (seqtool makes them wait passively), which on
+    a 2x200 LSTM with batch 20 takes longer than the product itself.  Hooks on the
+    recurrent modules drop to one thread for their forward pass and, in training,
+    for their part of the backward pass; the big products elsewhere (the output
+    layer) keep every thread.  Decided per call from the batch size; nothing
+    changes on a GPU or with one thread.  Returns ``model``.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.RNNBase) and module not in _POLICED:
+            _POLICED.add(module)
+            saved: list[int] = []
+            module.register_forward_pre_hook(_pre_hook(saved))
+            module.register_forward_hook(_post_hook(saved), always_call=True)
+    return model
+
+
+def _small(x: Any, module: nn.RNNBase) -> bool:
+    if not isinstance(x, torch.Tensor) or x.device.type != "cpu":
+        return False
+    if torch.get_num_threads() < 2 or torch.compiler.is_compiling():
+        return False
+    batch = x.shape[0] if module.batch_first or x.dim() < 3 else x.shape[1]
+    flops = 2 * batch * module.hidden_size * _GATES.get(module.mode, 4) * module.hidden_size
+    return flops < SINGLE_THREAD_FLOPS
+
+
+def _pre_hook(saved: list[int]) -> Any:
+    def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
+        assert isinstance(module, nn.RNNBase)
+        if args and _small(args[0], module):
+            saved.append(torch.get_num_threads())
+            torch.set_num_threads(1)
+
+    return hook
+
+
+def _post_hook(saved: list[int]) -> Any:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if not saved:
+            return
+        n = saved.pop()
+        torch.set_num_threads(n)
+        x = args[0]
+        out = output[0] if isinstance(output, tuple) else None
+        if isinstance(out, torch.Tensor) and out.requires_grad and x.requires_grad:
+            # The backward pass of the recurrence runs between these two hooks.
+            out.register_hook(_set_threads_hook(1))
+            x.register_hook(_set_threads_hook(n))
+
+    return hook
+
+
+def _set_threads_hook(n: int) -> Any:
+    def hook(grad: torch.Tensor) -> None:
+        torch.set_num_threads(n)
+
+    return hook
 
 
 def seed_everything(seed: int) -> None:

@@ -40,54 +40,12 @@ from seqtool.io import check_output_path
 from seqtool.train import distributed as dist_util
 from seqtool.train.checkpoint import load_checkpoint
 from seqtool.train.device import describe, resolve_device, seed_everything
+from seqtool.train.options import TrainOptions, compact
 from seqtool.train.task import NullReporter, Reporter, Task
 from seqtool.train.trainer import TrainConfig, Trainer, TrainResult
 
 DEFAULT_EPOCHS = 10  # the stopping rule of a fresh run that names none
 STOPPING_RULES = ("epochs", "max_steps", "time_budget")
-
-
-@dataclass
-class TrainOptions:
-    """The shared training settings a caller chose; ``None`` means "not set": the
-    resumed run's value, else the task's default, else :class:`TrainConfig`'s.
-
-    ``time_budget`` is in seconds, ``checkpoint_every`` in minutes; ``log`` is the
-    JSONL file of evaluations (default: ``<output stem>.log.jsonl``) and
-    ``resume`` a resumable checkpoint (``<output stem>.last.pt``).
-    """
-
-    device: str | None = None
-    precision: str | None = None
-    compile: bool | None = None
-    threads: int | None = None
-    optimizer: str | None = None
-    lr: float | None = None
-    weight_decay: float | None = None
-    momentum: float | None = None
-    schedule: str | None = None
-    warmup: int | None = None
-    min_lr: float | None = None
-    clip: float | None = None
-    accumulate: int | None = None
-    epochs: int | None = None
-    max_steps: int | None = None
-    time_budget: float | None = None
-    patience: int | None = None
-    eval_every: int | None = None
-    checkpoint_every: float | None = None
-    seed: int | None = None
-    log: Path | None = None
-    resume: Path | None = None
-
-    def given(self) -> dict[str, Any]:
-        """The :class:`TrainConfig` fields set here."""
-        renamed = {"checkpoint_every": "checkpoint_every_minutes"}
-        return {
-            renamed.get(f.name, f.name): getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in ("log", "resume") and getattr(self, f.name) is not None
-        }
 
 
 def resolve_config(
@@ -154,10 +112,6 @@ class Run:
     trainer: Trainer
 
 
-def _k(n: float) -> str:
-    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"
-
-
 def run_training(
     task: Task,
     options: TrainOptions | None = None,
@@ -185,10 +139,11 @@ def run_training(
         if dinfo.is_main:
             reporter.on_message(level, text)
 
-    out = check_output_path(output_path(output, options.resume, default_output))
+    resume_path = Path(options.resume) if options.resume is not None else None
+    out = check_output_path(output_path(output, resume_path, default_output))
     resume = saved = None
-    if options.resume is not None:
-        resume = load_resume(options.resume, task.kinds)
+    if resume_path is not None:
+        resume = load_resume(resume_path, task.kinds)
         saved = saved_config(resume)
         ranks = resume["train_state"].get("world_size", 1)
         if ranks != dinfo.world_size:
@@ -210,7 +165,7 @@ def run_training(
         if resume is not None:
             model.load_state_dict(resume["model"])
         source = task.batches(cfg.seed, dinfo.rank, dinfo.world_size)
-        log_path = options.log or out.with_name(out.stem + ".log.jsonl")
+        log_path = Path(options.log) if options.log else out.with_name(out.stem + ".log.jsonl")
         payload_meta = dict(meta or {})
 
         def extra() -> dict[str, Any]:
@@ -254,7 +209,7 @@ def run_training(
     say(
         "info",
         f"done ({result.stop_reason}): {result.steps} steps, {result.epochs:.2f} epochs, "
-        f"{result.elapsed:.1f} s, {_k(result.tokens / max(result.elapsed, 1e-9))} "
+        f"{result.elapsed:.1f} s, {compact(result.tokens / max(result.elapsed, 1e-9))} "
         f"{task.token_label}/s; {best}model in {out}"
         + (f", resumable state in {trainer.last_path}" if keep_last else "")
         + f", log in {log_path}",

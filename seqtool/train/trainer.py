@@ -508,12 +508,8 @@ class Trainer:
                 and self._eval_seconds == 0
                 and self.elapsed >= cfg.time_budget / 4
             )
-            if (
-                (cfg.eval_every and self.step % cfg.eval_every == 0)
-                or epoch_end
-                or done
-                or probe_eval
-            ):
+            # (At the end _finish evaluates, if the evaluation still fits a budget.)
+            if (cfg.eval_every and self.step % cfg.eval_every == 0) or epoch_end or probe_eval:
                 self._run_eval()
                 if self._stop_reason:
                     done = done or self._stop_reason
@@ -540,6 +536,15 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
+
+    def _final_eval_fits(self) -> bool:
+        """Whether a final evaluation fits the time budget; it is skipped only when an
+        evaluation during the run already chose a best model (a tight budget whose
+        one timed evaluation took most of it)."""
+        budget = self.cfg.time_budget
+        if budget is None or self.evaluate_fn is None or self.best is None:
+            return True
+        return self.elapsed + self._eval_seconds + self._save_seconds <= budget
 
     def _reserve(self) -> float:
         """Seconds the end of a budget run needs: a final evaluation and save (with a
@@ -573,7 +578,13 @@ class Trainer:
 
     def _finish(self, reason: str) -> str:
         if self.last_eval is None or self.last_eval.get("step") != self.step:
-            self._run_eval()
+            if self._final_eval_fits():
+                self._run_eval()
+            elif self.on_message is not None and self.dist.is_main:
+                self.on_message(
+                    f"the final evaluation ({self._eval_seconds:.0f} s) would not fit the time "
+                    f"budget: skipped; the best model is from step {self.best_step}"
+                )
         if self.evaluate_fn is None:
             self._save_best()  # no validation: the final weights are the result
         self._save_last()

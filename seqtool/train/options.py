@@ -1,0 +1,60 @@
+"""The shared training settings a caller chooses: :class:`TrainOptions`.
+
+Kept free of torch, so the command line can build it while parsing flags; the
+runner (:mod:`seqtool.train.runner`) turns it into a
+:class:`~seqtool.train.trainer.TrainConfig`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass
+class TrainOptions:
+    """The shared training settings a caller chose; ``None`` means "not set": the
+    resumed run's value, else the task's default, else :class:`TrainConfig`'s.
+
+    ``time_budget`` is in seconds, ``checkpoint_every`` in minutes; ``log`` is the
+    JSONL file of evaluations (default: ``<output stem>.log.jsonl``) and
+    ``resume`` a resumable checkpoint (``<output stem>.last.pt``).
+    """
+
+    device: str | None = None
+    precision: str | None = None
+    compile: bool | None = None
+    threads: int | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    momentum: float | None = None
+    schedule: str | None = None
+    warmup: int | None = None
+    min_lr: float | None = None
+    clip: float | None = None
+    accumulate: int | None = None
+    epochs: int | None = None
+    max_steps: int | None = None
+    time_budget: float | None = None
+    patience: int | None = None
+    eval_every: int | None = None
+    checkpoint_every: float | None = None
+    seed: int | None = None
+    log: str | os.PathLike[str] | None = None
+    resume: str | os.PathLike[str] | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The :class:`TrainConfig` fields set here."""
+        renamed = {"checkpoint_every": "checkpoint_every_minutes"}
+        return {
+            renamed.get(f.name, f.name): getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("log", "resume") and getattr(self, f.name) is not None
+        }
+
+
+def compact(n: float) -> str:
+    """A count as the progress lines show it: ``950``, ``12.3k``, ``1.25M``."""
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else f"{n:.0f}"
