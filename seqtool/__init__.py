@@ -58,7 +58,7 @@ _EXPORTS: dict[str, str] = {
     "evaluate_analogies": "seqtool.metrics.wordvec",
     "evaluate_pairs": "seqtool.metrics.wordvec",
     # trained models: language models and translation (one runner for both)
-    "TrainOptions": "seqtool.train.runner",
+    "TrainOptions": "seqtool.train.options",
     "run_training": "seqtool.train.runner",
     "LMConfig": "seqtool.tasks.lm",
     "LanguageModel": "seqtool.tasks.lm",
@@ -153,7 +153,8 @@ if TYPE_CHECKING:
     from seqtool.text.normalize import Normalizer
     from seqtool.text.preprocess import preprocessor
     from seqtool.text.vocab import Coverage, Vocab
-    from seqtool.train.runner import TrainOptions, run_training
+    from seqtool.train.options import TrainOptions
+    from seqtool.train.runner import run_training
     from seqtool.train.word2vec import Word2VecConfig, Word2VecResult, train_word2vec
     from seqtool.wordvectors import WordVectors
 

@@ -32,7 +32,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "seqtool"
 
-RANK = {
+RANK: dict[str, float] = {
     "errors": 0,
     "limits": 1,
     "io": 2,
