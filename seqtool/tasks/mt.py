@@ -511,7 +511,7 @@ class MTTask:
             )
             + (
                 f", dropped {st['dropped_empty']:,} with an empty side and "
-                f"{st['dropped_long']:,} longer than max_len {self.config.max_len}"
+                f"{st['dropped_long']:,} longer than {self.config.max_len} tokens"
             )
         )
         what = f"{spec.name} ({compact(count_parameters(model))} parameters), {vocab}; {pairs}"
