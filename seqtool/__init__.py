@@ -66,6 +66,28 @@ _EXPORTS: dict[str, str] = {
     "MTConfig": "seqtool.tasks.mt",
     "Translator": "seqtool.tasks.mt",
     "train_mt": "seqtool.tasks.mt",
+    # n-gram language models
+    "NGramLM": "seqtool.stats.ngram_lm",
+    "estimate_lm": "seqtool.stats.kneser_ney",
+    # summaries and keywords
+    "split_sentences": "seqtool.text.sentences",
+    "SummaryConfig": "seqtool.rank.summarize",
+    "summarize": "seqtool.rank.summarize",
+    "KeywordConfig": "seqtool.rank.keywords",
+    "keywords": "seqtool.rank.keywords",
+    "rouge_scores": "seqtool.metrics.rouge",
+    # classification
+    "read_labelled": "seqtool.text.labels",
+    "classification_scores": "seqtool.metrics.classification",
+    "ClassifyConfig": "seqtool.tasks.classify",
+    "Classifier": "seqtool.tasks.classify",
+    "train_classify": "seqtool.tasks.classify",
+    # forecasting
+    "read_series": "seqtool.forecast.data",
+    "forecast_baseline": "seqtool.forecast.baselines",
+    "ForecastConfig": "seqtool.tasks.forecast",
+    "ForecastModel": "seqtool.tasks.forecast",
+    "train_forecaster": "seqtool.tasks.forecast",
     # metrics
     "Score": "seqtool.metrics.bleu",
     "bleu": "seqtool.metrics.bleu",
@@ -113,6 +135,24 @@ __all__ = [
     "train_mt",
     "evaluate_analogies",
     "evaluate_pairs",
+    "NGramLM",
+    "estimate_lm",
+    "split_sentences",
+    "SummaryConfig",
+    "summarize",
+    "KeywordConfig",
+    "keywords",
+    "rouge_scores",
+    "read_labelled",
+    "classification_scores",
+    "ClassifyConfig",
+    "Classifier",
+    "train_classify",
+    "read_series",
+    "forecast_baseline",
+    "ForecastConfig",
+    "ForecastModel",
+    "train_forecaster",
     "Score",
     "bleu",
     "chrf",
@@ -129,8 +169,14 @@ if TYPE_CHECKING:
         SeqtoolError,
         UsageError,
     )
+    from seqtool.forecast.baselines import forecast_baseline
+    from seqtool.forecast.data import read_series
     from seqtool.metrics.bleu import Score, bleu, chrf, d2l_bleu, ter
+    from seqtool.metrics.classification import classification_scores
+    from seqtool.metrics.rouge import rouge_scores
     from seqtool.metrics.wordvec import evaluate_analogies, evaluate_pairs
+    from seqtool.rank.keywords import KeywordConfig, keywords
+    from seqtool.rank.summarize import SummaryConfig, summarize
     from seqtool.stats.counting import (
         NgramConfig,
         ZipfAnalysis,
@@ -139,6 +185,8 @@ if TYPE_CHECKING:
         count_ngrams,
         merge_saved,
     )
+    from seqtool.stats.kneser_ney import estimate_lm
+    from seqtool.stats.ngram_lm import NGramLM
     from seqtool.stats.ngrams import NgramCounts
     from seqtool.stats.zipf import (
         PowerLawFit,
@@ -148,10 +196,14 @@ if TYPE_CHECKING:
         fit_zipf,
         zipf_report,
     )
+    from seqtool.tasks.classify import Classifier, ClassifyConfig, train_classify
+    from seqtool.tasks.forecast import ForecastConfig, ForecastModel, train_forecaster
     from seqtool.tasks.lm import LanguageModel, LMConfig, train_lm
     from seqtool.tasks.mt import MTConfig, Translator, train_mt
+    from seqtool.text.labels import read_labelled
     from seqtool.text.normalize import Normalizer
     from seqtool.text.preprocess import preprocessor
+    from seqtool.text.sentences import split_sentences
     from seqtool.text.vocab import Coverage, Vocab
     from seqtool.train.options import TrainOptions
     from seqtool.train.runner import run_training

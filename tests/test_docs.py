@@ -44,3 +44,28 @@ def test_every_command_help_has_an_example(cli) -> None:
         r = cli(*path.split(), "--help")
         assert r.exit_code == 0, path
         assert "Example:" in r.stdout, f"`seqtool {path} --help` has no example"
+
+
+def test_the_readme_python_api_example_runs(tmp_path: Path) -> None:
+    """The README's "Python API" example runs as printed (in a fresh interpreter, in a
+    scratch folder), without the command line's typer or rich."""
+    import subprocess
+    import sys
+
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Python API") :]
+    code = section[section.index("```python\n") + len("```python\n") :]
+    code = code[: code.index("```")]
+    check = (
+        "\nimport sys\nassert not {'typer', 'rich'} & set(sys.modules), 'the API loaded the CLI'\n"
+    )
+    env = {"PYTHONPATH": str(README.parent), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", code + check],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]

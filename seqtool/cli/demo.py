@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from seqtool.cli import embed, lm, render, translate
+from seqtool.cli import classify, embed, lm, render, summarize, translate
 from seqtool.cli.datacmd import data_roots
 from seqtool.cli.root import app
 from seqtool.datasets import load_registry, locate, sample_path, why_missing
@@ -102,6 +102,8 @@ STEPS: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("n-grams and Zipf's law", step_ngrams_zipf),
     ("a character language model", lm.demo_step),
     ("word2vec skip-gram vectors", embed.demo_step),
+    ("an extractive summary and keywords", summarize.demo_step),
+    ("a sentiment classifier", classify.demo_step),
     ("translation and BLEU", translate.demo_step),
 ]
 
