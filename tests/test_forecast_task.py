@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -200,13 +201,26 @@ def test_cli_train_predict_eval(tmp_path: Path, cli) -> None:
     r = cli("forecast", "predict", model, history, "--format", "jsonl")
     objs = [json.loads(line) for line in r.stdout.splitlines()]
     assert [o["id"] for o in objs] == ["s0", "s1", "s2", "s3"] and len(objs[0]["forecast"]) == 6
-    r = cli("forecast", "eval", model, history, "--actuals", future, "--format", "tsv",
-            "--plot", tmp_path / "fc.png")  # fmt: skip
+    # the plot needs the optional matplotlib (the `plot` extra): without it, a one-line error
+    has_mpl = importlib.util.find_spec("matplotlib") is not None
+    plot = ["--plot", tmp_path / "fc.png"] if has_mpl else []
+    r = cli("forecast", "eval", model, history, "--actuals", future, "--format", "tsv", *plot)
     assert r.exit_code == 0, r.stderr
     table = [line.split("\t") for line in r.stdout.splitlines()]
     assert [row[0] for row in table] == ["1", "2", "3", "4", "5", "6", "all"]
     assert all(math.isfinite(float(x)) for row in table for x in row[1:])
-    assert "OWA" in r.stderr and (tmp_path / "fc.png").read_bytes()[:4] == b"\x89PNG"
+    assert "OWA" in r.stderr
+    if has_mpl:
+        assert (tmp_path / "fc.png").read_bytes()[:4] == b"\x89PNG"
+    else:
+        r = cli(
+            "forecast", "eval", model, history, "--actuals", future, "--plot", tmp_path / "x.png"
+        )
+        assert (
+            r.exit_code == 1
+            and "needs matplotlib" in r.stderr
+            and not (tmp_path / "x.png").exists()
+        )
 
 
 def test_cli_baseline_from_stdin_and_naive2_scores_one(tmp_path: Path, cli) -> None:
