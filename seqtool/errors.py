@@ -7,6 +7,8 @@ them into exit codes.  Every message is one line that a user can act on.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 
 class SeqtoolError(Exception):
     """A mistake or problem the user can fix; never shown with a traceback."""
@@ -55,3 +57,31 @@ class Terminate(KeyboardInterrupt):
 
     A KeyboardInterrupt (not an Exception) so that no ``except Exception`` swallows it.
     """
+
+
+# Checks every config's ``check()`` makes, worded once.  ``name`` is the parameter as
+# the user passed it; :func:`param` writes it the way the command line rewrites into
+# a flag (snake_case bare, a single word in backticks).
+def param(name: str) -> str:
+    """A parameter as errors name it: snake_case bare, a single word in backticks."""
+    return name if "_" in name else f"`{name}`"
+
+
+def check_choice(name: str, value: object, choices: Collection[object]) -> None:
+    """Refuse ``value`` unless it is one of ``choices``."""
+    if value not in choices:
+        raise UsageError(
+            f"unknown {param(name)} {value!r}; choose {', '.join(str(c) for c in choices)}"
+        )
+
+
+def check_at_least(name: str, value: float | None, minimum: float = 1) -> None:
+    """Refuse a set ``value`` below ``minimum`` (``None`` means "not set")."""
+    if value is not None and value < minimum:
+        raise UsageError(f"{param(name)} must be at least {minimum}, not {value}")
+
+
+def check_fraction(name: str, value: float | None) -> None:
+    """Refuse a set ``value`` outside ``[0, 1)``."""
+    if value is not None and not 0 <= value < 1:
+        raise UsageError(f"{param(name)} must be in [0, 1), not {value}")

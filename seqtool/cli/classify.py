@@ -25,6 +25,7 @@ from seqtool.cli.train_options import (
     defaults_epilog,
     quiet_cpu_threads,
     train_options,
+    valid_fields,
 )
 from seqtool.errors import UsageError
 from seqtool.io import STDIN, check_output_path, display_name, read_lines
@@ -166,10 +167,9 @@ def _widths(text: str | None) -> list[int] | None:
         ) from None
 
 
-def _valid_part(r: dict[str, Any]) -> str:
-    if "valid_acc" not in r:
-        return ""
-    return f"valid acc {r['valid_acc']:.4f} macro-F1 {r['valid_f1']:.4f} loss {r['valid_loss']:.4f}"
+_valid_part = valid_fields(
+    ("valid_acc", "acc", ".4f"), ("valid_f1", "macro-F1", ".4f"), ("valid_loss", "loss", ".4f")
+)
 
 
 def _load(path: Path, device: str) -> Classifier:

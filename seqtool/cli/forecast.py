@@ -16,7 +16,7 @@ import typer
 from seqtool.cli import render
 from seqtool.cli.options import Format, Quiet
 from seqtool.cli.root import app
-from seqtool.cli.train_options import TrainFlags, TrainProgress, train_options
+from seqtool.cli.train_options import TrainFlags, TrainProgress, train_options, valid_fields
 from seqtool.errors import UsageError
 from seqtool.io import atomic_write, check_output_path
 
@@ -180,10 +180,9 @@ def _argv() -> list[str]:
     return ["seqtool", *sys.argv[1:]]
 
 
-def _valid_part(r: dict[str, Any]) -> str:
-    if "valid_owa" not in r:
-        return ""
-    return f"valid sMAPE {r['valid_smape']:.3f} MASE {r['valid_mase']:.3f} OWA {r['valid_owa']:.4f}"
+_valid_part = valid_fields(
+    ("valid_smape", "sMAPE", ".3f"), ("valid_mase", "MASE", ".3f"), ("valid_owa", "OWA", ".4f")
+)
 
 
 @forecast_app.command("predict")

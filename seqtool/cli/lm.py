@@ -23,6 +23,7 @@ from seqtool.cli.train_options import (
     defaults_epilog,
     quiet_cpu_threads,
     train_options,
+    valid_fields,
 )
 from seqtool.errors import UsageError
 from seqtool.io import display_name, read_lines
@@ -121,10 +122,7 @@ def _argv() -> list[str]:
     return ["seqtool", *sys.argv[1:]]
 
 
-def _valid_part(r: dict[str, Any]) -> str:
-    if "valid_ppl" not in r:
-        return ""
-    return f"valid ppl {r['valid_ppl']:.3f} bpc {r['valid_bpc']:.3f}"
+_valid_part = valid_fields(("valid_ppl", "ppl", ".3f"), ("valid_bpc", "bpc", ".3f"))
 
 
 @app.command()

@@ -247,6 +247,18 @@ def valid_summary(record: dict[str, Any]) -> str:
     )
 
 
+def valid_fields(*fields: tuple[str, str, str]) -> Callable[[dict[str, Any]], str]:
+    """The validation part of an evaluation line from ``(record key, label, format)``
+    triples: ``valid_fields(("valid_ppl", "ppl", ".3f"))`` renders ``valid ppl 4.213``,
+    and nothing for a record without those figures (no validation split)."""
+
+    def render(record: dict[str, Any]) -> str:
+        shown = [f"{label} {record[key]:{fmt}}" for key, label, fmt in fields if key in record]
+        return "valid " + " ".join(shown) if shown else ""
+
+    return render
+
+
 class TrainProgress:
     """A :class:`seqtool.train.task.Reporter` for the terminal: a progress bar with
     the step's loss, throughput and learning rate, one line per evaluation

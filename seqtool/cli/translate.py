@@ -25,6 +25,7 @@ from seqtool.cli.train_options import (
     defaults_epilog,
     quiet_cpu_threads,
     train_options,
+    valid_fields,
 )
 from seqtool.errors import InputError, ResourceError, UsageError
 from seqtool.io import atomic_write, check_encoding, check_output_path, display_name, read_lines
@@ -283,13 +284,12 @@ def train_mt(
         train_model(config, train.options(), output, progress, meta={"argv": argv})
 
 
-def _valid_part(r: dict[str, Any]) -> str:
-    if "valid_loss" not in r:
-        return ""
-    return (
-        f"valid loss {r['valid_loss']:.4f} ppl {r['valid_ppl']:.3f} "
-        f"BLEU {r['valid_bleu']:.2f} chrF {r['valid_chrf']:.2f}"
-    )
+_valid_part = valid_fields(
+    ("valid_loss", "loss", ".4f"),
+    ("valid_ppl", "ppl", ".3f"),
+    ("valid_bleu", "BLEU", ".2f"),
+    ("valid_chrf", "chrF", ".2f"),
+)
 
 
 # ---------------------------------------------------------------------- translate

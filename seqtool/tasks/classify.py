@@ -36,7 +36,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtool.errors import CheckpointError, InputError, UsageError
+from seqtool.errors import (
+    CheckpointError,
+    InputError,
+    UsageError,
+    check_at_least,
+    check_choice,
+    check_fraction,
+    param,
+)
 from seqtool.io import check_encoding
 from seqtool.metrics.classification import ClassificationScores, classification_scores
 from seqtool.models.classifier import (
@@ -123,18 +131,11 @@ class ClassifyConfig:
         """Refuse impossible settings, naming the parameter."""
         if not self.files:
             raise UsageError("`files`: give at least one training file")
-        if self.model not in CLASSIFIERS:
-            raise UsageError(f"unknown `model` {self.model!r}; choose {', '.join(CLASSIFIERS)}")
-        if self.input_format not in FORMATS:
-            raise UsageError(
-                f"unknown input_format {self.input_format!r}; choose {', '.join(FORMATS)}"
-            )
-        if self.batch_size is not None and self.batch_size < 1:
-            raise UsageError(f"batch_size must be at least 1, not {self.batch_size}")
-        if self.min_freq < 1:
-            raise UsageError(f"min_freq must be at least 1, not {self.min_freq}")
-        if self.valid_fraction is not None and not 0 <= self.valid_fraction < 1:
-            raise UsageError(f"valid_fraction must be in [0, 1), not {self.valid_fraction}")
+        check_choice("model", self.model, CLASSIFIERS)
+        check_choice("input_format", self.input_format, FORMATS)
+        check_at_least("batch_size", self.batch_size)
+        check_at_least("min_freq", self.min_freq)
+        check_fraction("valid_fraction", self.valid_fraction)
         if self.freeze_vectors and self.vectors is None:
             raise UsageError("freeze_vectors needs `vectors`")
         foreign = [
@@ -142,7 +143,7 @@ class ClassifyConfig:
         ]
         if foreign:
             raise UsageError(
-                f"{', '.join(_param(k) for k in foreign)}: not a setting of the {self.model} model"
+                f"{', '.join(param(k) for k in foreign)}: not a setting of the {self.model} model"
             )
         Normalizer.make(self.normalize, self.lower)
         check_encoding(self.encoding, self.errors)
@@ -158,10 +159,6 @@ class ClassifyConfig:
         return read_labelled(
             files, self.input_format, self.text_col, self.label_col, self.encoding, self.errors
         )
-
-
-def _param(name: str) -> str:
-    return name if "_" in name else f"`{name}`"
 
 
 # ---------------------------------------------------------------------- data

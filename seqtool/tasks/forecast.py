@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from seqtool.errors import CheckpointError, InputError, UsageError
+from seqtool.errors import CheckpointError, InputError, UsageError, check_choice
 from seqtool.forecast.baselines import BASELINES, forecast_baseline
 from seqtool.forecast.data import LAYOUTS, SeriesSet, check_fill, read_series
 from seqtool.forecast.metrics import Scores, evaluate
@@ -98,8 +98,7 @@ class ForecastConfig:
             raise UsageError(f"`horizon` must be >= 1, not {self.horizon}")
         if self.season < 1:
             raise UsageError(f"`season` must be >= 1, not {self.season}")
-        if self.model not in MODELS:
-            raise UsageError(f"unknown `model` {self.model!r}; choose {', '.join(MODELS)}")
+        check_choice("model", self.model, MODELS)
         if self.strategy not in STRATEGIES:
             raise UsageError(f"unknown `strategy` {self.strategy!r}; choose direct or recursive")
         if self.layout not in LAYOUTS:

@@ -30,7 +30,14 @@ from torch import Tensor, nn
 from seqtool import __version__
 from seqtool.decode.sampling import SamplingConfig
 from seqtool.decode.sampling import generate as sample
-from seqtool.errors import CheckpointError, InputError, UsageError
+from seqtool.errors import (
+    CheckpointError,
+    InputError,
+    UsageError,
+    check_at_least,
+    check_choice,
+    check_fraction,
+)
 from seqtool.io import check_encoding, display_name, read_lines
 from seqtool.metrics.perplexity import Perplexity, line_scores, stream_perplexity
 from seqtool.models import build_model, model_settings
@@ -104,14 +111,10 @@ class LMConfig:
         """Refuse impossible settings, naming the parameter."""
         if not self.files:
             raise UsageError("`files`: give at least one training file")
-        if self.model not in MODEL_NAMES:
-            raise UsageError(f"unknown `model` {self.model!r}; choose {', '.join(MODEL_NAMES)}")
-        for name in ("seq_len", "batch_size"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UsageError(f"{name} must be at least 1, not {value}")
-        if self.valid_fraction is not None and not 0 <= self.valid_fraction < 1:
-            raise UsageError(f"valid_fraction must be in [0, 1), not {self.valid_fraction}")
+        check_choice("model", self.model, MODEL_NAMES)
+        check_at_least("seq_len", self.seq_len)
+        check_at_least("batch_size", self.batch_size)
+        check_fraction("valid_fraction", self.valid_fraction)
         check_encoding(self.encoding, self.errors)
 
     def model_settings(self) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from seqtool.decode.translate import (
     plot_attention,
     translate_lines,
 )
-from seqtool.errors import CheckpointError, InputError, UsageError
+from seqtool.errors import CheckpointError, InputError, UsageError, check_choice
 from seqtool.metrics.bleu import Score, corpus_scores
 from seqtool.models import build_model, model_settings
 from seqtool.models.protocols import as_seq2seq
@@ -329,8 +329,7 @@ class MTConfig:
         """Refuse impossible settings, naming the parameter."""
         from seqtool.io import check_encoding
 
-        if self.model not in MODEL_NAMES:
-            raise UsageError(f"unknown `model` {self.model!r}; choose {', '.join(MODEL_NAMES)}")
+        check_choice("model", self.model, MODEL_NAMES)
         if (self.valid_src is None) != (self.valid_tgt is None):
             raise UsageError("give both valid_src and valid_tgt, or neither")
         if self.tokenizer not in TOKENIZERS:

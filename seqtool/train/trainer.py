@@ -60,7 +60,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from seqtool.errors import SeqtoolError, UsageError
+from seqtool.errors import SeqtoolError, UsageError, param
 from seqtool.train import distributed as dist_util
 from seqtool.train.checkpoint import save_checkpoint
 from seqtool.train.device import (
@@ -88,10 +88,7 @@ class BatchSource(Protocol):
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, int]]
 
 
-def named(name: str) -> str:
-    """A parameter as errors name it: snake_case bare, a single word in backticks
-    (the command line rewrites both into flags)."""
-    return name if "_" in name else f"`{name}`"
+named = param  # a parameter as errors name it (seqtool.errors.param)
 
 
 @dataclass
