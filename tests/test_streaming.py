@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,3 +178,42 @@ def test_read_line_batches_on_a_file_fills_every_batch(tmp_path: Path) -> None:
     p.write_text("".join(f"{i}\n" for i in range(7)), encoding="utf-8")
     assert [len(b) for b in read_line_batches(p, 3)] == [3, 3, 1]
     assert [x for b in read_line_batches(p, 3) for x in b] == [str(i) for i in range(7)]
+
+
+def test_translate_counts_lines_in_words(cli, models: dict[str, Path]) -> None:
+    one = cli("translate", models["mt"], "--beam", 1, input="a b\n")
+    assert one.exit_code == 0, one.stderr
+    assert "translated 1 line in " in one.stderr
+    assert "translated 2 lines in " in cli("translate", models["mt"], input="a\nb\n").stderr
+
+
+def test_translate_shows_progress_over_a_file_on_a_terminal(
+    cli, models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seqtool.cli import render
+
+    src = tmp_path / "src.txt"
+    src.write_text("a b c\nd e\n\nf a b c d\n" * 75, encoding="utf-8")  # 300 lines
+    seen: list[tuple[float | None, float | None]] = []
+    update = render.Progress.update
+
+    def spy(self: render.Progress, done: float | None = None, **kw: Any) -> None:
+        seen.append((done, self.total))
+        update(self, done, **kw)
+
+    monkeypatch.setattr(render.Progress, "update", spy)
+    monkeypatch.setattr(render, "stderr_is_tty", lambda: True)
+    monkeypatch.setattr(render, "stdout_is_tty", lambda: False)
+    run = cli("translate", models["mt"], src, "--beam", 1, "--batch-size", 50)
+    assert run.exit_code == 0, run.stderr
+    assert len(run.stdout.splitlines()) == 300  # the bar is on stderr only
+    assert "translate" in run.stderr and "100.0%" in run.stderr
+    done = [d for d, _ in seen]
+    assert {t for _, t in seen} == {300} and done == sorted(done) and done[-1] == 300
+    assert len(done) >= 5  # after each batch of 50 sources, not once at the end
+    seen.clear()
+    assert cli("translate", models["mt"], src, "--quiet").exit_code == 0
+    assert cli("translate", models["mt"], input="a b\n").exit_code == 0  # stdin: no total
+    monkeypatch.setattr(render, "stdout_is_tty", lambda: True)
+    assert cli("translate", models["mt"], src).exit_code == 0  # translations on the terminal
+    assert seen == []
