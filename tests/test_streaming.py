@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import queue
-import random
 import subprocess
 import sys
 import threading
@@ -20,15 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tiny_models import train_tiny_models
 
 from seqtool.io import read_line_batches
-from seqtool.tasks.classify import ClassifyConfig, train_classify
-from seqtool.tasks.lm import LanguageModel, LMConfig, train_lm
-from seqtool.tasks.mt import MTConfig, Translator, train_mt
-from seqtool.train.runner import TrainOptions
+from seqtool.tasks.lm import LanguageModel
+from seqtool.tasks.mt import Translator
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTS = dict(device="cpu", threads=1, seed=0)
 # The first answer includes the start-up (python, torch, the checkpoint) on a
 # loaded 2-core machine; a command that does not stream never answers at all.
 ANSWER_TIMEOUT = 90.0
@@ -36,29 +33,7 @@ ANSWER_TIMEOUT = 90.0
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny translation model, language model and classifier (a few steps each:
-    these tests are about when answers come, not how good they are)."""
-    d = tmp_path_factory.mktemp("models")
-    r = random.Random(0)
-    pairs = []
-    for _ in range(200):
-        w = [r.choice("abcdef") for _ in range(r.randint(2, 5))]
-        pairs.append(" ".join(w) + "\t" + " ".join(reversed(w)))
-    (d / "rev.tsv").write_text("\n".join(pairs) + "\n", encoding="utf-8")
-    mt_cfg = MTConfig(pairs=str(d / "rev.tsv"), model="gru-attn", embed=16, hidden=16,
-                      layers=1, tokenizer="word", valid_size=20)  # fmt: skip
-    train_mt(mt_cfg, TrainOptions(max_steps=2, **OPTS), d / "mt.pt")
-    (d / "lm.txt").write_text("ROMEO:\nabcdefgh ijklmnop\n" * 100, encoding="utf-8")
-    lm_cfg = LMConfig(files=[str(d / "lm.txt")], model="gru", embed=16, hidden=16, layers=1)
-    train_lm(lm_cfg, TrainOptions(max_steps=2, **OPTS), d / "lm.pt")
-    labelled = [("good great fine", "pos"), ("bad awful poor", "neg")] * 50
-    (d / "lab.tsv").write_text("".join(f"{t}\t{y}\n" for t, y in labelled), encoding="utf-8")
-    train_classify(
-        ClassifyConfig(files=[str(d / "lab.tsv")], model="bow"),
-        TrainOptions(max_steps=2, **OPTS),
-        d / "clf.pt",
-    )
-    return {"mt": d / "mt.pt", "lm": d / "lm.pt", "clf": d / "clf.pt"}
+    return train_tiny_models(tmp_path_factory.mktemp("models"))
 
 
 class CoProcess:
