@@ -83,12 +83,17 @@ def translate_lines(
 ) -> Iterator[list[Translation]]:
     """The n-best translations of every line, yielded in input order, block by block
     (``block_lines`` lines read at a time; :func:`translate_blocks`)."""
-    it = iter(lines)
-    blocks = iter(lambda: list(islice(it, block_lines)), [])
     for block in translate_blocks(
-        model, src_vocab, tgt_vocab, blocks, search, batch_size, device, max_src_len, stats
-    ):
+        model, src_vocab, tgt_vocab, line_blocks(lines, block_lines), search, batch_size,
+        device, max_src_len, stats,
+    ):  # fmt: skip
         yield from block
+
+
+def line_blocks(lines: Iterable[str], block_lines: int = BLOCK_LINES) -> Iterator[list[str]]:
+    """``lines`` in lists of ``block_lines`` (the last one shorter), read as needed."""
+    it = iter(lines)
+    return iter(lambda: list(islice(it, block_lines)), [])
 
 
 def translate_blocks(

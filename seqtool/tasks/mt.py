@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,9 +36,9 @@ from seqtool.decode.translate import (
     MAX_SOURCE_TOKENS,
     TranslateStats,
     Translation,
+    line_blocks,
     plot_attention,
     translate_blocks,
-    translate_lines,
 )
 from seqtool.errors import CheckpointError, InputError, UsageError, check_choice
 from seqtool.metrics.bleu import Score, corpus_scores
@@ -589,18 +590,13 @@ class Translator:
         stats: TranslateStats | None = None,
     ) -> Iterator[list[Translation]]:
         """The ``nbest`` best translations of each line, yielded in input order as
-        they are done (``stats`` counts lines and cut sources)."""
-        search = self._search(beam, lenpen, nbest, max_len_a, max_len_b, batch_size)
-        return translate_lines(
-            self.model,
-            self.src_vocab,
-            self.tgt_vocab,
-            lines,
-            search,
-            batch_size,
-            max_src_len=max_src_len,
-            stats=stats,
-        )
+        they are done, read in blocks of :data:`~seqtool.decode.translate.BLOCK_LINES`
+        (``stats`` counts lines and cut sources)."""
+        blocks = self.translate_blocks(
+            line_blocks(lines), beam, lenpen, nbest, max_len_a, max_len_b, batch_size,
+            max_src_len, stats,
+        )  # fmt: skip
+        return itertools.chain.from_iterable(blocks)
 
     def translate_blocks(
         self,
