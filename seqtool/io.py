@@ -17,6 +17,7 @@ import contextlib
 import errno
 import gzip
 import io
+import itertools
 import lzma
 import os
 import re
@@ -99,6 +100,7 @@ def iter_chunks(
     errors: str = "strict",
     chunk_bytes: int = CHUNK_BYTES,
     max_line_bytes: int | None = None,
+    eager: bool = False,
 ) -> Iterator[str]:
     """Decoded text of the inputs in large pieces, each ending at a line break.
 
@@ -107,14 +109,16 @@ def iter_chunks(
     the fast path for whole-corpus work (counting); :func:`read_lines` builds on it.
     A line longer than ``max_line_bytes`` (default: :func:`seqtool.limits.max_line_bytes`)
     is refused with its line number; reading is linear in the input's size, however
-    long its lines.
+    long its lines.  ``eager``: a piece holds what one read returned (what a pipe
+    had), so it is handed on as soon as a line is complete, without waiting for
+    ``chunk_bytes`` to arrive (for interactive input: :func:`read_line_batches`).
     """
     check_encoding(encoding, errors)
     cap = limits.max_line_bytes() if max_line_bytes is None else max_line_bytes
     if cap < 1:
         raise UsageError(f"max_line_bytes must be at least 1, not {cap}")
     for path in paths:
-        yield from _chunks_of(path, encoding, errors, chunk_bytes, cap)
+        yield from _chunks_of(path, encoding, errors, chunk_bytes, cap, eager)
 
 
 def _too_long(name: str, line: int, cap: int) -> InputError:
@@ -126,7 +130,12 @@ def _too_long(name: str, line: int, cap: int) -> InputError:
 
 
 def _chunks_of(
-    path: str | os.PathLike[str], encoding: str, errors: str, chunk_bytes: int, cap: int
+    path: str | os.PathLike[str],
+    encoding: str,
+    errors: str,
+    chunk_bytes: int,
+    cap: int,
+    eager: bool = False,
 ) -> Iterator[str]:
     name = display_name(path)
     decoder = codecs.getincrementaldecoder(encoding)(errors)
@@ -139,10 +148,12 @@ def _chunks_of(
     open_bytes = 0  # raw bytes of the unfinished line
     first = True
     stream = open_binary(path)
+    # read1: at most one read of the file underneath, so it returns what has arrived
+    read = getattr(stream, "read1", stream.read) if eager else stream.read
     try:
         while True:
             try:
-                block = stream.read(block_size)
+                block = read(block_size)
             except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
                 raise InputError(f"{name}: cannot read compressed data: {e}") from None
             final = not block
@@ -209,10 +220,56 @@ def read_lines(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     for chunk in iter_chunks(paths, encoding, errors, max_line_bytes=max_line_bytes):
-        lines = chunk.split("\n")
-        lines.pop()  # every chunk ends with "\n": the last piece is empty
-        for line in lines:
-            yield line[:-1] if line.endswith("\r") else line
+        yield from _lines_of(chunk)
+
+
+def _lines_of(chunk: str) -> list[str]:
+    """The lines of a piece from :func:`iter_chunks`, without their ``\\n`` or ``\\r\\n``."""
+    lines = chunk.split("\n")
+    lines.pop()  # every chunk ends with "\n": the last piece is empty
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def stdin_is_live() -> bool:
+    """Whether standard input is a pipe, terminal or socket: lines arrive over time
+    (a co-process, ``tail -f``), so answers must not wait for more of them.  A file
+    redirected to stdin, or stdin that is no descriptor at all, is not live."""
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:
+        return False
+    try:
+        mode = os.fstat(stdin.fileno()).st_mode
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return not stat.S_ISREG(mode)
+
+
+def read_line_batches(
+    path: str | os.PathLike[str],
+    batch_lines: int,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    max_line_bytes: int | None = None,
+) -> Iterator[list[str]]:
+    """The lines of one input (as :func:`read_lines`) in lists of at most ``batch_lines``.
+
+    From a file every list is full but the last.  From live stdin (a pipe or
+    terminal: :func:`stdin_is_live`) a list holds the lines that have arrived,
+    and it is handed on as soon as one line is complete: a reader answering each
+    list never waits for more input before answering the lines it has, and yet
+    gets large lists when lines come faster than it answers them.
+    """
+    if batch_lines < 1:
+        raise UsageError(f"batch_lines must be at least 1, not {batch_lines}")
+    if not (str(path) == STDIN and stdin_is_live()):
+        it = read_lines([path], encoding, errors, max_line_bytes)
+        while batch := list(itertools.islice(it, batch_lines)):
+            yield batch
+        return
+    for chunk in iter_chunks([path], encoding, errors, max_line_bytes=max_line_bytes, eager=True):
+        lines = _lines_of(chunk)
+        for start in range(0, len(lines), batch_lines):
+            yield lines[start : start + batch_lines]
 
 
 def read_text(path: str | os.PathLike[str], encoding: str = "utf-8", errors: str = "strict") -> str:

@@ -33,6 +33,7 @@ MODULE_ORDER = (
     "classify",
     "forecast",
     "summarize",
+    "average",
     "demo",
 )
 COMMAND_MODULES = {
@@ -54,6 +55,7 @@ COMMAND_MODULES = {
     "summarize": "summarize",
     "keywords": "summarize",
     "rouge": "summarize",
+    "average": "average",
 }
 # modules that add subcommands to a group another module owns (they import it):
 # `ngrams lm` and `ngrams score` live in ngram_lm.py, on ngrams.py's group

@@ -28,7 +28,7 @@ from seqtool.cli.train_options import (
     valid_fields,
 )
 from seqtool.errors import UsageError
-from seqtool.io import STDIN, check_output_path, display_name, read_lines
+from seqtool.io import STDIN, check_output_path, display_name, read_line_batches
 from seqtool.train.defaults import CLASSIFY_MODEL, CLASSIFY_TRAIN
 
 if TYPE_CHECKING:
@@ -180,18 +180,10 @@ def _load(path: Path, device: str) -> Classifier:
 
 
 def _chunks(files: list[str], encoding: str, errors: str) -> Iterator[list[str]]:
-    """Lines in batches; from stdin one at a time, so that a co-process gets each
-    answer as soon as it has written its line."""
+    """Lines in batches of 512; from a pipe or terminal, the lines that have arrived,
+    so that a co-process gets each answer as soon as it has written its line."""
     for path in files:
-        size = 1 if path == STDIN else 512
-        chunk: list[str] = []
-        for line in read_lines([path], encoding, errors):
-            chunk.append(line)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+        yield from read_line_batches(path, 512, encoding, errors)
 
 
 @classify_app.command("predict")

@@ -9,6 +9,7 @@ imported when a command runs, so that ``seqtool --help`` does not pay for torch.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +27,7 @@ from seqtool.cli.train_options import (
     valid_fields,
 )
 from seqtool.errors import UsageError
-from seqtool.io import display_name, read_lines
+from seqtool.io import display_name, read_line_batches, read_lines
 from seqtool.train.defaults import LM_DATA, LM_MODEL, LM_TRAIN
 from seqtool.train.options import compact
 
@@ -125,6 +126,9 @@ def _argv() -> list[str]:
 _valid_part = valid_fields(("valid_ppl", "ppl", ".3f"), ("valid_bpc", "bpc", ".3f"))
 
 
+PROMPT_BLOCK = 256  # prompts of a file generated for together
+
+
 @app.command()
 def generate(
     checkpoint: Annotated[Path, typer.Argument(help="A language model (LM.pt).")],
@@ -141,16 +145,41 @@ def generate(
     ] = 0,
     top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass (1: all).")] = 1.0,
     greedy: Annotated[bool, typer.Option("--greedy", help="Always take the likeliest.")] = False,
-    num: Annotated[int, typer.Option("--num", "-n", help="Samples per prefix.")] = 1,
+    num: Annotated[
+        int,
+        typer.Option(
+            "--num",
+            "-n",
+            help="Samples per prefix (text: an empty line between samples, unless --one-line).",
+        ),
+    ] = 1,
     one_line: Annotated[
         bool,
-        typer.Option("--one-line", help="Stop each sample at its first line end (one line out)."),
+        typer.Option(
+            "--one-line",
+            help="One line of text per sample: it ends at the first line end after some "
+            "text; line ends before any text become one space after the prefix.",
+        ),
     ] = False,
     seed: Seed = 0,
     device: Device = "auto",
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text or jsonl.")] = "text",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text or jsonl (one {index, sample, prefix, text} object per sample).",
+        ),
+    ] = "text",
 ) -> None:
     """Generate text from a language model; prefixes on stdin give one sample each.
+
+    Text output: each sample as generated, the prefix included; several samples
+    (--num, or several prefixes) are separated by an empty line, unless --one-line
+    makes each sample one line.  For a sample that may hold empty lines itself,
+    --format jsonl is unambiguous.  Prefixes read from a pipe are answered as they
+    arrive (a co-process, `tail -f`); each prefix has its own random stream, so
+    --seed gives the same samples however the prefixes arrive.
 
     Example: seqtool generate lm.pt --prefix "the time traveller" --max-tokens 100
     """
@@ -163,25 +192,38 @@ def generate(
         raise UsageError(f"--format must be text or jsonl, not {fmt!r}")
     if num < 1:
         raise UsageError(f"--num must be at least 1, not {num}")
+    blocks: Iterable[list[str]]
     if prefix is not None:
-        prompts = [prefix]
+        blocks = [[prefix]]
     elif not sys.stdin.isatty():
-        prompts = list(read_lines("-"))
+        blocks = read_line_batches("-", PROMPT_BLOCK)
     else:
-        prompts = [""]
+        blocks = [[""]]
     lm = LanguageModel.load(checkpoint, device)
-    samples = lm.generate(
-        prompts, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-        greedy=greedy, num=num, one_line=one_line, seed=seed,
+    current: list[str] = []  # the block of prefixes being answered
+
+    def keep(blocks: Iterable[list[str]]) -> Iterator[list[str]]:
+        for block in blocks:
+            current[:] = block
+            yield block
+
+    results = lm.generate_stream(
+        keep(blocks), max_tokens=max_tokens, temperature=temperature, top_k=top_k,
+        top_p=top_p, greedy=greedy, num=num, one_line=one_line, seed=seed,
     )  # fmt: skip
-    for i, (prompt, texts) in enumerate(zip(prompts, samples)):
-        for n, text in enumerate(texts):
-            if fmt == "jsonl":
-                record = {"index": i, "sample": n, "prefix": prompt, "text": text}
-                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-            else:
-                sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    out = sys.stdout
+    index = 0
+    for samples in results:
+        for prompt, texts in zip(current, samples):
+            for n, text in enumerate(texts):
+                if fmt == "jsonl":
+                    record = {"index": index, "sample": n, "prefix": prompt, "text": text}
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                else:
+                    gap = "\n" if (index or n) and not one_line else ""
+                    out.write(gap + text + "\n")
+            index += 1
+        out.flush()
 
 
 @app.command("eval-lm")

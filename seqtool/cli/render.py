@@ -60,6 +60,11 @@ def warn(message: str) -> None:
     print(f"seqtool: warning: {message}", file=sys.stderr, flush=True)
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 line``, ``0 lines``, ``6,000 lines``: a number and its noun, agreeing."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +30,14 @@ from seqtool.cli.train_options import (
     valid_fields,
 )
 from seqtool.errors import InputError, ResourceError, UsageError
-from seqtool.io import atomic_write, check_encoding, check_output_path, display_name, read_lines
+from seqtool.io import (
+    atomic_write,
+    check_encoding,
+    check_output_path,
+    display_name,
+    read_line_batches,
+    read_lines,
+)
 from seqtool.train.defaults import MT_MODEL, MT_TRAIN
 from seqtool.train.options import compact
 
@@ -373,10 +382,16 @@ def translate(
 ) -> None:
     """Translate text: one output line per input line, in order, streamed.
 
+    Lines read from a pipe or terminal are translated as they arrive (those that
+    came together in one batch) and each answer is written at once, so seqtool
+    can run as a co-process or after `tail -f`; a file is read in blocks of
+    4,000 lines.  A file gets a progress bar on a terminal's stderr (not with
+    --quiet, nor when stdout is the terminal).
+
     Example: seqtool translate de-en.pt val.de --eval-bleu --ref val.en > hyp.en
     """
     quiet_cpu_threads()
-    from seqtool.decode.translate import TranslateStats
+    from seqtool.decode.translate import BLOCK_LINES, TranslateStats
     from seqtool.tasks.mt import Translator, score, scores_record
     from seqtool.train.device import set_threads
 
@@ -393,31 +408,37 @@ def translate(
     mt = Translator.load(checkpoint, device, precision, shortlist)
     first: list[str] = []  # the first non-empty line, for --show-attention
 
-    def remember(lines: Any) -> Any:
-        for line in lines:
-            if show_attention is not None and not first and line.strip():
-                first.append(line)
-            yield line
+    def remember(blocks: Iterator[list[str]]) -> Iterator[list[str]]:
+        for block in blocks:
+            if show_attention is not None and not first:
+                first.extend(next(([x] for x in block if x.strip()), []))
+            yield block
 
     hyps: list[str] = []
-    out = sys.stdout
+    out = sys.stdout  # taken before a progress bar reroutes sys.stdout
     t0 = time.perf_counter()
     n = 0
     stats = TranslateStats()
-    results = mt.translate_stream(
-        remember(read_lines(file, encoding, errors)), beam=beam, lenpen=lenpen, nbest=nbest,
-        max_len_a=max_len_a, max_len_b=max_len_b, batch_size=batch_size,
-        max_src_len=max_src_len, stats=stats,
-    )  # fmt: skip
-    for n, nbest_list in enumerate(results, 1):
-        _emit(out, fmt, n, nbest_list)
-        if eval_bleu:
-            hyps.append(nbest_list[0].text)
-    out.flush()
+    # From a file, blocks of BLOCK_LINES; from a pipe or terminal, the lines that have
+    # arrived, each block answered (and flushed) before more input is awaited.
+    blocks = read_line_batches(file, BLOCK_LINES, encoding, errors)
+    with _progress(file, encoding, errors) as bar:
+        results = mt.translate_blocks(
+            remember(blocks), beam=beam, lenpen=lenpen, nbest=nbest, max_len_a=max_len_a,
+            max_len_b=max_len_b, batch_size=batch_size, max_src_len=max_src_len, stats=stats,
+            on_progress=(lambda done: bar.update(done=done)) if bar else None,
+        )  # fmt: skip
+        for block in results:
+            for nbest_list in block:
+                n += 1
+                _emit(out, fmt, n, nbest_list)
+                if eval_bleu:
+                    hyps.append(nbest_list[0].text)
+            out.flush()
     elapsed = time.perf_counter() - t0
     render.info(
-        f"translated {n:,} lines in {elapsed:.2f} s ({n / max(elapsed, 1e-9):,.1f} lines/s, "
-        f"beam {beam}, {mt.name} on {mt.describe()})"
+        f"translated {render.count(n, 'line')} in {elapsed:.2f} s "
+        f"({n / max(elapsed, 1e-9):,.1f} lines/s, beam {beam}, {mt.name} on {mt.describe()})"
     )
     if stats.truncated:
         render.warn(
@@ -443,6 +464,19 @@ def translate(
             )  # fmt: skip
             with atomic_write(metrics_json) as f:
                 f.write(json.dumps(record, ensure_ascii=False, indent=1) + "\n")
+
+
+@contextmanager
+def _progress(file: str, encoding: str, errors: str) -> Iterator[Any]:
+    """A progress bar over a file's lines, on stderr when it is a terminal (else None):
+    not for stdin (its length is unknown, and its user may be typing), nor when the
+    translations themselves go to the terminal."""
+    if file == "-" or render.is_quiet() or not render.stderr_is_tty() or render.stdout_is_tty():
+        yield None
+        return
+    total = sum(1 for _ in read_lines(file, encoding, errors))
+    with render.Progress("translate", total=total, unit="lines") as bar:
+        yield bar
 
 
 def _emit(out: Any, fmt: str, n: int, nbest: list[Any]) -> None:

@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -39,6 +39,9 @@ class SamplingConfig:
     greedy: bool = False
     stop: Collection[int] = field(default_factory=tuple)  # ids that end a sample (not kept)
     banned: Collection[int] = field(default_factory=tuple)  # ids never produced
+    # ids that may open a sample before its text (line ends, spaces): while a sample
+    # holds only these, a stop id is kept and does not end it (--one-line after "A:")
+    lead: Collection[int] = field(default_factory=tuple)
 
     def check(self) -> None:
         if self.max_tokens < 0:
@@ -66,14 +69,31 @@ def filter_logits(logits: Tensor, temperature: float, top_k: int, top_p: float) 
     return logits
 
 
-def next_tokens(logits: Tensor, cfg: SamplingConfig, generator: torch.Generator | None) -> Tensor:
-    """One token id per row from the last-position logits ``(B, V)``."""
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+def next_tokens(logits: Tensor, cfg: SamplingConfig, generator: Generators) -> Tensor:
+    """One token id per row from the last-position logits ``(B, V)``.
+
+    ``generator``: one for all rows, or a list of G generators, one per group of
+    ``B // G`` consecutive rows, so that each group's draws do not depend on the
+    other rows of the batch (a prompt's samples are the same in any batch).
+    """
     logits = logits.float()
     if cfg.banned:
         logits[:, list(cfg.banned)] = float("-inf")
     if cfg.greedy:
         return logits.argmax(-1)
     probs = torch.softmax(filter_logits(logits, cfg.temperature, cfg.top_k, cfg.top_p), -1)
+    if generator is None or isinstance(generator, torch.Generator):
+        return _draw(probs, generator)
+    if not generator or probs.shape[0] % len(generator):
+        raise ValueError(f"{probs.shape[0]} rows cannot be split among {len(generator)} generators")
+    rows = probs.shape[0] // len(generator)
+    return torch.cat([_draw(probs[i * rows : (i + 1) * rows], g) for i, g in enumerate(generator)])
+
+
+def _draw(probs: Tensor, generator: torch.Generator | None) -> Tensor:
     if generator is not None and generator.device != probs.device:
         return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(probs.device)
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
@@ -84,9 +104,10 @@ def generate(
     model: LMModule,
     prompt: Tensor,
     cfg: SamplingConfig,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> list[list[int]]:
-    """Continue each row of ``prompt`` ``(B, T0)``, ``T0 >= 1``; returns the new ids per row."""
+    """Continue each row of ``prompt`` ``(B, T0)``, ``T0 >= 1``; returns the new ids per row
+    (``generator``: as :func:`next_tokens`)."""
     cfg.check()
     b = prompt.shape[0]
     context = model.context
@@ -95,15 +116,17 @@ def generate(
     logits, state = model(tokens[:, -context:] if context else tokens, state)
     out: list[list[int]] = [[] for _ in range(b)]
     done = torch.zeros(b, dtype=torch.bool)
+    started = [not cfg.lead] * b  # has the row produced a token outside cfg.lead?
     for _ in range(cfg.max_tokens):
         nxt = next_tokens(logits[:, -1], cfg, generator)  # (B,)
         for r, t in enumerate(nxt.tolist()):
             if done[r]:
                 continue
-            if t in cfg.stop:
+            if t in cfg.stop and started[r]:
                 done[r] = True
             else:
                 out[r].append(t)
+                started[r] = started[r] or t not in cfg.lead
         if bool(done.all()):
             break
         tokens = torch.cat([tokens, nxt[:, None]], dim=1)  # (B, T+1)

@@ -1,8 +1,9 @@
 """Translating a stream of lines: one result per input line, in input order.
 
 Lines are read in blocks (a few thousand at a time, so a long file is never
-held in memory); within a block sources are sorted by length and translated in
-batches of similar length, then the results are handed back in input order.
+held in memory, or what has arrived on a pipe: :func:`translate_blocks`); within
+a block sources are sorted by length and translated in batches of similar
+length, then the results are handed back in input order.
 An empty (or all-blank) input line gives an empty translation without touching
 the model.
 
@@ -17,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -80,11 +81,42 @@ def translate_lines(
     max_src_len: int = MAX_SOURCE_TOKENS,
     stats: TranslateStats | None = None,
 ) -> Iterator[list[Translation]]:
-    """The n-best translations of every line, yielded in input order, block by block.
+    """The n-best translations of every line, yielded in input order, block by block
+    (``block_lines`` lines read at a time; :func:`translate_blocks`)."""
+    for block in translate_blocks(
+        model, src_vocab, tgt_vocab, line_blocks(lines, block_lines), search, batch_size,
+        device, max_src_len, stats,
+    ):  # fmt: skip
+        yield from block
 
-    A source longer than ``max_src_len`` tokens (``<eos>`` included) is cut to that
-    length: one runaway line (a whole book without line breaks) would otherwise hold
-    the batch for minutes and yield a translation of no use; ``stats`` counts them.
+
+def line_blocks(lines: Iterable[str], block_lines: int = BLOCK_LINES) -> Iterator[list[str]]:
+    """``lines`` in lists of ``block_lines`` (the last one shorter), read as needed."""
+    it = iter(lines)
+    return iter(lambda: list(islice(it, block_lines)), [])
+
+
+def translate_blocks(
+    model: nn.Module,
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    blocks: Iterable[Sequence[str]],
+    search: SearchConfig,
+    batch_size: int = 128,
+    device: torch.device | None = None,
+    max_src_len: int = MAX_SOURCE_TOKENS,
+    stats: TranslateStats | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Iterator[list[list[Translation]]]:
+    """The n-best translations of each block of lines, one list per block, in input
+    order; a block is translated as soon as it is read, without looking further, so
+    that blocks of what has arrived (:func:`seqtool.io.read_line_batches`) stream.
+
+    Within a block sources are sorted by length and translated ``batch_size`` at a
+    time.  A source longer than ``max_src_len`` tokens (``<eos>`` included) is cut to
+    that length: one runaway line (a whole book without line breaks) would otherwise
+    hold the batch for minutes and yield a translation of no use; ``stats`` counts them.
+    ``on_progress(lines)`` is told after each batch how many lines are done in all.
     """
     search.check()
     if max_src_len < 2:
@@ -92,15 +124,12 @@ def translate_lines(
     stats = stats if stats is not None else TranslateStats()
     device = device or next(model.parameters()).device
     model.eval()
-    it = iter(lines)
-    while True:
-        block = list(islice(it, block_lines))
-        if not block:
-            return
+    for block in blocks:
         results: list[list[Translation]] = [[Translation("", 0.0, [])] for _ in block]
         todo = [i for i, line in enumerate(block) if line.strip()]
         encoded = src_vocab.encode_batch([block[i] for i in todo])
         ids = {i: [*e[: max_src_len - 1], EOS] for i, e in zip(todo, encoded)}
+        done = stats.lines + len(block) - len(todo)  # empty lines need no model
         stats.lines += len(block)
         stats.truncated += sum(len(e) >= max_src_len for e in encoded)
         todo.sort(key=lambda i: len(ids[i]))
@@ -109,7 +138,9 @@ def translate_lines(
             nbests = translate_batch(model, [ids[i] for i in chunk], search, device)
             for i, nbest in zip(chunk, nbests):
                 results[i] = [Translation(tgt_vocab.decode(t), s, t) for t, s in nbest]
-        yield from results
+            if on_progress is not None:
+                on_progress(done + start + len(chunk))
+        yield results
 
 
 @torch.inference_mode()

@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,19 @@ class LMConfig:
 
 
 # ---------------------------------------------------------------------- data
+def prompt_seed(seed: int, index: int) -> int:
+    """The seed of the prompt at ``index`` in a run seeded with ``seed``: ``seed`` itself
+    for the first (so one prompt samples as it always did), then a splitmix64 mix of
+    the two."""
+    if index == 0:
+        return seed
+    mask = (1 << 64) - 1
+    x = (seed * 0x9E3779B97F4A7C15 + index) & mask
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+    return (x ^ (x >> 31)) & ((1 << 63) - 1)
+
+
 def boundary_id(vocab: Vocab) -> int:
     """The token that ends a line in the stream: ``"\\n"`` for char vocabularies that
     have it, else ``<eos>``."""
@@ -519,16 +532,27 @@ class LanguageModel:
         num: int = 1,
         one_line: bool = False,
         seed: int = 0,
+        first: int = 0,
     ) -> list[list[str]]:
         """``num`` continuations of each prompt (prompt text included), in order.
 
-        Prompts of the same length are sampled together; ``one_line`` stops each
-        sample at its first line end.  The same ``seed`` gives the same samples.
+        Prompts of the same length are sampled together, each with its own random
+        stream (from ``seed`` and its place ``first + i`` in the input), so a prompt's
+        samples do not depend on the prompts sampled with it: the same ``seed``
+        gives the same samples, however the prompts are batched or streamed
+        (:meth:`generate_stream`).  ``one_line``: each sample is one line of text,
+        ended at its first line end after some text; line ends before any text
+        (a prompt like ``"ROMEO:"`` usually goes on on the next line) are dropped,
+        and read as one space between the prompt and the text.
         """
         if num < 1:
             raise UsageError(f"`num` must be at least 1, not {num}")
+        if first < 0:
+            raise UsageError(f"`first` must be 0 or more, not {first}")
         b = self.boundary
         banned = {PAD, BOS} | ({UNK, EOS} - {b} if self.vocab.kind == "char" else set())
+        blank = set(self._blank_ids()) if one_line else set()
+        lead = {b} | blank if one_line else set()
         cfg = SamplingConfig(
             max_tokens=max_tokens,
             temperature=temperature,
@@ -537,9 +561,9 @@ class LanguageModel:
             greedy=greedy,
             stop=(b,) if one_line else (),
             banned=tuple(banned),
+            lead=tuple(lead),
         )
         cfg.check()
-        gen = torch.Generator().manual_seed(seed)
         encoded = [[b, *self.vocab.encode(p)] for p in prompts]
         results: dict[int, list[list[int]]] = {}
         by_len: dict[int, list[int]] = {}
@@ -550,12 +574,50 @@ class LanguageModel:
             for s in range(0, len(idx), per_batch):
                 group = idx[s : s + per_batch]
                 rows = torch.tensor([encoded[i] for i in group for _ in range(num)])
-                out = sample(as_lm(self.model), rows.to(self.device), cfg, gen)
+                gens = [torch.Generator().manual_seed(prompt_seed(seed, first + i)) for i in group]
+                out = sample(as_lm(self.model), rows.to(self.device), cfg, gens)
                 for j, i in enumerate(group):
                     results[i] = out[j * num : (j + 1) * num]
-        return [
-            [self.decode(encoded[i][1:] + cont) for cont in results[i]] for i in range(len(prompts))
-        ]
+        texts = []
+        for i in range(len(prompts)):
+            prompt = encoded[i][1:]
+            texts.append(
+                [
+                    self._one_line(prompt, c, blank) if one_line else self.decode(prompt + c)
+                    for c in results[i]
+                ]
+            )
+        return texts
+
+    def generate_stream(
+        self, blocks: Iterable[Sequence[str]], **kwargs: Any
+    ) -> Iterator[list[list[str]]]:
+        """:meth:`generate` for each block of prompts as it is read, one list per block
+        (arguments as :meth:`generate`): give it the prompts that have arrived
+        (:func:`seqtool.io.read_line_batches`) to answer a stream without waiting."""
+        if kwargs.pop("first", 0):
+            raise UsageError("`first` is counted by generate_stream itself")
+        first = 0
+        for block in blocks:
+            yield self.generate(block, first=first, **kwargs)
+            first += len(block)
+
+    def _blank_ids(self) -> list[int]:
+        """Ids of tokens that are only white space (a space, a tab, sentencepiece's ▁)."""
+        return [i for i, t in enumerate(self.vocab.tokens) if not t.replace("\u2581", " ").strip()]
+
+    def _one_line(self, prompt: list[int], cont: list[int], blank: set[int]) -> str:
+        """The prompt and its continuation on one line: line ends (and white space) the
+        sample opened with become one space between the prompt and the text."""
+        k = 0
+        while k < len(cont) and (cont[k] == self.boundary or cont[k] in blank):
+            k += 1
+        if self.boundary not in cont[:k]:
+            return self.decode(prompt + cont)
+        head, text = self.decode(prompt), self.decode(cont[k:]).lstrip()
+        if not text:
+            return head
+        return head + ("" if not head or head[-1].isspace() else " ") + text
 
     def perplexity(self, lines: Sequence[str], batch_size: int = 16) -> Perplexity:
         """Perplexity of ``lines`` read as one text (line ends predicted, the first

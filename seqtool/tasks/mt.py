@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,8 +36,9 @@ from seqtool.decode.translate import (
     MAX_SOURCE_TOKENS,
     TranslateStats,
     Translation,
+    line_blocks,
     plot_attention,
-    translate_lines,
+    translate_blocks,
 )
 from seqtool.errors import CheckpointError, InputError, UsageError, check_choice
 from seqtool.metrics.bleu import Score, corpus_scores
@@ -588,20 +590,52 @@ class Translator:
         stats: TranslateStats | None = None,
     ) -> Iterator[list[Translation]]:
         """The ``nbest`` best translations of each line, yielded in input order as
-        they are done (``stats`` counts lines and cut sources)."""
-        if batch_size < 1:
-            raise UsageError(f"batch_size must be at least 1, not {batch_size}")
-        search = SearchConfig(beam, lenpen, nbest, max_len_a, max_len_b).check()
-        return translate_lines(
+        they are done, read in blocks of :data:`~seqtool.decode.translate.BLOCK_LINES`
+        (``stats`` counts lines and cut sources)."""
+        blocks = self.translate_blocks(
+            line_blocks(lines), beam, lenpen, nbest, max_len_a, max_len_b, batch_size,
+            max_src_len, stats,
+        )  # fmt: skip
+        return itertools.chain.from_iterable(blocks)
+
+    def translate_blocks(
+        self,
+        blocks: Iterable[Sequence[str]],
+        beam: int = 5,
+        lenpen: float = 1.0,
+        nbest: int = 1,
+        max_len_a: float = 1.5,
+        max_len_b: int = 10,
+        batch_size: int = 128,
+        max_src_len: int = MAX_SOURCE_TOKENS,
+        stats: TranslateStats | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Iterator[list[list[Translation]]]:
+        """The n-best lists of each block of lines, a list per block, each block
+        translated as soon as it is read: give it the lines that have arrived
+        (:func:`seqtool.io.read_line_batches`) to answer a stream without waiting
+        for more input.  ``on_progress(lines)`` hears after each batch how many
+        lines are done; other arguments as :meth:`translate_stream`."""
+        search = self._search(beam, lenpen, nbest, max_len_a, max_len_b, batch_size)
+        return translate_blocks(
             self.model,
             self.src_vocab,
             self.tgt_vocab,
-            lines,
+            blocks,
             search,
             batch_size,
             max_src_len=max_src_len,
             stats=stats,
+            on_progress=on_progress,
         )
+
+    @staticmethod
+    def _search(
+        beam: int, lenpen: float, nbest: int, max_len_a: float, max_len_b: int, batch_size: int
+    ) -> SearchConfig:
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, not {batch_size}")
+        return SearchConfig(beam, lenpen, nbest, max_len_a, max_len_b).check()
 
     def translate(
         self, lines: Iterable[str], beam: int = 5, **kwargs: Any
