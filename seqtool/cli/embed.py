@@ -22,10 +22,10 @@ from seqtool.cli.options import (
     Format,
     Inputs,
     Lower,
-    Normalize,
     Quiet,
     Seed,
     inputs_or_stdin,
+    normalize_help,
 )
 from seqtool.cli.root import app
 from seqtool.errors import UsageError
@@ -94,7 +94,14 @@ def train_cmd(
             "epoch and on Ctrl-C), with its settings, on the same inputs.",
         ),
     ] = None,
-    normalize: Normalize = None,
+    normalize: Annotated[
+        str | None,
+        typer.Option(
+            "--normalize",
+            help=normalize_help("none: split on whitespace as it is"),
+            show_default=False,
+        ),
+    ] = None,
     lower: Lower = None,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.options import Device, Encoding, Errors, Format, Lower, Quiet, Seed
+from seqtool.cli.options import Device, Encoding, Errors, Format, Lower, Quiet, Seed, normalize_help
 from seqtool.cli.root import app
 from seqtool.cli.train_options import (
     TrainFlags,
@@ -87,7 +87,7 @@ def train_lm(
         Path | None, _opt("--vocab", help="Use this vocabulary (VOCAB.json).", panel="Text")
     ] = None,
     normalize: Annotated[
-        str, _opt("--normalize", help="d2l, letters, nfkc or none (default).", panel="Text")
+        str, _opt("--normalize", help=normalize_help("none"), panel="Text")
     ] = "none",
     lower: Lower = None,
     vocab_size: Annotated[
@@ -190,7 +190,9 @@ def eval_lm(
     files: Annotated[list[str] | None, typer.Argument(help="Text to score ('-': stdin).")] = None,
     per_line: Annotated[
         bool,
-        typer.Option("--per-line", help="Score each line: log-probability, tokens, perplexity."),
+        typer.Option(
+            "--per-line", help="Score each line: log-probability, tokens, perplexity and the line."
+        ),
     ] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Rows scored together.")] = 16,
     device: Device = "auto",
@@ -218,13 +220,10 @@ def eval_lm(
     lines = list(read_lines(files, encoding, errors))
     names = ", ".join(display_name(f) for f in files)
     if per_line:
+        # The text comes last in every format (TSV-escaped: one record per line).
         scores = lm.score_lines(lines)
-        full = fmt in ("json", "jsonl")
-        rows = [
-            (lp, n, Perplexity(n, -lp).ppl, *((line,) if full else ()))
-            for (lp, n), line in zip(scores, lines)
-        ]
-        columns = ("log_prob", "tokens", "ppl", "text")[: 4 if full else 3]
+        rows = [(lp, n, Perplexity(n, -lp).ppl, line) for (lp, n), line in zip(scores, lines)]
+        columns = ("log_prob", "tokens", "ppl", "text")
         render.emit_rows(columns, rows, fmt, title=f"{names} | {lm.signature}")
         return
     if not any(line.strip() for line in lines):

@@ -35,10 +35,14 @@ Errors = Annotated[
         help="What to do with undecodable bytes: strict (stop with an error), replace or ignore.",
     ),
 ]
-Normalize = Annotated[
-    str | None,
-    typer.Option("--normalize", help="Normaliser: d2l, letters, nfkc or none."),
-]
+NORMALIZERS = "d2l, letters, nfkc or none"
+
+
+def normalize_help(default: str) -> str:
+    """The help of --normalize, naming the command's default (it differs by tokenizer)."""
+    return f"Normaliser: {NORMALIZERS} (default: {default})."
+
+
 Lower = Annotated[
     bool | None,
     typer.Option(

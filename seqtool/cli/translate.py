@@ -59,8 +59,24 @@ def _read_scored(path: str, encoding: str, errors: str) -> list[str]:
 
 @app.command()
 def bleu(
-    hyp: Annotated[str, typer.Argument(help="Hypotheses, one per line ('-' for stdin).")],
-    refs: Annotated[list[str], typer.Argument(help="Reference file(s), line-aligned with HYP.")],
+    hyp: Annotated[
+        str,
+        typer.Argument(
+            help="Hypotheses, one per line ('-' for stdin); with -i, the first reference."
+        ),
+    ],
+    refs: Annotated[
+        list[str] | None, typer.Argument(help="Reference file(s), line-aligned with HYP.")
+    ] = None,
+    systems: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="A system's output (repeat for several; the first is the baseline of "
+            "--paired-bs); then every argument is a reference, as in sacrebleu.",
+        ),
+    ] = None,
     metric: MetricOpt = None,
     tokenize: TokenizeOpt = None,
     lowercase: LowercaseOpt = False,
@@ -72,6 +88,41 @@ def bleu(
             "(against the first reference); per-line scores go to stdout, corpus scores to stderr.",
         ),
     ] = None,
+    paired_bs: Annotated[
+        bool,
+        typer.Option(
+            "--paired-bs",
+            "-pbs",
+            help="Paired bootstrap resampling: each -i system against the first "
+            "(score, mean ± 95% CI, p-value), as sacrebleu --paired-bs.",
+            rich_help_panel="Significance",
+        ),
+    ] = False,
+    confidence: Annotated[
+        bool,
+        typer.Option(
+            "--confidence",
+            "-ci",
+            help="A 95% confidence interval by bootstrap resampling, as sacrebleu --confidence.",
+            rich_help_panel="Significance",
+        ),
+    ] = False,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            help="Bootstrap resamples (sacrebleu's --paired-bs-n and --confidence-n).",
+            rich_help_panel="Significance",
+        ),
+    ] = 1000,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed",
+            help="Seed of the resampling (sacrebleu's SACREBLEU_SEED default).",
+            rich_help_panel="Significance",
+        ),
+    ] = 12345,
     width: Annotated[int, typer.Option("--width", "-w", help="Decimals of the scores.")] = 1,
     fmt: Format = "auto",
     encoding: Encoding = "utf-8",
@@ -80,12 +131,13 @@ def bleu(
 ) -> None:
     """Score translations: corpus BLEU, chrF or TER, exactly as the sacrebleu CLI.
 
-    --format json prints what `sacrebleu REF -i HYP -f json` prints.
+    `seqtool bleu HYP REF...` scores one system; `seqtool bleu REF... -i SYS -i SYS2`
+    (sacrebleu's order) scores each system. --paired-bs compares every system with the
+    first; --confidence adds a 95% confidence interval. --format json prints what
+    `sacrebleu REF -i HYP -f json` prints.
 
-    Example: seqtool bleu hyp.txt ref.txt --metric bleu --metric chrf
+    Example: seqtool bleu ref.txt -i base.txt -i new.txt --paired-bs
     """
-    from seqtool.metrics.bleu import corpus_scores, d2l_sentence_scores, sacrebleu_json
-
     render.set_quiet(quiet)
     fmt = render.resolve_format(fmt)
     check_encoding(encoding, errors)
@@ -93,30 +145,106 @@ def bleu(
         raise UsageError(f"--d2l-k must be at least 1, not {d2l_k}")
     if not 0 <= width <= 10:
         raise UsageError(f"--width must be between 0 and 10, not {width}")
-    if sum(1 for p in [hyp, *refs] if p == "-") > 1:
+    ref_paths = [hyp, *(refs or [])] if systems else list(refs or [])
+    sys_paths = list(systems) if systems else [hyp]
+    if not ref_paths:
+        raise UsageError("give the reference file(s) after HYP: seqtool bleu HYP REF...")
+    _check_significance(sys_paths, paired_bs, confidence, d2l_k, samples)
+    if sum(1 for p in [*sys_paths, *ref_paths] if p == "-") > 1:
         raise UsageError("only one input can be read from stdin ('-')")
-    hyps = _read_scored(hyp, encoding, errors)
-    ref_sets = [_read_scored(r, encoding, errors) for r in refs]
-    for r, lines in zip(refs, ref_sets):
-        if len(lines) != len(hyps):
-            raise InputError(
-                f"{display_name(hyp)} has {len(hyps)} lines but {display_name(r)} has {len(lines)}; "
-                "hypotheses and references must be line-aligned"
-            )
-    scores = corpus_scores(hyps, ref_sets, metric or ["bleu"], tokenize, lowercase)
-    rows = [(s.name, f"{s.score:.{width}f}", s.signature, s.verbose) for s in scores]
+    outputs = [_read_scored(p, encoding, errors) for p in sys_paths]
+    ref_sets = [_read_scored(r, encoding, errors) for r in ref_paths]
+    for path, hyps in zip(sys_paths, outputs):
+        for r, lines in zip(ref_paths, ref_sets):
+            if len(lines) != len(hyps):
+                raise InputError(
+                    f"{display_name(path)} has {len(hyps)} lines but {display_name(r)} has "
+                    f"{len(lines)}; hypotheses and references must be line-aligned"
+                )
+    names = [display_name(p) for p in sys_paths]
+    metrics = metric or ["bleu"]
+    if paired_bs:
+        _paired(names, outputs, ref_sets, metrics, tokenize, lowercase, samples, seed, width, fmt)
+    elif len(outputs) > 1:
+        _each_system(
+            names, outputs, ref_sets, metrics, tokenize, lowercase, confidence, samples, seed,
+            width, fmt,
+        )  # fmt: skip
+    else:
+        _one_system(
+            outputs[0], ref_sets, metrics, tokenize, lowercase, confidence, samples, seed,
+            d2l_k, width, fmt,
+        )  # fmt: skip
+
+
+def _check_significance(
+    sys_paths: list[str], paired_bs: bool, confidence: bool, d2l_k: int | None, samples: int
+) -> None:
+    if paired_bs and len(sys_paths) < 2:
+        raise UsageError(
+            "--paired-bs compares systems: give the references as arguments and each "
+            "system with -i, the baseline first (seqtool bleu REF -i BASE -i SYS --paired-bs)"
+        )
+    if paired_bs and confidence:
+        raise UsageError(
+            "--paired-bs already reports each system's 95% interval; drop --confidence"
+        )
+    if d2l_k is not None and (len(sys_paths) > 1 or paired_bs or confidence):
+        raise UsageError("--d2l-k scores one system, without --paired-bs or --confidence")
+    if samples < 40:
+        raise UsageError(f"--samples must be at least 40, not {samples}")
+
+
+def _score_text(score: float, mean: float | None, ci: float | None, width: int) -> list[str]:
+    out = [f"{score:.{width}f}"]
+    if mean is not None and ci is not None:
+        out += [f"{mean:.{width}f}", f"{ci:.{width}f}"]
+    return out
+
+
+def _one_system(
+    hyps: list[str],
+    ref_sets: list[list[str]],
+    metrics: list[str],
+    tokenize: str | None,
+    lowercase: bool,
+    confidence: bool,
+    samples: int,
+    seed: int,
+    d2l_k: int | None,
+    width: int,
+    fmt: str,
+) -> None:
+    from seqtool.metrics.bleu import (
+        confidence_scores,
+        corpus_scores,
+        d2l_sentence_scores,
+        sacrebleu_json,
+    )
+
+    if confidence:
+        scores = confidence_scores(
+            hyps, ref_sets, metrics, tokenize, lowercase, samples=samples, seed=seed
+        )
+    else:
+        scores = corpus_scores(hyps, ref_sets, metrics, tokenize, lowercase)
+    head = ("mean", "ci95") if confidence else ()
+    rows = [
+        (s.name, *_score_text(s.score, s.mean, s.ci, width), s.signature, s.verbose) for s in scores
+    ]
     if d2l_k is None:
         if fmt == "json":
-            print(sacrebleu_json(scores))
+            print(sacrebleu_json(scores, width))
         elif fmt == "jsonl":
-            render.emit_rows(("name", "score", "signature", "verbose"), rows, "jsonl")
+            render.emit_rows(("name", "score", *head, "signature", "verbose"), rows, "jsonl")
         else:
-            render.emit_rows(("metric", "score", "signature", "detail"), rows, fmt, title="scores")
+            columns = ("metric", "score", *head, "signature", "detail")
+            render.emit_rows(columns, rows, fmt, title="scores")
         return
     per_line = d2l_sentence_scores(hyps, ref_sets[0], d2l_k, tokenize, lowercase)
     if fmt == "json":
         record = {
-            "corpus": [s.as_dict() for s in scores],
+            "corpus": [json.loads(s.json(width)) for s in scores],
             "d2l_k": d2l_k,
             "d2l_bleu": [round(x, 6) for x in per_line],
         }
@@ -130,6 +258,86 @@ def bleu(
         fmt,
         title=f"d2l sentence BLEU (k={d2l_k})",
     )
+
+
+def _each_system(
+    names: list[str],
+    outputs: list[list[str]],
+    ref_sets: list[list[str]],
+    metrics: list[str],
+    tokenize: str | None,
+    lowercase: bool,
+    confidence: bool,
+    samples: int,
+    seed: int,
+    width: int,
+    fmt: str,
+) -> None:
+    """Several systems without a paired test: each one's scores (and intervals)."""
+    from seqtool.metrics.bleu import confidence_scores, corpus_scores
+
+    rows: list[tuple[Any, ...]] = []
+    for name, hyps in zip(names, outputs):
+        if confidence:
+            scores = confidence_scores(
+                hyps, ref_sets, metrics, tokenize, lowercase, samples=samples, seed=seed
+            )
+        else:
+            scores = corpus_scores(hyps, ref_sets, metrics, tokenize, lowercase)
+        for s in scores:
+            if fmt in ("json", "jsonl"):
+                rows.append((name, s.name, *_numbers(width, s.score, s.mean, s.ci), s.signature))
+            else:
+                rows.append((name, s.name, *_score_text(s.score, s.mean, s.ci, width), s.signature))
+    head = ("mean", "ci95") if confidence else ()
+    render.emit_rows(("system", "metric", "score", *head, "signature"), rows, fmt, title="scores")
+
+
+def _numbers(width: int, *values: float | None) -> list[float]:
+    """Scores for JSON, rounded to --width decimals as sacrebleu's JSON rounds them."""
+    return [float(f"{v:.{width}f}") for v in values if v is not None]
+
+
+def _paired(
+    names: list[str],
+    outputs: list[list[str]],
+    ref_sets: list[list[str]],
+    metrics: list[str],
+    tokenize: str | None,
+    lowercase: bool,
+    samples: int,
+    seed: int,
+    width: int,
+    fmt: str,
+) -> None:
+    """Paired bootstrap resampling: one row per system and metric, the baseline first."""
+    from seqtool.metrics.bleu import paired_bootstrap
+
+    if len(set(names)) != len(names):
+        raise UsageError("each -i system must be a different file")
+    results = paired_bootstrap(
+        list(zip(names, outputs)), ref_sets, metrics, tokenize, lowercase,
+        samples=samples, seed=seed,
+    )  # fmt: skip
+    columns = ("system", "metric", "score", "mean", "ci95", "p_value", "signature")
+    if fmt in ("json", "jsonl"):
+        rows: list[tuple[Any, ...]] = [
+            (r.system, r.name, *_numbers(width, r.score, r.mean, r.ci), r.p_value, r.signature)
+            for r in results
+        ]
+    else:
+        rows = [
+            (
+                r.system,
+                r.name,
+                *_score_text(r.score, r.mean, r.ci, width),
+                "" if r.p_value is None else f"{r.p_value:.4f}",
+                r.signature,
+            )  # fmt: skip
+            for r in results
+        ]
+    title = f"paired bootstrap resampling against {names[0]} ({samples} resamples, seed {seed})"
+    render.emit_rows(columns, rows, fmt, title=title)
 
 
 # ---------------------------------------------------------------------- train-mt
