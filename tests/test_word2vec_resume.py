@@ -64,6 +64,7 @@ def test_stop_and_resume_equals_a_straight_run(
         with pytest.raises(TrainingInterrupted) as stopped:
             w2v.train_word2vec(lines, w2v.Word2VecConfig(**CFG), checkpoint=last)
     assert stopped.value.exit_code == 128 + signum and str(last) in stopped.value.message
+    assert " in epoch " in stopped.value.message and stopped.value.label is None
     saved = torch.load(last, weights_only=True)  # loads without unpickling code
     assert saved["kind"] == "word2vec" and saved["train_state"]["epoch"] < 3
     assert [p.name for p in tmp_path.iterdir()] == ["v.last.pt"]  # no temp files left
