@@ -368,6 +368,7 @@ def demo_step(ctx: Any) -> None:
     norm = Normalizer.make("d2l")
     vocab = Vocab.build(lines, "word", norm, min_freq=5)
     small = sum(len(norm(line).split()) for line in lines) < SMALL_CORPUS_TOKENS
+    demo_words: tuple[str, ...]
     if small:
         dim, window, epochs, sample, demo_words = 20, 1, 150, 1e-3, SMALL_DEMO_WORDS
     else:
