@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error
-from seqtool.metrics.bleu import confidence_scores, paired_bootstrap
+from seqtool.metrics.bleu import corpus_scores, paired_bootstrap
 
 WORDS = "the a cat dog sat on mat house big small red blue ran jumped over under".split()
 
@@ -90,7 +90,7 @@ def test_confidence_is_sacrebleus_bootstrap(monkeypatch: pytest.MonkeyPatch) -> 
     for metric, name in ((BLEU(), "bleu"), (CHRF(), "chrf")):
         expected = metric.corpus_score(BASE, [REFS], n_bootstrap=300)
         sig = metric.get_signature().format()
-        (ours,) = confidence_scores(BASE, [REFS], [name], samples=300, seed=99)
+        (ours,) = corpus_scores(BASE, [REFS], [name], samples=300, seed=99)
         assert (ours.score, ours.mean, ours.ci) == (expected.score, expected._mean, expected._ci)
         assert ours.signature == sig and "bs:300" in sig and "seed:99" in sig
         assert ours.json(3) == expected.format(3, False, sig, True)
@@ -168,7 +168,7 @@ def test_cli_confidence_is_sacrebleu_confidence(cli, files: dict[str, Path]) -> 
                "-f", "jsonl")  # fmt: skip
     rows = [json.loads(line) for line in each.stdout.splitlines()]
     assert [r["system"] for r in rows] == [str(files["base"]), str(files["worse"])]
-    (alone,) = confidence_scores(BASE, [REFS])
+    (alone,) = corpus_scores(BASE, [REFS], samples=1000)
     assert rows[0]["mean"] == float(f"{alone.mean:.1f}") and rows[0]["score"] == float(
         f"{alone.score:.1f}"
     )
@@ -204,8 +204,8 @@ def test_significance_usage_errors(cli, files: dict[str, Path]) -> None:
 def test_a_ci_narrows_with_more_segments() -> None:
     """A learning-free sanity check: 4x the segments, about half the interval."""
     refs, base, _, _ = _corpus(160)
-    (small,) = confidence_scores(BASE, [REFS], samples=400, seed=0)
-    (large,) = confidence_scores(base, [refs], samples=400, seed=0)
+    (small,) = corpus_scores(BASE, [REFS], samples=400, seed=0)
+    (large,) = corpus_scores(base, [refs], samples=400, seed=0)
     assert large.ci is not None and small.ci is not None
     assert 0.3 < large.ci / small.ci < 0.75, (small.ci, large.ci)
     assert np.isfinite(large.mean or np.nan)

@@ -18,6 +18,7 @@ from seqtool.cli.options import (
     Quiet,
     inputs_or_stdin,
     normalize_help,
+    normalize_option,
 )
 from seqtool.cli.root import app
 from seqtool.errors import InputError, UsageError
@@ -91,12 +92,7 @@ def vocab_build(
         str, typer.Option("--tokenizer", "-t", help="char, word, bpe or unigram.")
     ] = "word",
     normalize: Annotated[
-        str | None,
-        typer.Option(
-            "--normalize",
-            help=normalize_help("letters for char and word, none for bpe and unigram"),
-            show_default=False,
-        ),
+        str | None, normalize_option("letters for char and word, none for bpe and unigram")
     ] = None,
     lower: Lower = None,
     min_freq: Annotated[

@@ -25,7 +25,7 @@ from seqtool.cli.options import (
     Quiet,
     Seed,
     inputs_or_stdin,
-    normalize_help,
+    normalize_option,
 )
 from seqtool.cli.root import app
 from seqtool.errors import UsageError
@@ -94,14 +94,7 @@ def train_cmd(
             "epoch and on Ctrl-C), with its settings, on the same inputs.",
         ),
     ] = None,
-    normalize: Annotated[
-        str | None,
-        typer.Option(
-            "--normalize",
-            help=normalize_help("none: split on whitespace as it is"),
-            show_default=False,
-        ),
-    ] = None,
+    normalize: Annotated[str | None, normalize_option("none: split on whitespace as it is")] = None,
     lower: Lower = None,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",

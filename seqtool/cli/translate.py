@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -162,19 +163,16 @@ def bleu(
                     f"{len(lines)}; hypotheses and references must be line-aligned"
                 )
     names = [display_name(p) for p in sys_paths]
-    metrics = metric or ["bleu"]
+    how = _Scoring(
+        ref_sets, metric or ["bleu"], tokenize, lowercase, samples if confidence else 0,
+        seed, width, fmt,
+    )  # fmt: skip
     if paired_bs:
-        _paired(names, outputs, ref_sets, metrics, tokenize, lowercase, samples, seed, width, fmt)
+        _paired(names, outputs, how, samples)
     elif len(outputs) > 1:
-        _each_system(
-            names, outputs, ref_sets, metrics, tokenize, lowercase, confidence, samples, seed,
-            width, fmt,
-        )  # fmt: skip
+        _each_system(names, outputs, how)
     else:
-        _one_system(
-            outputs[0], ref_sets, metrics, tokenize, lowercase, confidence, samples, seed,
-            d2l_k, width, fmt,
-        )  # fmt: skip
+        _one_system(outputs[0], how, d2l_k)
 
 
 def _check_significance(
@@ -195,149 +193,112 @@ def _check_significance(
         raise UsageError(f"--samples must be at least 40, not {samples}")
 
 
-def _score_text(score: float, mean: float | None, ci: float | None, width: int) -> list[str]:
-    out = [f"{score:.{width}f}"]
-    if mean is not None and ci is not None:
-        out += [f"{mean:.{width}f}", f"{ci:.{width}f}"]
-    return out
+@dataclass
+class _Scoring:
+    """How `seqtool bleu` scores and prints: the references, metric settings, the
+    bootstrap resamples for intervals (0: none), the seed, the decimals, the format."""
+
+    refs: list[list[str]]
+    metrics: list[str]
+    tokenize: str | None
+    lowercase: bool
+    samples: int
+    seed: int
+    width: int
+    fmt: str
+
+    def scores(self, hyps: list[str]) -> list[Any]:
+        from seqtool.metrics.bleu import corpus_scores
+
+        return corpus_scores(
+            hyps, self.refs, self.metrics, self.tokenize, self.lowercase,
+            samples=self.samples, seed=self.seed,
+        )  # fmt: skip
+
+    def numbers(self, *values: float | None, text: bool = False) -> list[Any]:
+        """Scores as JSON numbers rounded to --width (as sacrebleu's JSON), else as text."""
+        shown = [v for v in values if v is not None]
+        if self.fmt in ("json", "jsonl") and not text:
+            return [float(f"{v:.{self.width}f}") for v in shown]
+        return [f"{v:.{self.width}f}" for v in shown]
+
+    @property
+    def interval_columns(self) -> tuple[str, ...]:
+        return ("mean", "ci95") if self.samples else ()
 
 
-def _one_system(
-    hyps: list[str],
-    ref_sets: list[list[str]],
-    metrics: list[str],
-    tokenize: str | None,
-    lowercase: bool,
-    confidence: bool,
-    samples: int,
-    seed: int,
-    d2l_k: int | None,
-    width: int,
-    fmt: str,
-) -> None:
-    from seqtool.metrics.bleu import (
-        confidence_scores,
-        corpus_scores,
-        d2l_sentence_scores,
-        sacrebleu_json,
-    )
+def _one_system(hyps: list[str], how: _Scoring, d2l_k: int | None) -> None:
+    from seqtool.metrics.bleu import d2l_sentence_scores, sacrebleu_json
 
-    if confidence:
-        scores = confidence_scores(
-            hyps, ref_sets, metrics, tokenize, lowercase, samples=samples, seed=seed
-        )
-    else:
-        scores = corpus_scores(hyps, ref_sets, metrics, tokenize, lowercase)
-    head = ("mean", "ci95") if confidence else ()
+    scores = how.scores(hyps)
+    # one system: the score as text in every format, as before
     rows = [
-        (s.name, *_score_text(s.score, s.mean, s.ci, width), s.signature, s.verbose) for s in scores
+        (s.name, *how.numbers(s.score, s.mean, s.ci, text=True), s.signature, s.verbose)
+        for s in scores
     ]
     if d2l_k is None:
-        if fmt == "json":
-            print(sacrebleu_json(scores, width))
-        elif fmt == "jsonl":
-            render.emit_rows(("name", "score", *head, "signature", "verbose"), rows, "jsonl")
+        if how.fmt == "json":
+            print(sacrebleu_json(scores, how.width))
         else:
-            columns = ("metric", "score", *head, "signature", "detail")
-            render.emit_rows(columns, rows, fmt, title="scores")
+            name = "name" if how.fmt == "jsonl" else "metric"
+            detail = "verbose" if how.fmt == "jsonl" else "detail"
+            columns = (name, "score", *how.interval_columns, "signature", detail)
+            render.emit_rows(columns, rows, how.fmt, title="scores")
         return
-    per_line = d2l_sentence_scores(hyps, ref_sets[0], d2l_k, tokenize, lowercase)
-    if fmt == "json":
+    per_line = d2l_sentence_scores(hyps, how.refs[0], d2l_k, how.tokenize, how.lowercase)
+    if how.fmt == "json":
         record = {
-            "corpus": [json.loads(s.json(width)) for s in scores],
+            "corpus": [json.loads(s.json(how.width)) for s in scores],
             "d2l_k": d2l_k,
             "d2l_bleu": [round(x, 6) for x in per_line],
         }
         render.emit_record(record, "json")
         return
     for s in scores:
-        render.info(s.text(width))
+        render.info(s.text(how.width))
     render.emit_rows(
         ("line", f"d2l_bleu_{d2l_k}"),
         [(i, round(x, 6)) for i, x in enumerate(per_line, 1)],
-        fmt,
+        how.fmt,
         title=f"d2l sentence BLEU (k={d2l_k})",
     )
 
 
-def _each_system(
-    names: list[str],
-    outputs: list[list[str]],
-    ref_sets: list[list[str]],
-    metrics: list[str],
-    tokenize: str | None,
-    lowercase: bool,
-    confidence: bool,
-    samples: int,
-    seed: int,
-    width: int,
-    fmt: str,
-) -> None:
+def _each_system(names: list[str], outputs: list[list[str]], how: _Scoring) -> None:
     """Several systems without a paired test: each one's scores (and intervals)."""
-    from seqtool.metrics.bleu import confidence_scores, corpus_scores
-
-    rows: list[tuple[Any, ...]] = []
-    for name, hyps in zip(names, outputs):
-        if confidence:
-            scores = confidence_scores(
-                hyps, ref_sets, metrics, tokenize, lowercase, samples=samples, seed=seed
-            )
-        else:
-            scores = corpus_scores(hyps, ref_sets, metrics, tokenize, lowercase)
-        for s in scores:
-            if fmt in ("json", "jsonl"):
-                rows.append((name, s.name, *_numbers(width, s.score, s.mean, s.ci), s.signature))
-            else:
-                rows.append((name, s.name, *_score_text(s.score, s.mean, s.ci, width), s.signature))
-    head = ("mean", "ci95") if confidence else ()
-    render.emit_rows(("system", "metric", "score", *head, "signature"), rows, fmt, title="scores")
+    rows = [
+        (name, s.name, *how.numbers(s.score, s.mean, s.ci), s.signature)
+        for name, hyps in zip(names, outputs)
+        for s in how.scores(hyps)
+    ]
+    columns = ("system", "metric", "score", *how.interval_columns, "signature")
+    render.emit_rows(columns, rows, how.fmt, title="scores")
 
 
-def _numbers(width: int, *values: float | None) -> list[float]:
-    """Scores for JSON, rounded to --width decimals as sacrebleu's JSON rounds them."""
-    return [float(f"{v:.{width}f}") for v in values if v is not None]
-
-
-def _paired(
-    names: list[str],
-    outputs: list[list[str]],
-    ref_sets: list[list[str]],
-    metrics: list[str],
-    tokenize: str | None,
-    lowercase: bool,
-    samples: int,
-    seed: int,
-    width: int,
-    fmt: str,
-) -> None:
+def _paired(names: list[str], outputs: list[list[str]], how: _Scoring, samples: int) -> None:
     """Paired bootstrap resampling: one row per system and metric, the baseline first."""
     from seqtool.metrics.bleu import paired_bootstrap
 
     if len(set(names)) != len(names):
         raise UsageError("each -i system must be a different file")
     results = paired_bootstrap(
-        list(zip(names, outputs)), ref_sets, metrics, tokenize, lowercase,
-        samples=samples, seed=seed,
+        list(zip(names, outputs)), how.refs, how.metrics, how.tokenize, how.lowercase,
+        samples=samples, seed=how.seed,
     )  # fmt: skip
+    text = how.fmt not in ("json", "jsonl")
+    rows = [
+        (
+            r.system,
+            r.name,
+            *how.numbers(r.score, r.mean, r.ci),
+            ("" if r.p_value is None else f"{r.p_value:.4f}") if text else r.p_value,
+            r.signature,
+        )  # fmt: skip
+        for r in results
+    ]
     columns = ("system", "metric", "score", "mean", "ci95", "p_value", "signature")
-    if fmt in ("json", "jsonl"):
-        rows: list[tuple[Any, ...]] = [
-            (r.system, r.name, *_numbers(width, r.score, r.mean, r.ci), r.p_value, r.signature)
-            for r in results
-        ]
-    else:
-        rows = [
-            (
-                r.system,
-                r.name,
-                *_score_text(r.score, r.mean, r.ci, width),
-                "" if r.p_value is None else f"{r.p_value:.4f}",
-                r.signature,
-            )  # fmt: skip
-            for r in results
-        ]
-    title = f"paired bootstrap resampling against {names[0]} ({samples} resamples, seed {seed})"
-    render.emit_rows(columns, rows, fmt, title=title)
+    title = f"paired bootstrap resampling against {names[0]} ({samples} resamples, seed {how.seed})"
+    render.emit_rows(columns, rows, how.fmt, title=title)
 
 
 # ---------------------------------------------------------------------- train-mt

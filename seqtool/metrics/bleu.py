@@ -32,6 +32,8 @@ from typing import Any
 from seqtool.errors import InputError, UsageError
 
 METRICS = ("bleu", "chrf", "ter")
+BOOTSTRAP_SAMPLES = 1000  # sacrebleu's --confidence-n and --paired-bs-n
+BOOTSTRAP_SEED = 12345  # sacrebleu's default SACREBLEU_SEED
 TOKENIZERS = ("13a", "intl", "char", "none", "zh", "ja-mecab", "ko-mecab", "flores101", "flores200")
 
 
@@ -100,6 +102,9 @@ def corpus_scores(
     metrics: Sequence[str] = ("bleu",),
     tokenize: str | None = None,
     lowercase: bool = False,
+    *,
+    samples: int = 0,
+    seed: int = BOOTSTRAP_SEED,
 ) -> list[Score]:
     """Corpus scores of ``hyps`` against one or more reference streams.
 
@@ -107,14 +112,25 @@ def corpus_scores(
     back in sacrebleu's order (sorted by name), as its CLI prints them.
     ``tokenize`` (BLEU only) defaults to sacrebleu's ``13a``; ``lowercase``
     applies to BLEU and chrF (TER is case-insensitive by default).
+
+    ``samples`` > 0 adds a 95% confidence interval from that many bootstrap
+    resamples of the segments: the numbers of ``sacrebleu REF -i HYP --confidence
+    -cin SAMPLES`` with ``SACREBLEU_SEED=SEED`` (``mean`` and ``ci`` are set, the
+    signature gains ``bs:SAMPLES|seed:SEED``).
     """
+    if samples:
+        _check_bootstrap(samples)
     if not refs:
         raise UsageError("give at least one reference")
     check_lengths(hyps, refs, ["hypotheses"] + [f"reference {i + 1}" for i in range(len(refs))])
     out = []
     for name in sorted({m.lower() for m in metrics}):
         metric = _metric(name, tokenize, lowercase)
-        score = metric.corpus_score(list(hyps), [list(r) for r in refs])
+        stats = metric._extract_corpus_statistics(list(hyps), [list(r) for r in refs])
+        score = metric._aggregate_and_compute(stats)
+        if samples:
+            score.estimate_ci(_resampled(metric, stats, samples, seed))
+            metric.n_bootstrap, metric.seed = samples, str(seed)  # what corpus_score records
         sig = metric.get_signature().format()
         out.append(
             Score(
@@ -123,13 +139,11 @@ def corpus_scores(
                 signature=sig,
                 verbose=score._verbose or "",
                 json_text=score.format(1, False, sig, True),
+                mean=float(score._mean) if samples else None,
+                ci=float(score._ci) if samples else None,
             )
         )
     return out
-
-
-BOOTSTRAP_SAMPLES = 1000  # sacrebleu's --confidence-n and --paired-bs-n
-BOOTSTRAP_SEED = 12345  # sacrebleu's default SACREBLEU_SEED
 
 
 def _check_bootstrap(samples: int) -> None:
@@ -146,48 +160,6 @@ def _resampled(metric: Any, stats: Any, samples: int, seed: int) -> Any:
     idxs = rng.choice(len(stats), size=(samples, len(stats)), replace=True)
     stats_np = np.array(stats, dtype="float32")
     return [metric._compute_score_from_stats(s.sum(0)) for s in stats_np[idxs]]
-
-
-def confidence_scores(
-    hyps: Sequence[str],
-    refs: Sequence[Sequence[str]],
-    metrics: Sequence[str] = ("bleu",),
-    tokenize: str | None = None,
-    lowercase: bool = False,
-    *,
-    samples: int = BOOTSTRAP_SAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-) -> list[Score]:
-    """:func:`corpus_scores` with a 95% confidence interval from bootstrap resampling.
-
-    The same numbers as ``sacrebleu REF -i HYP --confidence -cin SAMPLES`` with
-    ``SACREBLEU_SEED=SEED``: ``mean`` and ``ci`` are set and the signature gains
-    ``bs:SAMPLES|seed:SEED``.
-    """
-    _check_bootstrap(samples)
-    if not refs:
-        raise UsageError("give at least one reference")
-    check_lengths(hyps, refs, ["hypotheses"] + [f"reference {i + 1}" for i in range(len(refs))])
-    out = []
-    for name in sorted({m.lower() for m in metrics}):
-        metric = _metric(name, tokenize, lowercase)
-        stats = metric._extract_corpus_statistics(list(hyps), [list(r) for r in refs])
-        score = metric._aggregate_and_compute(stats)
-        score.estimate_ci(_resampled(metric, stats, samples, seed))
-        metric.n_bootstrap, metric.seed = samples, str(seed)  # what corpus_score records
-        sig = metric.get_signature().format()
-        out.append(
-            Score(
-                name=score.name,
-                score=float(score.score),
-                signature=sig,
-                verbose=score._verbose or "",
-                json_text=score.format(1, False, sig, True),
-                mean=float(score._mean),
-                ci=float(score._ci),
-            )
-        )
-    return out
 
 
 @dataclass(frozen=True)
