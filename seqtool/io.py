@@ -4,7 +4,8 @@ Inputs are paths or ``-`` (stdin), read as a stream of decoded text; gzip, bzip2
 and xz are recognised by their magic bytes, whatever the file is called.  A
 decoding error names the file, the line and the byte offset; a NUL byte marks
 the input as binary and is refused, and UTF-16/32 text read as UTF-8 is named as
-such (by its byte-order mark, or by its NUL bytes in every other position).  Every file seqtool writes goes through
+such (by its byte-order mark, or by its NUL bytes in every other position).
+Every file seqtool writes goes through
 :func:`atomic_write`: a temporary file in the same folder, renamed over the
 target only when complete, so a crash or a concurrent writer never leaves a
 half-written file.
