@@ -14,6 +14,7 @@ class SeqtoolError(Exception):
     """A mistake or problem the user can fix; never shown with a traceback."""
 
     exit_code = 1
+    label: str | None = "error"  # printed as `seqtool: error: ...`; None: `seqtool: ...`
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

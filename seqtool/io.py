@@ -3,7 +3,9 @@
 Inputs are paths or ``-`` (stdin), read as a stream of decoded text; gzip, bzip2
 and xz are recognised by their magic bytes, whatever the file is called.  A
 decoding error names the file, the line and the byte offset; a NUL byte marks
-the input as binary and is refused.  Every file seqtool writes goes through
+the input as binary and is refused, and UTF-16/32 text read as UTF-8 is named as
+such (by its byte-order mark, or by its NUL bytes in every other position).
+Every file seqtool writes goes through
 :func:`atomic_write`: a temporary file in the same folder, renamed over the
 target only when complete, so a crash or a concurrent writer never leaves a
 half-written file.
@@ -129,6 +131,44 @@ def _too_long(name: str, line: int, cap: int) -> InputError:
     )
 
 
+_BOMS = (  # longest first: the UTF-32-LE mark starts with the UTF-16-LE one
+    (codecs.BOM_UTF32_LE, "UTF-32", "utf-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32", "utf-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16", "utf-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16", "utf-16"),
+)
+
+
+def _binary(name: str, line: int) -> InputError:
+    return InputError(f"{name}:{line}: binary file (NUL byte at line {line}), not text")
+
+
+def _sniff(name: str, head: bytes, encoding: str) -> None:
+    """Say what a file is when its first bytes show UTF-16/32 text read as ``encoding``.
+
+    A byte-order mark names the encoding outright.  Without one, ASCII text in
+    UTF-16 has a NUL byte in every other position (odd positions: little-endian).
+    """
+    for bom, what, codec in _BOMS:
+        if head.startswith(bom):
+            raise InputError(
+                f"{name}: looks like {what} (BOM), not {encoding}",
+                hint=f"pass --encoding {codec}",
+            )
+    sample = head[:4096]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return
+    even_nul = sample[0 : 2 * pairs : 2].count(0)
+    odd_nul = sample[1 : 2 * pairs : 2].count(0)
+    for nuls, other, order in ((odd_nul, even_nul, "le"), (even_nul, odd_nul, "be")):
+        if nuls >= 0.9 * pairs and other == 0:
+            raise InputError(
+                f"{name}: looks like UTF-16-{order.upper()} (no BOM), not {encoding}",
+                hint=f"pass --encoding utf-16-{order}",
+            )
+
+
 def _chunks_of(
     path: str | os.PathLike[str],
     encoding: str,
@@ -147,6 +187,8 @@ def _chunks_of(
     parts: list[str] = []  # the unfinished line, decoded, in pieces: joined once (linear)
     open_bytes = 0  # raw bytes of the unfinished line
     first = True
+    # In UTF-16/32 NUL bytes are ordinary; in every other codec they mean binary data.
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
     stream = open_binary(path)
     # read1: at most one read of the file underneath, so it returns what has arrived
     read = getattr(stream, "read1", stream.read) if eager else stream.read
@@ -163,6 +205,11 @@ def _chunks_of(
                     raise _too_long(name, lines_before + 1, cap)
                 last = block.rfind(b"\n") if nl >= 0 else -1
                 open_bytes = open_bytes + len(block) if nl < 0 else len(block) - last - 1
+            if first and not wide:
+                _sniff(name, block, encoding)
+            if not wide and b"\x00" in block:  # before decoding: a binary file is not text
+                line = lines_before + block[: block.index(b"\x00")].count(b"\n") + 1
+                raise _binary(name, line)
             pending = decoder.getstate()[0]
             try:
                 text = decoder.decode(block, final=final)
@@ -187,10 +234,7 @@ def _chunks_of(
                 first = False
             nul = text.find("\x00")
             if nul >= 0:
-                line = lines_before + text[:nul].count("\n") + 1
-                raise InputError(
-                    f"{name}:{line}: looks like a binary file (a NUL byte on line {line})"
-                )
+                raise _binary(name, lines_before + text[:nul].count("\n") + 1)
             if final:
                 rest = "".join(parts) + text
                 if rest:

@@ -40,6 +40,6 @@ def test_demo_language_model_step(tmp_path: Path, monkeypatch) -> None:
 
     ctx = DemoContext(tmp_path, sample_path("english.txt"), "the bundled English sample",
                       sample_path("en-fr.tsv"), "pairs", 0)  # fmt: skip
-    demo_step(ctx, seconds=5)
+    demo_step(ctx, steps=20)
     assert (tmp_path / "lm.pt").is_file() and not (tmp_path / "lm.last.pt").exists()
     assert ctx.made[-1][1] == tmp_path / "lm.pt"

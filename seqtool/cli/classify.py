@@ -361,7 +361,7 @@ def demo_step(ctx: Any, epochs: int = 30) -> None:
     config = ClassifyConfig(
         files=[str(sample_path("sentiment.tsv"))], model="bow", valid_fraction=0.0
     )
-    options = TrainOptions(epochs=epochs, seed=ctx.seed, device="cpu")
+    options = TrainOptions(epochs=ctx.steps(epochs), seed=ctx.seed, device="cpu")
     with TrainProgress("  sentiment", show_ppl=False, messages=False) as progress:
         clf = train_classify(config, options, path, progress, keep_last=False)
     result = clf.run.result

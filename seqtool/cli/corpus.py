@@ -15,9 +15,10 @@ from seqtool.cli.options import (
     Format,
     Inputs,
     Lower,
-    Normalize,
     Quiet,
     inputs_or_stdin,
+    normalize_help,
+    normalize_option,
 )
 from seqtool.cli.root import app
 from seqtool.errors import InputError, UsageError
@@ -42,30 +43,39 @@ def _write_line(text: str) -> None:
 def preprocess(
     files: Inputs = None,
     normalize: Annotated[
-        str, typer.Option("--normalize", help="Normaliser: d2l, letters, nfkc or none.")
+        str, typer.Option("--normalize", help=normalize_help("letters"), show_default=False)
     ] = "letters",
     lower: Lower = None,
-    tokenize: Annotated[
-        str,
+    tokenizer: Annotated[
+        str | None,
         typer.Option(
-            "--tokenize", help="none, char, word, or a vocabulary file (VOCAB.json) to split with."
+            "--tokenizer",
+            "-t",
+            help="none (default), char, word, or a vocabulary file (VOCAB.json) to split with.",
+            show_default=False,
         ),
-    ] = "none",
+    ] = None,
+    tokenize: Annotated[
+        str | None, typer.Option("--tokenize", hidden=True)  # the old name, kept for scripts
+    ] = None,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
 ) -> None:
     """Normalise (and optionally tokenise) text: one output line per input line.
 
-    Example: seqtool preprocess --normalize d2l --tokenize char timemachine.txt | head
+    Example: seqtool preprocess --normalize d2l --tokenizer char timemachine.txt | head
     """
     check_encoding(encoding, errors)
-    split: str | Vocab = tokenize
-    if tokenize not in SPLITS:
-        if not Path(tokenize).exists() and not tokenize.endswith(".json"):
+    if tokenizer is not None and tokenize is not None and tokenizer != tokenize:
+        raise UsageError("give --tokenizer once (--tokenize is its old name)")
+    kind = tokenizer or tokenize or "none"
+    split: str | Vocab = kind
+    if kind not in SPLITS:
+        if not Path(kind).exists() and not kind.endswith(".json"):
             raise UsageError(
-                f"--tokenize must be none, char, word or a vocabulary file, not {tokenize!r}"
+                f"--tokenizer must be none, char, word or a vocabulary file, not {kind!r}"
             )
-        split = Vocab.load(tokenize)
+        split = Vocab.load(kind)
     clean = preprocessor(Normalizer.make(normalize, lower), split)
     paths = inputs_or_stdin(files)
     for line in nonempty(read_lines(paths, encoding, errors), paths):
@@ -81,7 +91,9 @@ def vocab_build(
     tokenizer: Annotated[
         str, typer.Option("--tokenizer", "-t", help="char, word, bpe or unigram.")
     ] = "word",
-    normalize: Normalize = None,
+    normalize: Annotated[
+        str | None, normalize_option("letters for char and word, none for bpe and unigram")
+    ] = None,
     lower: Lower = None,
     min_freq: Annotated[
         int, typer.Option("--min-freq", help="Drop char/word tokens seen fewer times.")

@@ -58,23 +58,38 @@ def data_roots(folder: Path | None = None) -> list[Path]:
 
 
 @data_app.command("list")
-def data_list(dir: Dir = None, registry: Registry = None, fmt: Format = "auto") -> None:
+def data_list(
+    dir: Dir = None,
+    registry: Registry = None,
+    fmt: Format = "auto",
+    header: Annotated[
+        bool, typer.Option("--header", help="Start TSV output with a header row.")
+    ] = False,
+) -> None:
     """List the registered datasets and whether each is already on disk.
 
-    Example: seqtool data list
+    TSV and the table show `name, on disk (yes/no), download size, description`;
+    JSON and JSONL carry typed values: `on_disk` true/false, `download_bytes`.
+
+    Example: seqtool data list --format tsv --header
     """
     fmt = render.resolve_format(fmt)
     reg = load_registry(registry)
-    rows = []
+    entries = []
     for name, ds in sorted(reg.items()):
         size = sum(f.size or 0 for f in ds.files)
         present = locate(name, data_roots(dir), reg) is not None
-        rows.append((name, "yes" if present else "no", f"{size / 1e6:.1f} MB", ds.description))
+        entries.append((name, present, size, ds.description))
+    if fmt in ("json", "jsonl"):
+        columns = ("name", "on_disk", "download_bytes", "description")
+        render.emit_rows(columns, entries, fmt)
+        return
     render.emit_rows(
         ("name", "on disk", "download", "description"),
-        rows,
+        [(n, "yes" if on else "no", f"{size / 1e6:.1f} MB", d) for n, on, size, d in entries],
         fmt,
         title=f"datasets (data folder {data_root(dir)})",
+        header=header,
     )
 
 

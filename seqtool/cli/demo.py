@@ -35,9 +35,15 @@ class DemoContext:
     parallel_name: str
     seed: int
     made: list[tuple[str, Path]] = field(default_factory=list)
+    # Training steps and epochs are multiplied by this (the tests' quick demo: 0.05).
+    scale: float = 1.0
 
     def lines(self) -> list[str]:
         return list(read_lines(self.corpus))
+
+    def steps(self, n: int) -> int:
+        """``n`` training steps (or epochs) at the demo's scale, at least one."""
+        return max(1, round(n * self.scale))
 
 
 def step_corpus(ctx: DemoContext) -> None:
@@ -132,11 +138,19 @@ def demo(
         Path, typer.Option("--out", "-o", help="Folder for everything the demo makes.")
     ] = Path("seqtool-demo"),
     seed: Annotated[int, typer.Option("--seed", help="Seed for every random source.")] = 0,
+    scale: Annotated[
+        float, typer.Option("--scale", hidden=True, help="Multiply training steps (tests).")
+    ] = 1.0,
 ) -> None:
     """Run the whole pipeline on a small corpus and show what seqtool does.
 
+    Models train for fixed numbers of steps, so a given --seed shows the same results
+    on a busy machine as on a quiet one (only later).
+
     Example: seqtool demo --out /tmp/demo
     """
+    if not 0 < scale <= 10:
+        raise UsageError(f"--scale must be above 0 and at most 10, not {scale}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: --out must be a folder for the demo's files, and this is a file")
     try:
@@ -144,7 +158,7 @@ def demo(
     except OSError as e:
         raise UsageError(f"{out}: cannot create the --out folder ({e.strerror})") from None
     corpus, cname, parallel, pname = _choose_corpora()
-    ctx = DemoContext(out, corpus, cname, parallel, pname, seed)
+    ctx = DemoContext(out, corpus, cname, parallel, pname, seed, scale=scale)
     render.info(f"seqtool demo: corpus {cname} ({corpus}); parallel text {pname} ({parallel})")
     for dataset, used in (("timemachine", cname), ("fra-eng", pname)):
         if "bundled" in used:  # say why: a mirror may hold an archive not yet unpacked

@@ -22,10 +22,10 @@ from seqtool.cli.options import (
     Format,
     Inputs,
     Lower,
-    Normalize,
     Quiet,
     Seed,
     inputs_or_stdin,
+    normalize_option,
 )
 from seqtool.cli.root import app
 from seqtool.errors import UsageError
@@ -94,7 +94,7 @@ def train_cmd(
             "epoch and on Ctrl-C), with its settings, on the same inputs.",
         ),
     ] = None,
-    normalize: Normalize = None,
+    normalize: Annotated[str | None, normalize_option("none: split on whitespace as it is")] = None,
     lower: Lower = None,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
@@ -340,23 +340,37 @@ def _acc(correct: int, answered: int) -> float:
 
 
 DEMO_WORDS = ("time", "night", "white", "man", "machine", "little", "people", "said")
-SMALL_CORPUS_TOKENS = 20_000  # below this the demo's neighbours are mostly noise
+SMALL_DEMO_WORDS = ("she", "blue", "asked", "looked")  # the bundled sample's
+SMALL_CORPUS_TOKENS = 20_000  # below this, topical neighbours are mostly noise
 
 
 def demo_step(ctx: Any) -> None:
-    """`seqtool demo`: a few seconds of word2vec on the demo corpus, then neighbours."""
+    """`seqtool demo`: a few seconds of word2vec on the demo corpus, then neighbours.
+
+    One thread and a fixed number of epochs: the same vectors on a loaded machine
+    as on a quiet one.  A novella (The Time Machine) gets topical settings (window 5,
+    strong subsampling: "night": day, ...); the bundled sample (about 6,000 tokens)
+    is too small for topics, so it gets a window of one word, where neighbours share
+    their grammar ("she": he, we, i; "blue": red, grey) instead of noise.
+    """
     from seqtool.text.normalize import Normalizer
     from seqtool.text.vocab import Vocab
     from seqtool.train.word2vec import Word2VecConfig, train_word2vec
 
     lines = ctx.lines()
-    # A novella is a tiny corpus for word2vec: many epochs, small steps (64 centre
-    # words) and strong subsampling of frequent words make the neighbours topical
-    # ("night": day, ...) instead of the most frequent words, in about a second.
-    vocab = Vocab.build(lines, "word", Normalizer.make("d2l"), min_freq=5)
+    norm = Normalizer.make("d2l")
+    vocab = Vocab.build(lines, "word", norm, min_freq=5)
+    small = sum(len(norm(line).split()) for line in lines) < SMALL_CORPUS_TOKENS
+    demo_words: tuple[str, ...]
+    if small:
+        dim, window, epochs, sample, demo_words = 20, 1, 150, 1e-3, SMALL_DEMO_WORDS
+    else:
+        dim, window, epochs, sample, demo_words = 50, 5, 50, 1e-4, DEMO_WORDS
+    epochs = ctx.steps(epochs)
     cfg = Word2VecConfig(
-        dim=50, window=5, epochs=50, sample=1e-4, batch_size=64, seed=ctx.seed, min_count=5
-    )
+        dim=dim, window=window, epochs=epochs, sample=sample, batch_size=64,
+        seed=ctx.seed, min_count=5, threads=1,
+    )  # fmt: skip
     result = train_word2vec(lines, cfg, vocab=vocab)
     wv = result.vectors
     path = ctx.out / "word2vec.txt"
@@ -364,17 +378,18 @@ def demo_step(ctx: Any) -> None:
     t = result.train
     rate = t.effective_words / t.seconds if t.seconds > 0 else 0.0
     render.info(
-        f"  skip-gram, {len(wv):,} words seen 5+ times, dim 50, 50 epochs: "
-        f"{t.seconds:.1f} s, {rate:,.0f} words/s"
+        f"  skip-gram, {len(wv):,} words seen 5+ times, dim {dim}, window {window}, "
+        f"{epochs} epochs: {t.seconds:.1f} s, {rate:,.0f} words/s"
     )
-    words = [w for w in DEMO_WORDS if w in wv][:4] or wv.words[:4]
+    words = [w for w in demo_words if w in wv][:4] or wv.words[:4]
     for word in words:
         near = ", ".join(w for w, _ in wv.most_similar([word], top=5))
         render.info(f"  nearest to {word!r}: {near}")
-    if result.tokens < SMALL_CORPUS_TOKENS:
+    if small:
         render.info(
-            f"  ({result.tokens:,} tokens are too few for telling neighbours; "
-            "The Time Machine gives better ones: seqtool data fetch timemachine)"
+            f"  ({result.tokens:,} tokens: enough for words of a kind (pronouns, colours, "
+            "verbs of speech or motion), too few for topics; The Time Machine gives "
+            "topical neighbours: seqtool data fetch timemachine)"
         )
     render.info(f"  (try: seqtool word2vec similar {path} {words[0]})")
     ctx.made.append(("word vectors", path))

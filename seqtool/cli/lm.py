@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.options import Device, Encoding, Errors, Format, Lower, Quiet, Seed
+from seqtool.cli.options import Device, Encoding, Errors, Format, Lower, Quiet, Seed, normalize_help
 from seqtool.cli.root import app
 from seqtool.cli.train_options import (
     TrainFlags,
@@ -88,7 +88,7 @@ def train_lm(
         Path | None, _opt("--vocab", help="Use this vocabulary (VOCAB.json).", panel="Text")
     ] = None,
     normalize: Annotated[
-        str, _opt("--normalize", help="d2l, letters, nfkc or none (default).", panel="Text")
+        str, _opt("--normalize", help=normalize_help("none"), panel="Text")
     ] = "none",
     lower: Lower = None,
     vocab_size: Annotated[
@@ -232,7 +232,9 @@ def eval_lm(
     files: Annotated[list[str] | None, typer.Argument(help="Text to score ('-': stdin).")] = None,
     per_line: Annotated[
         bool,
-        typer.Option("--per-line", help="Score each line: log-probability, tokens, perplexity."),
+        typer.Option(
+            "--per-line", help="Score each line: log-probability, tokens, perplexity and the line."
+        ),
     ] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Rows scored together.")] = 16,
     device: Device = "auto",
@@ -260,13 +262,10 @@ def eval_lm(
     lines = list(read_lines(files, encoding, errors))
     names = ", ".join(display_name(f) for f in files)
     if per_line:
+        # The text comes last in every format (TSV-escaped: one record per line).
         scores = lm.score_lines(lines)
-        full = fmt in ("json", "jsonl")
-        rows = [
-            (lp, n, Perplexity(n, -lp).ppl, *((line,) if full else ()))
-            for (lp, n), line in zip(scores, lines)
-        ]
-        columns = ("log_prob", "tokens", "ppl", "text")[: 4 if full else 3]
+        rows = [(lp, n, Perplexity(n, -lp).ppl, line) for (lp, n), line in zip(scores, lines)]
+        columns = ("log_prob", "tokens", "ppl", "text")
         render.emit_rows(columns, rows, fmt, title=f"{names} | {lm.signature}")
         return
     if not any(line.strip() for line in lines):
@@ -278,9 +277,13 @@ def eval_lm(
     render.emit_record(record, fmt, title="language model evaluation")
 
 
-def demo_step(ctx: Any, seconds: float = 20.0) -> None:
-    """`seqtool demo`: a small character Transformer trained for ``seconds`` on the
-    demo corpus, then a sample."""
+DEMO_LM_STEPS = 300  # about 20 s on 2 quiet cores; a fixed count, whatever the load
+
+
+def demo_step(ctx: Any, steps: int = DEMO_LM_STEPS) -> None:
+    """`seqtool demo`: a small character Transformer trained for ``steps`` steps (times
+    the demo's scale) on the demo corpus, then a sample.  Steps, not a time budget, so
+    that a loaded machine shows the same results as a quiet one, only later."""
     quiet_cpu_threads()
     from seqtool.tasks.lm import LMConfig, train_lm
     from seqtool.train.device import describe
@@ -288,14 +291,14 @@ def demo_step(ctx: Any, seconds: float = 20.0) -> None:
 
     path = ctx.out / "lm.pt"
     config = LMConfig(files=[str(ctx.corpus)], model="transformer")
-    options = TrainOptions(time_budget=seconds, seed=ctx.seed, device="auto")
+    options = TrainOptions(max_steps=ctx.steps(steps), seed=ctx.seed, device="auto")
     with TrainProgress("  language model", show_ppl=False, messages=False) as progress:
         lm = train_lm(config, options, path, progress, keep_last=False)
     run = lm.run
     assert run is not None  # train_lm sets it
     result, trainer = run.result, run.trainer
     render.info(
-        f"  char Transformer, {compact(lm.n_parameters)} parameters, "
+        f"  char Transformer, {compact(lm.n_parameters)} parameters, {result.steps} steps in "
         f"{result.elapsed:.0f} s on {describe(trainer.device, trainer.amp_dtype)}: "
         f"validation perplexity {result.best:.2f} "
         f"({(result.last_eval or {}).get('valid_bpc', float('nan')):.2f} bits per character)"

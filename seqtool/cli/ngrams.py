@@ -20,7 +20,16 @@ import typer
 
 from seqtool.cli import render
 from seqtool.cli.flags import DefaultCommandGroup
-from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, inputs_or_stdin
+from seqtool.cli.options import (
+    Encoding,
+    Errors,
+    Format,
+    Inputs,
+    Lower,
+    Quiet,
+    inputs_or_stdin,
+    normalize_help,
+)
 from seqtool.cli.root import app
 from seqtool.errors import UsageError
 from seqtool.io import check_encoding, check_output_path, display_name
@@ -102,7 +111,7 @@ def count(
     ] = None,
     normalize: Annotated[
         str | None,
-        typer.Option("--normalize", help="Normaliser: letters (default), d2l, nfkc or none."),
+        typer.Option("--normalize", help=normalize_help("letters")),
     ] = None,
     lower: Lower = None,
     per_line: Annotated[
@@ -258,6 +267,7 @@ def _show_merged(
     save: Path | None,
     fmt: str,
     header: bool,
+    show: bool = True,
 ) -> None:
     from seqtool.stats.counting import merge_saved
 
@@ -270,7 +280,8 @@ def _show_merged(
     if save is not None:
         merged.save(save)
     _summary(merged, paths, time.perf_counter() - start, save)
-    emit_counts(merged, orders or tuple(merged.orders), top, min_count, sep, fmt, header)
+    if show:
+        emit_counts(merged, orders or tuple(merged.orders), top, min_count, sep, fmt, header)
 
 
 @ngrams_app.command("merge")
@@ -278,7 +289,16 @@ def merge(
     files: Annotated[list[str], typer.Argument(help="Saved counts (.npz) to add up.")],
     n: Orders = None,
     order: OrderRange = None,
-    top: Top = 10,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top",
+            "-k",
+            help="How many n-grams to print per order; 0 prints all "
+            "(default: 10, and none with --save unless --top is given).",
+            show_default=False,
+        ),
+    ] = None,
     min_count: MinCount = 1,
     sep: Sep = "--",
     save: Save = None,
@@ -288,11 +308,17 @@ def merge(
 ) -> None:
     """Add up n-gram counts saved with --save, one file per shard, and print the top.
 
-    Example: seqtool ngrams merge part1.npz part2.npz --save all.npz --top 20
+    With --save the merged counts are only written (no lists printed) unless --top
+    asks for them.
+
+    Example: seqtool ngrams merge part1.npz part2.npz --save all.npz
     """
     render.set_quiet(quiet)
     quick_numpy()
     fmt = render.resolve_format(fmt)
     orders = requested_orders(n, order) if (n or order) else None
-    _check_output_options(top, min_count, sep)
-    _show_merged(list(files), orders, top, min_count, sep, save, fmt, header)
+    show = top is not None or save is None
+    _check_output_options(10 if top is None else top, min_count, sep)
+    _show_merged(
+        list(files), orders, 10 if top is None else top, min_count, sep, save, fmt, header, show
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,10 +35,19 @@ Errors = Annotated[
         help="What to do with undecodable bytes: strict (stop with an error), replace or ignore.",
     ),
 ]
-Normalize = Annotated[
-    str | None,
-    typer.Option("--normalize", help="Normaliser: d2l, letters, nfkc or none."),
-]
+NORMALIZERS = "d2l, letters, nfkc or none"
+
+
+def normalize_help(default: str) -> str:
+    """The help of --normalize, naming the command's default (it differs by tokenizer)."""
+    return f"Normaliser: {NORMALIZERS} (default: {default})."
+
+
+def normalize_option(default: str) -> Any:
+    """``--normalize`` for a command whose default (``None`` here) is ``default``."""
+    return typer.Option("--normalize", help=normalize_help(default), show_default=False)
+
+
 Lower = Annotated[
     bool | None,
     typer.Option(

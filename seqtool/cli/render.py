@@ -120,6 +120,14 @@ def emit_record(record: dict[str, Any], fmt: str, title: str | None = None) -> N
     sys.stdout.flush()
 
 
+BAR_WIDTH = 40  # rich's default
+MIN_BAR = 10  # narrower bars are dropped
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
 class Progress:
     """A progress bar on stderr when it is a terminal, else occasional plain lines.
 
@@ -149,10 +157,16 @@ class Progress:
             from rich.progress import (
                 Progress as RichProgress,
             )
+            from rich.text import Text
 
+            class FittingBar(BarColumn):  # bar_width 0: no bar at all (rich: full width)
+                def render(self, task: Any) -> Any:
+                    return Text("") if self.bar_width == 0 else super().render(task)
+
+            self._bar_column = FittingBar()
             self._bar = RichProgress(
                 TextColumn("{task.description}"),
-                BarColumn(),
+                self._bar_column,
                 TextColumn("{task.percentage:>5.1f}%"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
@@ -161,8 +175,31 @@ class Progress:
                 transient=False,
             )
             self._bar.__enter__()
-            self._task = self._bar.add_task(self.description, total=self.total, extra="")
+            description, _ = self._fit("")
+            self._task = self._bar.add_task(description, total=self.total, extra="")
         return self
+
+    def _fit(self, extra: str) -> tuple[str, str]:
+        """The description and fields shortened so that the line fits the terminal.
+
+        rich would otherwise cut every column alike, the times first ("0:…").  The
+        bar gives way first (from 40 characters down to 10, then it goes), then the
+        description (down to its first 12 characters), then the fields, and the
+        description last; the percentage and the elapsed and remaining times are never
+        cut.
+        """
+        width = self._bar.console.width
+        room = width - len("100.0%") - 2 * len("00:00:00") - 5  # five gaps of one space
+        description = self.description
+        bar = min(BAR_WIDTH, room - len(description) - len(extra))
+        if bar < MIN_BAR:
+            bar = 0
+            keep = min(len(description), 12)
+            description = _shorten(description, max(room - len(extra), keep))
+            extra = _shorten(extra, max(room - len(description), 1))
+            description = _shorten(description, max(room - len(extra), 1))
+        self._bar_column.bar_width = bar
+        return description, extra
 
     def update(
         self,
@@ -179,7 +216,8 @@ class Progress:
         self._fields.update(fields)
         extra = "  ".join(f"{k} {_cell(v)}" for k, v in self._fields.items())
         if self._bar is not None:
-            self._bar.update(self._task, completed=self.done, extra=extra)
+            description, shown = self._fit(extra)
+            self._bar.update(self._task, completed=self.done, extra=shown, description=description)
         elif not _settings["quiet"] and not stderr_is_tty():
             now = time.monotonic()
             if now - self._last_line >= 10.0:

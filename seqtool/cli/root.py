@@ -49,10 +49,11 @@ def one_line(text: str) -> str:
     )
 
 
-def _fail(message: str, code: int, hint: str | None = None) -> int:
+def _fail(message: str, code: int, hint: str | None = None, label: str | None = "error") -> int:
     # One line, no markup: the message may hold user text with brackets.
     try:
-        print(f"seqtool: error: {one_line(message)}", file=sys.stderr)
+        prefix = f"seqtool: {label}: " if label else "seqtool: "
+        print(f"{prefix}{one_line(message)}", file=sys.stderr)
         if hint:
             print(f"hint: {one_line(hint)}", file=sys.stderr)
         sys.stderr.flush()
@@ -128,7 +129,7 @@ class SeqtoolGroup(TyperGroup):
             # the library names parameters (seq_len); the terminal user typed flags
             table = flags.flag_table(flags.command_path(self, argv))
             hint = flags.rewrite(e.hint, table) if e.hint else None
-            code = _fail(flags.rewrite(e.message, table), e.exit_code, hint)
+            code = _fail(flags.rewrite(e.message, table), e.exit_code, hint, e.label)
         except KeyboardInterrupt:
             if debug_enabled():
                 raise

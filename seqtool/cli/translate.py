@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,8 +69,24 @@ def _read_scored(path: str, encoding: str, errors: str) -> list[str]:
 
 @app.command()
 def bleu(
-    hyp: Annotated[str, typer.Argument(help="Hypotheses, one per line ('-' for stdin).")],
-    refs: Annotated[list[str], typer.Argument(help="Reference file(s), line-aligned with HYP.")],
+    hyp: Annotated[
+        str,
+        typer.Argument(
+            help="Hypotheses, one per line ('-' for stdin); with -i, the first reference."
+        ),
+    ],
+    refs: Annotated[
+        list[str] | None, typer.Argument(help="Reference file(s), line-aligned with HYP.")
+    ] = None,
+    systems: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="A system's output (repeat for several; the first is the baseline of "
+            "--paired-bs); then every argument is a reference, as in sacrebleu.",
+        ),
+    ] = None,
     metric: MetricOpt = None,
     tokenize: TokenizeOpt = None,
     lowercase: LowercaseOpt = False,
@@ -81,6 +98,41 @@ def bleu(
             "(against the first reference); per-line scores go to stdout, corpus scores to stderr.",
         ),
     ] = None,
+    paired_bs: Annotated[
+        bool,
+        typer.Option(
+            "--paired-bs",
+            "-pbs",
+            help="Paired bootstrap resampling: each -i system against the first "
+            "(score, mean ± 95% CI, p-value), as sacrebleu --paired-bs.",
+            rich_help_panel="Significance",
+        ),
+    ] = False,
+    confidence: Annotated[
+        bool,
+        typer.Option(
+            "--confidence",
+            "-ci",
+            help="A 95% confidence interval by bootstrap resampling, as sacrebleu --confidence.",
+            rich_help_panel="Significance",
+        ),
+    ] = False,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            help="Bootstrap resamples (sacrebleu's --paired-bs-n and --confidence-n).",
+            rich_help_panel="Significance",
+        ),
+    ] = 1000,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed",
+            help="Seed of the resampling (sacrebleu's SACREBLEU_SEED default).",
+            rich_help_panel="Significance",
+        ),
+    ] = 12345,
     width: Annotated[int, typer.Option("--width", "-w", help="Decimals of the scores.")] = 1,
     fmt: Format = "auto",
     encoding: Encoding = "utf-8",
@@ -89,12 +141,13 @@ def bleu(
 ) -> None:
     """Score translations: corpus BLEU, chrF or TER, exactly as the sacrebleu CLI.
 
-    --format json prints what `sacrebleu REF -i HYP -f json` prints.
+    `seqtool bleu HYP REF...` scores one system; `seqtool bleu REF... -i SYS -i SYS2`
+    (sacrebleu's order) scores each system. --paired-bs compares every system with the
+    first; --confidence adds a 95% confidence interval. --format json prints what
+    `sacrebleu REF -i HYP -f json` prints.
 
-    Example: seqtool bleu hyp.txt ref.txt --metric bleu --metric chrf
+    Example: seqtool bleu ref.txt -i base.txt -i new.txt --paired-bs
     """
-    from seqtool.metrics.bleu import corpus_scores, d2l_sentence_scores, sacrebleu_json
-
     render.set_quiet(quiet)
     fmt = render.resolve_format(fmt)
     check_encoding(encoding, errors)
@@ -102,43 +155,159 @@ def bleu(
         raise UsageError(f"--d2l-k must be at least 1, not {d2l_k}")
     if not 0 <= width <= 10:
         raise UsageError(f"--width must be between 0 and 10, not {width}")
-    if sum(1 for p in [hyp, *refs] if p == "-") > 1:
+    ref_paths = [hyp, *(refs or [])] if systems else list(refs or [])
+    sys_paths = list(systems) if systems else [hyp]
+    if not ref_paths:
+        raise UsageError("give the reference file(s) after HYP: seqtool bleu HYP REF...")
+    _check_significance(sys_paths, paired_bs, confidence, d2l_k, samples)
+    if sum(1 for p in [*sys_paths, *ref_paths] if p == "-") > 1:
         raise UsageError("only one input can be read from stdin ('-')")
-    hyps = _read_scored(hyp, encoding, errors)
-    ref_sets = [_read_scored(r, encoding, errors) for r in refs]
-    for r, lines in zip(refs, ref_sets):
-        if len(lines) != len(hyps):
-            raise InputError(
-                f"{display_name(hyp)} has {len(hyps)} lines but {display_name(r)} has {len(lines)}; "
-                "hypotheses and references must be line-aligned"
-            )
-    scores = corpus_scores(hyps, ref_sets, metric or ["bleu"], tokenize, lowercase)
-    rows = [(s.name, f"{s.score:.{width}f}", s.signature, s.verbose) for s in scores]
+    outputs = [_read_scored(p, encoding, errors) for p in sys_paths]
+    ref_sets = [_read_scored(r, encoding, errors) for r in ref_paths]
+    for path, hyps in zip(sys_paths, outputs):
+        for r, lines in zip(ref_paths, ref_sets):
+            if len(lines) != len(hyps):
+                raise InputError(
+                    f"{display_name(path)} has {len(hyps)} lines but {display_name(r)} has "
+                    f"{len(lines)}; hypotheses and references must be line-aligned"
+                )
+    names = [display_name(p) for p in sys_paths]
+    how = _Scoring(
+        ref_sets, metric or ["bleu"], tokenize, lowercase, samples if confidence else 0,
+        seed, width, fmt,
+    )  # fmt: skip
+    if paired_bs:
+        _paired(names, outputs, how, samples)
+    elif len(outputs) > 1:
+        _each_system(names, outputs, how)
+    else:
+        _one_system(outputs[0], how, d2l_k)
+
+
+def _check_significance(
+    sys_paths: list[str], paired_bs: bool, confidence: bool, d2l_k: int | None, samples: int
+) -> None:
+    if paired_bs and len(sys_paths) < 2:
+        raise UsageError(
+            "--paired-bs compares systems: give the references as arguments and each "
+            "system with -i, the baseline first (seqtool bleu REF -i BASE -i SYS --paired-bs)"
+        )
+    if paired_bs and confidence:
+        raise UsageError(
+            "--paired-bs already reports each system's 95% interval; drop --confidence"
+        )
+    if d2l_k is not None and (len(sys_paths) > 1 or paired_bs or confidence):
+        raise UsageError("--d2l-k scores one system, without --paired-bs or --confidence")
+    if samples < 40:
+        raise UsageError(f"--samples must be at least 40, not {samples}")
+
+
+@dataclass
+class _Scoring:
+    """How `seqtool bleu` scores and prints: the references, metric settings, the
+    bootstrap resamples for intervals (0: none), the seed, the decimals, the format."""
+
+    refs: list[list[str]]
+    metrics: list[str]
+    tokenize: str | None
+    lowercase: bool
+    samples: int
+    seed: int
+    width: int
+    fmt: str
+
+    def scores(self, hyps: list[str]) -> list[Any]:
+        from seqtool.metrics.bleu import corpus_scores
+
+        return corpus_scores(
+            hyps, self.refs, self.metrics, self.tokenize, self.lowercase,
+            samples=self.samples, seed=self.seed,
+        )  # fmt: skip
+
+    def numbers(self, *values: float | None, text: bool = False) -> list[Any]:
+        """Scores as JSON numbers rounded to --width (as sacrebleu's JSON), else as text."""
+        shown = [v for v in values if v is not None]
+        if self.fmt in ("json", "jsonl") and not text:
+            return [float(f"{v:.{self.width}f}") for v in shown]
+        return [f"{v:.{self.width}f}" for v in shown]
+
+    @property
+    def interval_columns(self) -> tuple[str, ...]:
+        return ("mean", "ci95") if self.samples else ()
+
+
+def _one_system(hyps: list[str], how: _Scoring, d2l_k: int | None) -> None:
+    from seqtool.metrics.bleu import d2l_sentence_scores, sacrebleu_json
+
+    scores = how.scores(hyps)
+    # one system: the score as text in every format, as before
+    rows = [
+        (s.name, *how.numbers(s.score, s.mean, s.ci, text=True), s.signature, s.verbose)
+        for s in scores
+    ]
     if d2l_k is None:
-        if fmt == "json":
-            print(sacrebleu_json(scores))
-        elif fmt == "jsonl":
-            render.emit_rows(("name", "score", "signature", "verbose"), rows, "jsonl")
+        if how.fmt == "json":
+            print(sacrebleu_json(scores, how.width))
         else:
-            render.emit_rows(("metric", "score", "signature", "detail"), rows, fmt, title="scores")
+            name = "name" if how.fmt == "jsonl" else "metric"
+            detail = "verbose" if how.fmt == "jsonl" else "detail"
+            columns = (name, "score", *how.interval_columns, "signature", detail)
+            render.emit_rows(columns, rows, how.fmt, title="scores")
         return
-    per_line = d2l_sentence_scores(hyps, ref_sets[0], d2l_k, tokenize, lowercase)
-    if fmt == "json":
+    per_line = d2l_sentence_scores(hyps, how.refs[0], d2l_k, how.tokenize, how.lowercase)
+    if how.fmt == "json":
         record = {
-            "corpus": [s.as_dict() for s in scores],
+            "corpus": [json.loads(s.json(how.width)) for s in scores],
             "d2l_k": d2l_k,
             "d2l_bleu": [round(x, 6) for x in per_line],
         }
         render.emit_record(record, "json")
         return
     for s in scores:
-        render.info(s.text(width))
+        render.info(s.text(how.width))
     render.emit_rows(
         ("line", f"d2l_bleu_{d2l_k}"),
         [(i, round(x, 6)) for i, x in enumerate(per_line, 1)],
-        fmt,
+        how.fmt,
         title=f"d2l sentence BLEU (k={d2l_k})",
     )
+
+
+def _each_system(names: list[str], outputs: list[list[str]], how: _Scoring) -> None:
+    """Several systems without a paired test: each one's scores (and intervals)."""
+    rows = [
+        (name, s.name, *how.numbers(s.score, s.mean, s.ci), s.signature)
+        for name, hyps in zip(names, outputs)
+        for s in how.scores(hyps)
+    ]
+    columns = ("system", "metric", "score", *how.interval_columns, "signature")
+    render.emit_rows(columns, rows, how.fmt, title="scores")
+
+
+def _paired(names: list[str], outputs: list[list[str]], how: _Scoring, samples: int) -> None:
+    """Paired bootstrap resampling: one row per system and metric, the baseline first."""
+    from seqtool.metrics.bleu import paired_bootstrap
+
+    if len(set(names)) != len(names):
+        raise UsageError("each -i system must be a different file")
+    results = paired_bootstrap(
+        list(zip(names, outputs)), how.refs, how.metrics, how.tokenize, how.lowercase,
+        samples=samples, seed=how.seed,
+    )  # fmt: skip
+    text = how.fmt not in ("json", "jsonl")
+    rows = [
+        (
+            r.system,
+            r.name,
+            *how.numbers(r.score, r.mean, r.ci),
+            ("" if r.p_value is None else f"{r.p_value:.4f}") if text else r.p_value,
+            r.signature,
+        )  # fmt: skip
+        for r in results
+    ]
+    columns = ("system", "metric", "score", "mean", "ci95", "p_value", "signature")
+    title = f"paired bootstrap resampling against {names[0]} ({samples} resamples, seed {how.seed})"
+    render.emit_rows(columns, rows, how.fmt, title=title)
 
 
 # ---------------------------------------------------------------------- train-mt
@@ -539,9 +708,14 @@ def _check_reference_lengths(
 DEMO_PAIRS = 3000  # fra-eng is sorted by length: its first pairs are the short ones
 
 
-def demo_step(ctx: Any, seconds: float = 20.0) -> None:
-    """`seqtool demo`: a small gru-attn English->French model trained for ``seconds`` on
-    the demo's parallel text, then a few translations and the held-out pairs scored."""
+DEMO_MT_STEPS = 400  # about 20 s on 2 quiet cores; a fixed count, whatever the load
+
+
+def demo_step(ctx: Any, steps: int = DEMO_MT_STEPS) -> None:
+    """`seqtool demo`: a small gru-attn English->French model trained for ``steps``
+    steps (times the demo's scale) on the demo's parallel text, then a few
+    translations and the held-out pairs scored.  Steps, not a time budget, so that a
+    loaded machine shows the same results as a quiet one, only later."""
     quiet_cpu_threads()
     from seqtool.metrics.bleu import d2l_sentence_scores
     from seqtool.tasks.mt import MTConfig, MTTask, Translator, score
@@ -561,14 +735,14 @@ def demo_step(ctx: Any, seconds: float = 20.0) -> None:
     )  # fmt: skip
     task = MTTask(config, train_valid=False, text=(text, None))
     path = ctx.out / "mt.pt"
-    options = TrainOptions(time_budget=seconds, seed=ctx.seed, lr=5e-3, warmup=30)
+    options = TrainOptions(max_steps=ctx.steps(steps), seed=ctx.seed, lr=5e-3, warmup=30)
     with TrainProgress("  translation model", show_ppl=False, messages=False) as progress:
         run = run_training(task, options, path, progress, keep_last=False)
     data = task.data
     render.info(
         f"  gru-attn {text.src_lang or 'src'}->{text.tgt_lang or 'tgt'}, "
         f"{compact(sum(p.numel() for p in run.model.parameters()))} parameters, "
-        f"{len(data.train):,} pairs, {run.result.epochs:.0f} epochs in "
+        f"{len(data.train):,} pairs, {run.result.steps} steps ({run.result.epochs:.0f} epochs) in "
         f"{run.result.elapsed:.0f} s on {describe(run.trainer.device, run.trainer.amp_dtype)}"
     )
     mt = Translator.load(path, run.trainer.device)

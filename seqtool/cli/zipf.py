@@ -16,7 +16,7 @@ from seqtool.cli.ngrams import (
     quick_numpy,
     requested_orders,
 )
-from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, Seed
+from seqtool.cli.options import Encoding, Errors, Format, Inputs, Lower, Quiet, Seed, normalize_help
 from seqtool.cli.root import app
 from seqtool.errors import UsageError
 from seqtool.io import check_encoding, check_output_path, write_bytes
@@ -67,7 +67,7 @@ def zipf(
     ] = None,
     normalize: Annotated[
         str | None,
-        typer.Option("--normalize", help="Normaliser: letters (default), d2l, nfkc or none."),
+        typer.Option("--normalize", help=normalize_help("letters")),
     ] = None,
     lower: Lower = None,
     per_line: Annotated[

@@ -180,18 +180,27 @@ class TrainResult:
 
 
 class TrainingInterrupted(SeqtoolError):
-    """SIGINT or SIGTERM stopped training; a resumable checkpoint was written."""
+    """SIGINT or SIGTERM stopped training; a resumable checkpoint was written.
 
-    def __init__(self, signum: int, path: Path | None, step: int | None = None) -> None:
+    Not an error (the user asked for it): the command line prints it without the
+    ``error:`` label.  The message says where training stopped (``at step 120``, or
+    ``position`` such as ``in epoch 3 of 5``) and where the checkpoint is.
+    """
+
+    label = None
+
+    def __init__(
+        self, signum: int, path: Path | None, step: int | None = None, position: str | None = None
+    ) -> None:
         name = signal.Signals(signum).name
-        at = f" at step {step}" if step is not None else ""
+        at = f" at step {step}" if step is not None else f" {position}" if position else ""
         where = (
             f"; resumable checkpoint saved to {path} (to continue, run the same command "
             f"with `resume` {path})"
             if path
             else ""
         )
-        super().__init__(f"interrupted by {name}{at}{where}")
+        super().__init__(f"training interrupted by {name}{at}{where}")
         self.exit_code = 128 + signum
 
 

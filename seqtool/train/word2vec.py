@@ -463,7 +463,9 @@ def train(
         if last_path is not None:
             save_checkpoint(last_path, _payload(shared, corpus))
         raise TrainingInterrupted(
-            shared.signum or signal.SIGINT, None if last_path is None else Path(last_path)
+            shared.signum or signal.SIGINT,
+            None if last_path is None else Path(last_path),
+            position=f"in epoch {shared.epoch + 1} of {cfg.epochs}",
         )
     seconds = time.perf_counter() - start
     report.progress(Progress(total, total, sum(shared.effective), cfg.min_lr, seconds, cfg.epochs))
