@@ -37,6 +37,7 @@ from seqtool.errors import (
     check_at_least,
     check_choice,
     check_fraction,
+    check_seed,
 )
 from seqtool.io import check_encoding, display_name, read_lines
 from seqtool.metrics.perplexity import Perplexity, line_scores, stream_perplexity
@@ -115,6 +116,7 @@ class LMConfig:
         check_at_least("seq_len", self.seq_len)
         check_at_least("batch_size", self.batch_size)
         check_fraction("valid_fraction", self.valid_fraction)
+        check_fraction("dropout", self.dropout)
         check_encoding(self.encoding, self.errors)
 
     def model_settings(self) -> dict[str, Any]:
@@ -527,6 +529,7 @@ class LanguageModel:
         """
         if num < 1:
             raise UsageError(f"`num` must be at least 1, not {num}")
+        check_seed("seed", seed)
         b = self.boundary
         banned = {PAD, BOS} | ({UNK, EOS} - {b} if self.vocab.kind == "char" else set())
         cfg = SamplingConfig(
