@@ -275,7 +275,10 @@ def _finite(path: Path) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in load_checkpoint(path)["model"].values())
 
 
-def test_nan_loss_stops_training_and_keeps_the_last_good_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sync_free", [False, True], ids=["cpu-watch", "accelerator-watch"])
+def test_nan_loss_stops_training_and_keeps_the_last_good_files(
+    tmp_path: Path, sync_free: bool
+) -> None:
     inner = LMLoss()
     calls = {"n": 0}
 
@@ -285,6 +288,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_files(tmp_path: Path) -
         return (value * math.nan if calls["n"] == 7 else value), n  # step 7's loss is NaN
 
     trainer = _trainer(tmp_path, loss, checkpoint_every_minutes=0.0)  # save after every step
+    trainer._sync_free = sync_free  # the accelerators' way of watching, run on the CPU
     with pytest.raises(TrainingDiverged, match="loss became NaN or infinite at step 7") as e:
         trainer.fit()
     assert "m.last.pt the resumable state of step 6" in str(e.value)

@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import torch
 from torch import nn
@@ -307,9 +307,11 @@ class Trainer:
         self.warmup = config.warmup  # fitted to a time budget after PROBE_STEPS steps
         self._warmup_fitted = config.time_budget is None or config.warmup == 0
         self._stop_reason: str | None = None
-        # The first step whose loss was NaN or infinite (-1: none), kept on the device so
-        # that watching it costs no synchronisation; read at reports, evaluations, saves.
+        # The first step whose loss was NaN or infinite (see _watch; -1 on the device:
+        # none); read at reports, evaluations and saves.
         self._first_bad: torch.Tensor | None = None
+        self._bad_step: int | None = None  # the same on a CPU
+        self._sync_free = self.device.type != "cpu"
         self._saved_step: int | None = None  # the step the resumable file holds
         self._t0 = time.perf_counter()
 
@@ -587,30 +589,38 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     # ------------------------------------------------------------------ divergence
     def _watch(self, step_loss: torch.Tensor) -> None:
-        """Remember (on the device, without waiting for it) the first non-finite loss."""
+        """Remember the first step whose loss is NaN or infinite.  On an accelerator the
+        step is kept on the device, so watching never waits for the device (three tiny
+        kernels a step); on a CPU reading the number is cheaper (3 us against 135 us)."""
+        if not self._sync_free:
+            if self._bad_step is None and not math.isfinite(float(step_loss)):
+                self._bad_step = self.step + 1
+            return
         if self._first_bad is None:
             self._first_bad = torch.full((), -1, dtype=torch.long, device=step_loss.device)
         bad = (self._first_bad < 0) & ~torch.isfinite(step_loss)
         self._first_bad = torch.where(bad, self.step + 1, self._first_bad)
 
-    def _check_finite(self, weights: bool = False) -> None:
-        """Stop with :class:`TrainingDiverged` once the loss (or, with ``weights``, a
-        weight) is NaN or infinite: before anything is reported, evaluated or saved, so
-        no file ever holds a diverged model."""
-        first = int(self._first_bad) if self._first_bad is not None else -1
-        broken = weights and not _all_finite(self.module)
-        flags = [float(first >= 0), float(broken)]
-        n_bad, n_broken = dist_util.all_sum(flags, self.dist, self.device)
-        if n_bad == 0 and n_broken == 0:
-            return
+    def _check_finite(self) -> None:
+        """Stop with :class:`TrainingDiverged` once a training loss was NaN or infinite:
+        checked before anything is reported, evaluated or saved, so no file ever holds
+        a diverged model.  Every process calls it at the same steps (the flag is shared)."""
+        first = self._bad_step if self._bad_step is not None else -1
+        if self._first_bad is not None:
+            first = int(self._first_bad)
+        (n_bad,) = dist_util.all_sum([float(first >= 0)], self.dist, self.device)
         if first >= 0:
-            what = f"the training loss became NaN or infinite at step {first}"
-        elif n_bad:
-            what = (
-                f"the training loss became NaN or infinite by step {self.step} (on another process)"
-            )
-        else:
-            what = f"the weights became NaN or infinite by step {self.step}"
+            self._diverged(f"the training loss became NaN or infinite at step {first}")
+        if n_bad:
+            self._diverged(f"the training loss became NaN or infinite by step {self.step}")
+
+    def _check_weights(self) -> None:
+        """The same for the weights (a finite loss whose update overflowed them); local,
+        since every process holds the same weights."""
+        if not _all_finite(self.module):
+            self._diverged(f"the weights became NaN or infinite by step {self.step}")
+
+    def _diverged(self, what: str) -> NoReturn:
         kept = [
             f"{self.output} holds the best model, of step {self.best_step}"
             if self.output is not None and self.best_step is not None
@@ -702,14 +712,15 @@ class Trainer:
         return payload
 
     def _save_best(self) -> None:
-        self._check_finite(weights=True)
+        self._check_weights()  # (the loss was checked by the evaluation that led here)
         if self.output is not None and self.dist.is_main:
             t = time.perf_counter()
             save_checkpoint(self.output, self._payload(with_state=False))
             self._save_seconds = max(self._save_seconds, time.perf_counter() - t)
 
     def _save_last(self) -> None:
-        self._check_finite(weights=True)
+        self._check_finite()
+        self._check_weights()
         t = time.perf_counter()
         if self.last_path is not None and self.dist.is_main:
             save_checkpoint(self.last_path, self._payload(with_state=True))
