@@ -7,6 +7,7 @@ them into exit codes.  Every message is one line that a user can act on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 
 
@@ -76,13 +77,53 @@ def check_choice(name: str, value: object, choices: Collection[object]) -> None:
         )
 
 
+def check_finite(name: str, value: float | None) -> None:
+    """Refuse a set ``value`` that is NaN or infinite (``float('nan')`` compares false
+    with everything, so a range check alone lets it through)."""
+    if value is not None and not isinstance(value, int) and not math.isfinite(value):
+        raise UsageError(f"{param(name)} must be a finite number, not {value}")
+
+
 def check_at_least(name: str, value: float | None, minimum: float = 1) -> None:
-    """Refuse a set ``value`` below ``minimum`` (``None`` means "not set")."""
+    """Refuse a set ``value`` below ``minimum``, or not a finite number (``None`` means
+    "not set")."""
+    check_finite(name, value)
     if value is not None and value < minimum:
         raise UsageError(f"{param(name)} must be at least {minimum}, not {value}")
 
 
+def check_positive(name: str, value: float | None) -> None:
+    """Refuse a set ``value`` that is not a finite number above 0."""
+    check_finite(name, value)
+    if value is not None and not value > 0:
+        raise UsageError(f"{param(name)} must be positive, not {value}")
+
+
+def check_between(name: str, value: float | None, low: float, high: float) -> None:
+    """Refuse a set ``value`` outside ``[low, high]`` (NaN included)."""
+    check_finite(name, value)
+    if value is not None and not low <= value <= high:
+        raise UsageError(f"{param(name)} must be from {_num(low)} to {_num(high)}, not {value}")
+
+
+def _num(x: float) -> str:
+    """A bound as people write it: ``5``, ``0.01``, ``4294967295``."""
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
 def check_fraction(name: str, value: float | None) -> None:
-    """Refuse a set ``value`` outside ``[0, 1)``."""
+    """Refuse a set ``value`` outside ``[0, 1)`` (NaN included)."""
     if value is not None and not 0 <= value < 1:
         raise UsageError(f"{param(name)} must be in [0, 1), not {value}")
+
+
+# Seeds go to Python's, numpy's and torch's generators, and (times 1,000,003 plus the
+# epoch) to per-epoch torch generators: numpy's legacy seeding takes 32 bits, and the
+# product must stay inside torch's 64 bits.
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(name: str, value: int | None) -> None:
+    """Refuse a seed outside ``0 .. SEED_MAX`` (what every generator seqtool seeds takes)."""
+    if value is not None and not 0 <= value <= SEED_MAX:
+        raise UsageError(f"{param(name)} must be from 0 to {SEED_MAX}, not {value}")

@@ -20,7 +20,7 @@ from seqtool.cli import classify, embed, lm, render, summarize, translate
 from seqtool.cli.datacmd import data_roots
 from seqtool.cli.root import app
 from seqtool.datasets import load_registry, locate, sample_path, why_missing
-from seqtool.errors import UsageError
+from seqtool.errors import UsageError, check_seed
 from seqtool.io import read_lines
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import Vocab
@@ -151,6 +151,7 @@ def demo(
     """
     if not 0 < scale <= 10:
         raise UsageError(f"--scale must be above 0 and at most 10, not {scale}")
+    check_seed("seed", seed)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: --out must be a folder for the demo's files, and this is a file")
     try:

@@ -560,6 +560,7 @@ def translate(
     Example: seqtool translate de-en.pt val.de --eval-bleu --ref val.en > hyp.en
     """
     quiet_cpu_threads()
+    from seqtool.decode.beam import SearchConfig
     from seqtool.decode.translate import BLOCK_LINES, TranslateStats
     from seqtool.tasks.mt import Translator, score, scores_record
     from seqtool.train.device import set_threads
@@ -573,6 +574,7 @@ def translate(
         # A file can be counted up front: a mismatch fails now, not after translating it.
         n_in = sum(1 for _ in read_lines(file, encoding, errors))
         _check_reference_lengths(file, ref or [], n_in, refs)
+    SearchConfig(beam, lenpen, nbest, max_len_a, max_len_b).check()  # before loading the model
     set_threads(threads)
     mt = Translator.load(checkpoint, device, precision, shortlist)
     first: list[str] = []  # the first non-empty line, for --show-attention

@@ -15,6 +15,11 @@ propose their ``2K`` best extensions; those ending in ``<eos>`` among the best
 counting the ``<eos>``; ``lenpen`` > 1 favours longer output), the best ``K``
 others continue, and a sentence is done once it holds ``K`` finished
 hypotheses.  With ``K = 1`` this is exactly greedy search, which the tests check.
+
+Both end on any scores: a NaN log-probability counts as impossible (``-inf``), a
+sentence whose hypotheses can no longer reach a finite score is done (it keeps its
+best one, even with an infinite score), so the length cap always holds; the search
+settings are bounded (:data:`MAX_BEAM`, ...) so that no value asks for unbounded work.
 """
 
 from __future__ import annotations
@@ -24,9 +29,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from seqtool.errors import UsageError
+from seqtool.errors import UsageError, check_between
 from seqtool.models.protocols import Seq2SeqModule
 from seqtool.text.vocab import BOS, EOS, PAD
+
+MAX_BEAM = 256  # wider beams cost time and memory and no longer find better output
+MAX_LENPEN = 5.0  # 0 (sum of log-probabilities) .. 1 (per token) .. a strong push to length
+MAX_LEN_A = 100.0  # output tokens per source token
+MAX_LEN_B = 10_000  # output tokens added to that
 
 
 @dataclass(frozen=True)
@@ -38,14 +48,16 @@ class SearchConfig:
     max_len_b: int = 10
 
     def check(self) -> SearchConfig:
-        if self.beam < 1:
-            raise UsageError(f"--beam must be at least 1, not {self.beam}")
+        check_between("beam", self.beam, 1, MAX_BEAM)
         if not 1 <= self.nbest <= self.beam:
             raise UsageError(
-                f"--nbest must be between 1 and --beam ({self.beam}), not {self.nbest}"
+                f"`nbest` must be between 1 and `beam` ({self.beam}), not {self.nbest}"
             )
-        if self.max_len_a < 0 or self.max_len_b < 0 or (self.max_len_a == 0 and self.max_len_b < 1):
-            raise UsageError("--max-len-a and --max-len-b must allow at least one output token")
+        check_between("lenpen", self.lenpen, 0, MAX_LENPEN)
+        check_between("max_len_a", self.max_len_a, 0, MAX_LEN_A)
+        check_between("max_len_b", self.max_len_b, 0, MAX_LEN_B)
+        if self.max_len_a == 0 and self.max_len_b < 1:
+            raise UsageError("max_len_a and max_len_b must allow at least one output token")
         return self
 
 
@@ -92,6 +104,7 @@ def _log_probs(logits: Tensor, forced: Tensor, space: OutputSpace) -> Tensor:
     for col in space.banned:  # in place: the logits are this step's own tensor
         logits[:, col] = float("-inf")
     lp = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # (N, V), float even in bf16
+    lp = lp.masked_fill(torch.isnan(lp), float("-inf"))  # a NaN score is no score
     if bool(forced.any()):
         eos_only = torch.full_like(lp[0], float("-inf"))
         eos_only[space.eos] = 0.0
@@ -118,10 +131,10 @@ def greedy_search(
         lp = _log_probs(logits, caps[alive] <= step, space)  # (N, V)
         best, col = lp.max(dim=-1)  # (N,)
         nxt = space.tokens(col)
-        done = nxt == EOS
-        for s, t, p in zip(alive.tolist(), nxt.tolist(), best.tolist()):
+        done = (nxt == EOS) | ~torch.isfinite(best)  # no possible token left: ends too
+        for s, t, p, d in zip(alive.tolist(), nxt.tolist(), best.tolist(), done.tolist()):
             logprob[s] += p
-            if t != EOS:
+            if not d:
                 out[s].append(t)
         step += 1
         if bool(done.any()):
@@ -157,6 +170,7 @@ def beam_search(
         forced = (caps[alive] <= step).repeat_interleave(k)  # (A*K,)
         lp = _log_probs(logits, forced, space)
         v = lp.shape[-1]
+        scores_before = scores  # (A, K), best first
         cand = (scores.view(-1, 1) + lp).view(a, k * v)  # (A, K*V)
         top, idx = cand.topk(min(2 * k, k * v), dim=-1)  # (A, 2K)
         beam, tok = idx // v, space.tokens(idx % v)
@@ -175,10 +189,19 @@ def beam_search(
         cont_scores, sel = top.masked_fill(is_eos, float("-inf")).topk(k, dim=-1)  # (A, K)
         rows = (torch.arange(a, device=dev)[:, None] * k + beam.gather(1, sel)).view(-1)
         new_tok = tok.gather(1, sel).view(-1)  # (A*K,)
+        before = history
         history = torch.cat([history[rows], new_tok[:, None]], dim=1)
         scores = cont_scores
         step += 1
-        done = torch.tensor([len(finished[int(s)]) >= k for s in alive.tolist()], device=dev)
+        # Done: K hypotheses finished, or none left that can reach a finite score (at the
+        # length cap only <eos> is possible, so every sentence ends there).
+        live = torch.isfinite(cont_scores).any(dim=1).tolist()
+        done_l = [len(finished[int(s)]) >= k or not ok for s, ok in zip(alive.tolist(), live)]
+        for r, (s, d) in enumerate(zip(alive.tolist(), done_l)):
+            if d and not finished[s]:  # nothing finite finished: keep the best beam as it was
+                best = float(scores_before[r, 0])
+                finished[s].append(Hypothesis(before[r * k].tolist(), best, best))
+        done = torch.tensor(done_l, device=dev)
         if bool(done.any()):
             keep = (~done).nonzero().squeeze(1)  # (A',)
             alive, scores = alive[keep], scores[keep]

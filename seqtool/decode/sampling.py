@@ -26,8 +26,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from seqtool.errors import UsageError
+from seqtool.errors import UsageError, check_at_least, check_finite
 from seqtool.models.protocols import LMModule
+
+# Below this the distribution is the argmax in all but name (and under about 1e-37
+# logits / temperature overflow float32, which turns the probabilities into NaN);
+# above MAX_TEMPERATURE it is uniform noise.
+MIN_TEMPERATURE = 0.01
+MAX_TEMPERATURE = 100.0
 
 
 @dataclass
@@ -44,14 +50,18 @@ class SamplingConfig:
     lead: Collection[int] = field(default_factory=tuple)
 
     def check(self) -> None:
-        if self.max_tokens < 0:
-            raise UsageError(f"--max-tokens must be 0 or more, not {self.max_tokens}")
-        if not self.temperature > 0:
-            raise UsageError(f"--temperature must be positive, not {self.temperature}")
+        check_at_least("max_tokens", self.max_tokens, 0)
+        check_finite("temperature", self.temperature)
+        if not MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE:
+            raise UsageError(
+                f"`temperature` must be from {MIN_TEMPERATURE} to {MAX_TEMPERATURE:g}, "
+                f"not {self.temperature}",
+                hint="`greedy` always takes the likeliest token",
+            )
         if self.top_k < 0:
-            raise UsageError(f"--top-k must be 0 (off) or more, not {self.top_k}")
+            raise UsageError(f"top_k must be 0 (off) or more, not {self.top_k}")
         if not 0 < self.top_p <= 1:
-            raise UsageError(f"--top-p must be in (0, 1], not {self.top_p}")
+            raise UsageError(f"top_p must be in (0, 1], not {self.top_p}")
 
 
 def filter_logits(logits: Tensor, temperature: float, top_k: int, top_p: float) -> Tensor:

@@ -34,6 +34,7 @@ from seqtool.train.mt_data import pad_batch
 
 BLOCK_LINES = 4000
 MAX_SOURCE_TOKENS = 1024
+MAX_BEAM_ROWS = 4096  # hypotheses decoded together (batch_size x beam), to bound memory
 
 
 @dataclass
@@ -133,8 +134,10 @@ def translate_blocks(
         stats.lines += len(block)
         stats.truncated += sum(len(e) >= max_src_len for e in encoded)
         todo.sort(key=lambda i: len(ids[i]))
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
+        # A batch holds batch_size * beam hypotheses: a wide beam takes fewer sentences.
+        step = max(1, min(batch_size, MAX_BEAM_ROWS // search.beam))
+        for start in range(0, len(todo), step):
+            chunk = todo[start : start + step]
             nbests = translate_batch(model, [ids[i] for i in chunk], search, device)
             for i, nbest in zip(chunk, nbests):
                 results[i] = [Translation(tgt_vocab.decode(t), s, t) for t, s in nbest]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from seqtool.errors import InputError, UsageError
+from seqtool.errors import InputError, UsageError, check_seed
 from seqtool.io import display_name
 from seqtool.limits import check_workers
 from seqtool.stats.ngrams import NgramCounts, Settings, check_orders, merge_counts
@@ -186,6 +186,7 @@ def analyze_zipf(
     """Fit Zipf's law, the power law and Heaps' law to the n-gram counts of text files,
     or (``counts``) to a frequency list or counts saved as ``.npz``."""
     cfg = config or ZipfConfig()
+    check_seed("seed", cfg.seed)  # before counting, not after
     series, heaps, source = _frequencies(inputs, counts, cfg, on_progress)
     reports = [
         zipf_report(

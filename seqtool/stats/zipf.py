@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from seqtool import __version__
-from seqtool.errors import InputError, UsageError
+from seqtool.errors import InputError, UsageError, check_seed
 from seqtool.io import display_name, read_lines
 
 LS_MIN_COUNT = 5
@@ -413,6 +413,7 @@ def zipf_report(
         raise UsageError(f"`xmin` must be 1 or more, not {xmin}")
     if bootstrap < 0:
         raise UsageError(f"`bootstrap` must be 0 or more, not {bootstrap}")
+    check_seed("seed", seed)
     freqs = np.asarray(freqs)
     pl = fit_power_law(freqs, xmin)
     if bootstrap:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from seqtool.errors import CheckpointError, InputError, UsageError, check_choice
+from seqtool.errors import CheckpointError, InputError, UsageError, check_choice, check_fraction
 from seqtool.forecast.baselines import BASELINES, forecast_baseline
 from seqtool.forecast.data import LAYOUTS, SeriesSet, check_fill, read_series
 from seqtool.forecast.metrics import Scores, evaluate
@@ -104,6 +104,7 @@ class ForecastConfig:
         if self.layout not in LAYOUTS:
             raise UsageError(f"unknown `layout` {self.layout!r}; choose {', '.join(LAYOUTS)}")
         check_fill(self.fill)
+        check_fraction("dropout", self.dropout)
         if self.scale not in SCALES:
             raise UsageError(f"unknown `scale` {self.scale!r}; choose {', '.join(SCALES)}")
         if self.loss not in LOSSES:

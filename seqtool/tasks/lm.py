@@ -37,6 +37,7 @@ from seqtool.errors import (
     check_at_least,
     check_choice,
     check_fraction,
+    check_seed,
 )
 from seqtool.io import check_encoding, display_name, read_lines
 from seqtool.metrics.perplexity import Perplexity, line_scores, stream_perplexity
@@ -115,6 +116,7 @@ class LMConfig:
         check_at_least("seq_len", self.seq_len)
         check_at_least("batch_size", self.batch_size)
         check_fraction("valid_fraction", self.valid_fraction)
+        check_fraction("dropout", self.dropout)
         check_encoding(self.encoding, self.errors)
 
     def model_settings(self) -> dict[str, Any]:
@@ -549,6 +551,7 @@ class LanguageModel:
             raise UsageError(f"`num` must be at least 1, not {num}")
         if first < 0:
             raise UsageError(f"`first` must be 0 or more, not {first}")
+        check_seed("seed", seed)
         b = self.boundary
         banned = {PAD, BOS} | ({UNK, EOS} - {b} if self.vocab.kind == "char" else set())
         blank = set(self._blank_ids()) if one_line else set()

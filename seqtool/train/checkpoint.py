@@ -127,6 +127,7 @@ def restore_model(
     default the :data:`seqtool.models.MODELS` entry of its ``kind``; a mismatch
     between weights and config is a one-line :class:`CheckpointError` naming
     ``name`` (the file)."""
+    check_weights(ckpt["model"], name)
     try:
         model = build(ckpt["config"]) if build else build_model(ckpt["kind"], ckpt["config"])
         model.load_state_dict(ckpt["model"])
@@ -137,3 +138,26 @@ def restore_model(
             f"{name}: weights do not match the model config ({first[:160]})"
         ) from None
     return model
+
+
+def check_weights(state: dict[str, Any], name: str) -> None:
+    """Refuse weights no model can use: complex numbers, and NaN or infinite values
+    (what a diverged training run leaves; decoding with them gives NaN scores and
+    garbage).  Cheap next to loading: one pass over the tensors."""
+    bad: list[str] = []
+    for key, t in state.items():
+        if not isinstance(t, torch.Tensor):
+            continue  # load_state_dict says what is wrong with it
+        if t.is_complex():
+            raise CheckpointError(
+                f"{name}: weight {key!r} holds complex numbers ({str(t.dtype).removeprefix('torch.')}); "
+                "seqtool models are real-valued"
+            )
+        if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all()):
+            bad.append(key)
+    if bad:
+        raise CheckpointError(
+            f"{name}: the weights hold NaN or infinite values ({len(bad)} tensor(s), first "
+            f"{bad[0]!r}): the model diverged in training and cannot be used",
+            hint="train it again with a lower learning rate or gradient clipping",
+        )

@@ -8,8 +8,41 @@ runner (:mod:`seqtool.train.runner`) turns it into a
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+
+from seqtool.errors import (
+    UsageError,
+    check_at_least,
+    check_finite,
+    check_fraction,
+    check_positive,
+    check_seed,
+)
+
+# TrainConfig's fields, by the check each one gets (``None`` always passes: "not set").
+POSITIVE = ("lr", "accumulate", "epochs", "max_steps", "time_budget", "patience", "eval_every",
+            "log_every")  # fmt: skip
+AT_LEAST_ZERO = ("warmup", "clip", "weight_decay", "checkpoint_every_minutes")
+FRACTIONS = ("momentum", "beta1", "beta2")
+
+
+def check_train_values(values: Mapping[str, Any]) -> None:
+    """Refuse impossible training settings, given by :class:`TrainConfig` field name
+    (``checkpoint_every_minutes``): NaN, infinities, values out of range.  Shared by
+    :meth:`TrainOptions.check` and ``TrainConfig.check``."""
+    for name in POSITIVE:
+        check_positive(name, values.get(name))
+    for name in AT_LEAST_ZERO:
+        check_at_least(name, values.get(name), 0)
+    for name in FRACTIONS:
+        check_fraction(name, values.get(name))
+    min_lr = values.get("min_lr")
+    check_finite("min_lr", min_lr)
+    if min_lr is not None and not 0 <= min_lr <= 1:
+        raise UsageError(f"min_lr must be a fraction of `lr` in [0, 1], not {min_lr}")
+    check_seed("seed", values.get("seed"))
 
 
 @dataclass
@@ -44,6 +77,13 @@ class TrainOptions:
     seed: int | None = None
     log: str | os.PathLike[str] | None = None
     resume: str | os.PathLike[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse impossible values now, before any data is read (also run on creation)."""
+        check_train_values(self.given())
 
     def given(self) -> dict[str, Any]:
         """The :class:`TrainConfig` fields set here."""

@@ -39,7 +39,7 @@ from torch import nn
 from seqtool.errors import CheckpointError
 from seqtool.io import check_not_input, check_output_path
 from seqtool.train import distributed as dist_util
-from seqtool.train.checkpoint import load_checkpoint
+from seqtool.train.checkpoint import check_weights, load_checkpoint
 from seqtool.train.device import describe, resolve_device, seed_everything
 from seqtool.train.options import TrainOptions, compact
 from seqtool.train.task import NullReporter, Reporter, Task
@@ -98,6 +98,7 @@ def load_resume(path: Path, kinds: tuple[str, ...]) -> dict[str, Any]:
             f"{path}: holds a finished model, not a training state",
             hint="resume from the .last.pt file written beside it",
         )
+    check_weights(ckpt["model"], str(path))
     return ckpt
 
 

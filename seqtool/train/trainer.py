@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import torch
 from torch import nn
@@ -71,6 +71,7 @@ from seqtool.train.device import (
     set_rng_state,
     set_threads,
 )
+from seqtool.train.options import check_train_values
 from seqtool.train.signals import stop_signals
 
 log = logging.getLogger("seqtool.train")
@@ -125,27 +126,7 @@ class TrainConfig:
             raise UsageError(f"unknown `optimizer` {self.optimizer!r}; choose adamw or sgd")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"unknown `schedule` {self.schedule!r}; choose {', '.join(SCHEDULES)}")
-        positive = {
-            "lr": self.lr,
-            "accumulate": self.accumulate,
-            "epochs": self.epochs,
-            "max_steps": self.max_steps,
-            "time_budget": self.time_budget,
-            "patience": self.patience,
-            "eval_every": self.eval_every,
-        }
-        for name, value in positive.items():
-            if value is not None and not value > 0:
-                raise UsageError(f"{named(name)} must be positive, not {value}")
-        for name, value in {
-            "warmup": self.warmup,
-            "clip": self.clip,
-            "weight_decay": self.weight_decay,
-        }.items():
-            if value < 0:
-                raise UsageError(f"{named(name)} must be 0 or more, not {value}")
-        if not 0 <= self.min_lr <= 1:
-            raise UsageError(f"min_lr must be a fraction of `lr` in [0, 1], not {self.min_lr}")
+        check_train_values(dataclasses.asdict(self))
         if self.epochs is None and self.max_steps is None and self.time_budget is None:
             raise UsageError("give a stopping rule: `epochs`, max_steps or time_budget")
 
@@ -177,6 +158,11 @@ class TrainResult:
     best: float | None
     best_step: int | None
     last_eval: dict[str, Any] | None
+
+
+class TrainingDiverged(SeqtoolError):
+    """The training loss (or the weights) stopped being finite numbers; nothing was
+    saved after that, so the files on disk keep the last good state."""
 
 
 class TrainingInterrupted(SeqtoolError):
@@ -330,6 +316,12 @@ class Trainer:
         self.warmup = config.warmup  # fitted to a time budget after PROBE_STEPS steps
         self._warmup_fitted = config.time_budget is None or config.warmup == 0
         self._stop_reason: str | None = None
+        # The first step whose loss was NaN or infinite (see _watch; -1 on the device:
+        # none); read at reports, evaluations and saves.
+        self._first_bad: torch.Tensor | None = None
+        self._bad_step: int | None = None  # the same on a CPU
+        self._sync_free = self.device.type != "cpu"
+        self._saved_step: int | None = None  # the step the resumable file holds
         self._t0 = time.perf_counter()
 
     # ------------------------------------------------------------------ public
@@ -430,6 +422,7 @@ class Trainer:
         probe_t = step_t
         while True:
             step_tokens = 0
+            step_loss = torch.zeros((), device=self.device, dtype=acc)
             epoch_end = False
             for micro in range(cfg.accumulate):
                 try:
@@ -449,7 +442,7 @@ class Trainer:
                     with autocast:
                         loss_sum, n = self.loss_fn(self.model, batch)
                     self.scaler.scale(loss_sum.float()).backward()
-                report_loss += loss_sum.detach().to(acc)
+                step_loss = step_loss + loss_sum.detach().to(acc)
                 step_tokens += int(n)
             if exhausted and step_tokens == 0:
                 return self._finish("epochs")
@@ -464,8 +457,12 @@ class Trainer:
                 self.dist,
                 self.device,
             )
+            report_loss += step_loss
+            self._watch(step_loss)
             self._optimizer_step(params, total_tokens)
             self.step += 1
+            if self.step % cfg.log_every == 0 or self.step == first_step + 1:
+                self._check_finite()
             self.tokens += int(total_tokens)
             report_tokens += int(total_tokens)
             now = time.perf_counter()
@@ -599,7 +596,66 @@ class Trainer:
         return reason
 
     # ------------------------------------------------------------------ evaluation
+    # ------------------------------------------------------------------ divergence
+    def _watch(self, step_loss: torch.Tensor) -> None:
+        """Remember the first step whose loss is NaN or infinite.  On an accelerator the
+        step is kept on the device, so watching never waits for the device (three tiny
+        kernels a step); on a CPU reading the number is cheaper (3 us against 135 us)."""
+        if not self._sync_free:
+            if self._bad_step is None and not math.isfinite(float(step_loss)):
+                self._bad_step = self.step + 1
+            return
+        if self._first_bad is None:
+            self._first_bad = torch.full((), -1, dtype=torch.long, device=step_loss.device)
+        bad = (self._first_bad < 0) & ~torch.isfinite(step_loss)
+        self._first_bad = torch.where(bad, self.step + 1, self._first_bad)
+
+    def _check_finite(self) -> None:
+        """Stop with :class:`TrainingDiverged` once a training loss was NaN or infinite:
+        checked before anything is reported, evaluated or saved, so no file ever holds
+        a diverged model.  Every process calls it at the same steps (the flag is shared)."""
+        first = self._bad_step if self._bad_step is not None else -1
+        if self._first_bad is not None:
+            first = int(self._first_bad)
+        (n_bad,) = dist_util.all_sum([float(first >= 0)], self.dist, self.device)
+        if first >= 0:
+            self._diverged(f"the training loss became NaN or infinite at step {first}")
+        if n_bad:
+            self._diverged(f"the training loss became NaN or infinite by step {self.step}")
+
+    def _check_weights(self) -> None:
+        """The same for the weights (a finite loss whose update overflowed them); local,
+        since every process holds the same weights."""
+        if not _all_finite(self.module):
+            self._diverged(f"the weights became NaN or infinite by step {self.step}")
+
+    def _diverged(self, what: str) -> NoReturn:
+        kept = [
+            f"{self.output} holds the best model, of step {self.best_step}"
+            if self.output is not None and self.best_step is not None
+            else "",
+            f"{self.last_path} the resumable state of step {self._saved_step}"
+            if self.last_path is not None and self._saved_step is not None
+            else "",
+        ]
+        kept_text = " and ".join(k for k in kept if k) or "no model had been saved yet"
+        clip = (
+            "set `clip` (now off)"
+            if self.cfg.clip == 0
+            else f"lower `clip` (now {self.cfg.clip:g})"
+        )
+        resume = (
+            f", then continue with `resume` {self.last_path}"
+            if self._saved_step is not None
+            else ""
+        )
+        raise TrainingDiverged(
+            f"training diverged: {what}; stopped, saving nothing more ({kept_text})",
+            hint=f"lower `lr` (now {self.cfg.lr:g}) or {clip}{resume}",
+        )
+
     def _run_eval(self) -> None:
+        self._check_finite()
         record: dict[str, Any] = {
             "step": self.step,
             "epoch": round(self.epoch + self.index / len(self.train), 4),
@@ -629,8 +685,11 @@ class Trainer:
         self.last_eval = record
         value = metrics.get(self.metric)
         if value is not None:
-            better = (
+            # A NaN or infinite score is never the best; any real score beats one kept
+            # as best by an older resumable file.
+            better = math.isfinite(value) and (
                 self.best is None
+                or not math.isfinite(self.best)
                 or (self.mode == "min" and value < self.best)
                 or (self.mode == "max" and value > self.best)
             )
@@ -662,15 +721,19 @@ class Trainer:
         return payload
 
     def _save_best(self) -> None:
+        self._check_weights()  # (the loss was checked by the evaluation that led here)
         if self.output is not None and self.dist.is_main:
             t = time.perf_counter()
             save_checkpoint(self.output, self._payload(with_state=False))
             self._save_seconds = max(self._save_seconds, time.perf_counter() - t)
 
     def _save_last(self) -> None:
+        self._check_finite()
+        self._check_weights()
         t = time.perf_counter()
         if self.last_path is not None and self.dist.is_main:
             save_checkpoint(self.last_path, self._payload(with_state=True))
+            self._saved_step = self.step
         dist_util.barrier(self.dist)
         self._last_save = time.perf_counter()
         # The end of a run writes both files: keep room for the two.
@@ -727,6 +790,8 @@ class Trainer:
             self._train_loss = float(state["train_loss"])
         if self.index >= len(self.train):
             self.epoch, self.index = self.epoch + 1, 0
+        if self.last_path is not None and self.last_path.exists():
+            self._saved_step = self.step  # (resuming X.last.pt writes X.last.pt again)
         set_rng_state(state["rng"])
         if state.get("loss_state") is not None and hasattr(self.loss_fn, "load_state_dict"):
             self.loss_fn.load_state_dict(move_to(state["loss_state"], self.device))
@@ -739,6 +804,16 @@ class Trainer:
             self._signal = signum
 
         return stop_signals(stop)
+
+
+def _all_finite(module: nn.Module) -> bool:
+    """Whether every floating-point parameter and buffer holds finite numbers only."""
+    flags = [
+        torch.isfinite(t).all()
+        for t in (*module.parameters(), *module.buffers())
+        if t.is_floating_point() and t.numel()
+    ]
+    return bool(torch.stack(flags).all()) if flags else True
 
 
 def _to_cpu(obj: Any) -> Any:

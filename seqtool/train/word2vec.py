@@ -73,12 +73,12 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from seqtool.errors import CheckpointError, InputError, UsageError
+from seqtool.errors import CheckpointError, InputError, UsageError, check_finite, check_seed
 from seqtool.limits import check_threads
 from seqtool.models.skipgram import SkipGram
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import SPECIALS, Vocab
-from seqtool.train.checkpoint import load_checkpoint, save_checkpoint
+from seqtool.train.checkpoint import check_weights, load_checkpoint, save_checkpoint
 from seqtool.train.device import resolve_device
 from seqtool.train.signals import stop_signals
 from seqtool.train.trainer import TrainingInterrupted
@@ -120,8 +120,10 @@ class Word2VecConfig:
         for name, value in {**positive, "epochs": self.epochs}.items():
             if value < 1:
                 raise UsageError(f"`{name}` must be at least 1, not {value}")
+        check_finite("sample", self.sample)
         if not self.sample >= 0:
             raise UsageError(f"`sample` must be 0 (off) or more, not {self.sample}")
+        check_seed("seed", self.seed)
         if not (self.lr > 0 and np.isfinite(self.lr)):
             raise UsageError(f"`lr` must be more than 0, not {self.lr}")
         if not 0 <= self.min_lr <= self.lr:
@@ -649,6 +651,7 @@ def load_resume(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(state, dict) or not isinstance(data.get("words"), list):
         raise CheckpointError(f"{name}: not a resumable word2vec checkpoint (no training state)")
     data["config"] = Word2VecConfig.from_dict(data["config"], name)
+    check_weights(data["model"], name)
     data["name"] = name
     return data
 
