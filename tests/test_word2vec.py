@@ -118,6 +118,7 @@ def test_hand_written_step_is_sgd_on_the_d2l_loss() -> None:
     model = SkipGram(6, 4, seed=0)
     with torch.no_grad():
         model.out.normal_(0, 0.5)  # outputs start at zero; make the check non-trivial
+        model.out[model.pad] = 0.0  # but the padding rows always are (the model keeps them so)
     pad = model.pad
     contexts = torch.tensor([[1, 2, pad, pad], [0, 0, 3, 4], [5, pad, pad, pad]])
     targets = torch.tensor([[0, 3, 0, 5], [2, 2, 1, 2], [1, 1, 4, 0]])  # noise == centre skipped
@@ -130,7 +131,7 @@ def test_hand_written_step_is_sgd_on_the_d2l_loss() -> None:
     for mine, theirs in ((model.inp, reference.inp), (model.out, reference.out)):
         assert theirs.grad is not None and theirs.grad.abs().sum() > 0
         torch.testing.assert_close(mine.detach(), theirs.detach() - lr * theirs.grad)
-    assert torch.all(model.inp[pad] == 0)  # the padding row never moves
+    assert torch.all(model.inp[pad] == 0) and torch.all(model.out[pad] == 0)  # padding never moves
 
 
 def test_row_cap_scales_down_rows_hit_many_times() -> None:
