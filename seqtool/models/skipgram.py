@@ -77,8 +77,8 @@ class SkipGram(nn.Module):
         Only the rows in ``contexts`` and ``targets`` change.  With ``row_cap`` > 0 a
         row hit more than ``row_cap`` times has its summed update scaled down to
         ``row_cap`` hits' worth (module docstring of :mod:`seqtool.train.word2vec`,
-        point 4).  This is the general form; training prepares a whole block of
-        steps at once (:meth:`prepare`) and runs :meth:`prepared_step`.
+        point 4).  This is the general form; training prepares the targets and hit
+        index of a whole block of steps at once and runs :meth:`prepared_step`.
         """
         targets = self.skip_noise_on_centre(targets)
         width = contexts.shape[1]

@@ -31,7 +31,10 @@ Why it is fast without a C extension (measurements in README.md, "seqtool word2v
    instead of millions of separate dot products.  Rows are sorted by window size in
    short spans so the padded context dimension is tight.
 3. The gradients are written by hand (no autograd graph) and only the touched rows
-   are updated, with ``index_add_``.
+   are updated, with ``index_add_``.  A block's targets (noise words equal to their
+   centre replaced by the padding row) and the counter index of point 4 are made
+   once in numpy, so a step is about 20 tensor operations and allocates nothing
+   the size of the vocabulary.
 4. Summing a step's updates is plain SGD for rows touched a few times, but a
    frequent word can be hit hundreds of times in one large step, where sequential
    SGD would have corrected course after each hit; summed, those updates overshoot
@@ -91,7 +94,8 @@ NOISE_POWER = 0.75
 # per-operation overhead starts to show), but smaller steps train better: a step's
 # updates are summed from the same stale rows, and its centre words share context
 # words.  On PTB (2 threads, seeds 1-3) analogy accuracy rose from 2.62% at 512 to
-# 2.78% at 256; SimLex-999 fell from 0.12 at 512 to 0.10-0.11 at 1024-4096.
+# 2.75% at 256 (6 runs), and 128 was no better at 1.3x the CPU time; SimLex-999 fell
+# from 0.12 at 512 to 0.10-0.11 at 1024-4096.
 BATCH = 256
 SORT_SPAN = 16  # rows are sorted by window size within spans of this many steps
 BLOCK = 1 << 18  # tokens per block (at least 64 steps): the unit of randomness and resumption
