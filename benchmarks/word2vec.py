@@ -67,7 +67,7 @@ def run_seqtool(lines: list[str], seed: int, threads: int) -> tuple[dict, list[s
     from seqtool.text import Normalizer, Vocab
     from seqtool.train.word2vec import Word2VecConfig, encode_corpus, train
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     vocab = Vocab.build(lines, "word", Normalizer.make("none"), min_freq=SETTINGS["min_count"])
     corpus = encode_corpus(lines, vocab, SETTINGS["min_count"])
     prep = time.perf_counter() - start
@@ -85,6 +85,7 @@ def run_seqtool(lines: list[str], seed: int, threads: int) -> tuple[dict, list[s
     wall = time.perf_counter() - start
     stats = {
         "wall": wall,
+        "cpu": time.process_time() - cpu,
         "prep": prep,
         "train": result.seconds,
         "raw_words": result.raw_words,
@@ -101,7 +102,7 @@ def run_gensim(
 
     # tokenised before timing, as gensim expects
     sentences = [[w for w in line.split() if w != drop] for line in lines]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = Word2Vec(
         sg=1,
         negative=SETTINGS["negative"],
@@ -121,6 +122,7 @@ def run_gensim(
     wall = time.perf_counter() - start
     stats = {
         "wall": wall,
+        "cpu": time.process_time() - cpu,
         "prep": prep,
         "train": train_s,
         "raw_words": raw,
@@ -176,9 +178,9 @@ def summarise(runs: list[dict]) -> str:
         return f"{statistics.mean(xs):.{digits}f} ± {sd:.{digits}f}"
 
     lines = [
-        "| corpus | tool | wall s, median (range) | of which training s | effective words/s "
-        "| analogy % (n) | WordSim353 ρ | SimLex-999 ρ |",
-        "|---|---|---|---|---|---|---|---|",
+        "| corpus | tool | wall s, median (range) | of which training s | CPU s, median (range) "
+        "| effective words/s | analogy % (n) | WordSim353 ρ | SimLex-999 ρ |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for corpus in dict.fromkeys(r["corpus"] for r in runs):
         for tool in ("seqtool", "gensim", "gensim-nounk"):
@@ -187,7 +189,8 @@ def summarise(runs: list[dict]) -> str:
                 continue
             rate = statistics.median(r["effective_words"] / r["train"] for r in rs)
             lines.append(
-                f"| {corpus} | {tool} | {med('wall', rs)} | {med('train', rs)} | {rate:,.0f} "
+                f"| {corpus} | {tool} | {med('wall', rs)} | {med('train', rs)} | {med('cpu', rs)} "
+                f"| {rate:,.0f} "
                 f"| {mean('analogy', rs, 100, 2)} ({rs[0]['analogy_n']:,}) "
                 f"| {mean('wordsim353.tsv', rs)} | {mean('simlex999.txt', rs)} |"
             )
@@ -223,6 +226,7 @@ def main() -> None:
     from seqtool import __version__
 
     order = random.Random(0)
+    load_before = os.getloadavg()
     runs: list[dict] = []
     for corpus in args.corpora:
         for seed in range(1, args.seeds + 1):
@@ -232,7 +236,8 @@ def main() -> None:
                 r = spawn(tool, corpus, seed, args.threads)
                 runs.append(r)
                 print(
-                    f"{corpus} seed {seed} {tool}: wall {r['wall']:.2f} s (train {r['train']:.2f} s), "
+                    f"{corpus} seed {seed} {tool}: wall {r['wall']:.2f} s (train {r['train']:.2f} s, "
+                    f"CPU {r['cpu']:.2f} s), load {os.getloadavg()[0]:.1f}, "
                     f"analogy {r['analogy']:.4f}, ws {r['wordsim353.tsv']:.3f}, "
                     f"simlex {r['simlex999.txt']:.3f}",
                     file=sys.stderr,
@@ -240,7 +245,9 @@ def main() -> None:
                 )
     print(
         f"seqtool {__version__} (torch {torch.__version__}) vs gensim {gensim.__version__}; "
-        f"{args.threads} threads; {machine()}; {time.strftime('%Y-%m-%d')}\n"
+        f"{args.threads} threads; {machine()}; {time.strftime('%Y-%m-%d')}; load average "
+        f"{' '.join(f'{x:.1f}' for x in load_before)} before, "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} after\n"
     )
     print(summarise(runs))
     if args.json:

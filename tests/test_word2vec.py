@@ -12,7 +12,7 @@ import torch
 
 from seqtool.errors import InputError, UsageError
 from seqtool.metrics.wordvec import evaluate_analogies, evaluate_pairs, rankdata, spearman
-from seqtool.models.skipgram import SkipGram
+from seqtool.models.skipgram import SkipGram, StepRows
 from seqtool.text import Normalizer, Vocab
 from seqtool.train.word2vec import (
     SilentReporter,
@@ -118,6 +118,7 @@ def test_hand_written_step_is_sgd_on_the_d2l_loss() -> None:
     model = SkipGram(6, 4, seed=0)
     with torch.no_grad():
         model.out.normal_(0, 0.5)  # outputs start at zero; make the check non-trivial
+        model.out[model.pad] = 0.0  # but the padding rows always are (the model keeps them so)
     pad = model.pad
     contexts = torch.tensor([[1, 2, pad, pad], [0, 0, 3, 4], [5, pad, pad, pad]])
     targets = torch.tensor([[0, 3, 0, 5], [2, 2, 1, 2], [1, 1, 4, 0]])  # noise == centre skipped
@@ -130,7 +131,7 @@ def test_hand_written_step_is_sgd_on_the_d2l_loss() -> None:
     for mine, theirs in ((model.inp, reference.inp), (model.out, reference.out)):
         assert theirs.grad is not None and theirs.grad.abs().sum() > 0
         torch.testing.assert_close(mine.detach(), theirs.detach() - lr * theirs.grad)
-    assert torch.all(model.inp[pad] == 0)  # the padding row never moves
+    assert torch.all(model.inp[pad] == 0) and torch.all(model.out[pad] == 0)  # padding never moves
 
 
 def test_row_cap_scales_down_rows_hit_many_times() -> None:
@@ -146,6 +147,24 @@ def test_row_cap_scales_down_rows_hit_many_times() -> None:
     torch.testing.assert_close(capped.out[9] - before[9], (free.out[9] - before[9]) * 8 / 40)
     torch.testing.assert_close(capped.out[10:18], free.out[10:18])  # 5 hits each: under the cap
     torch.testing.assert_close(capped.inp, free.inp)
+
+
+def test_prepared_steps_reuse_scratch_counters_without_carry_over() -> None:
+    # training reuses one StepRows per thread: each step must count only its own hits
+    pad = 20
+    contexts = torch.arange(40).reshape(40, 1) % 8
+    targets = torch.stack([torch.full((40,), 9), torch.arange(40) % 8 + 10], 1)
+    shared_rows, fresh = SkipGram(20, 3, seed=1), SkipGram(20, 3, seed=1)
+    for m in (shared_rows, fresh):
+        with torch.no_grad():
+            m.out[:pad].normal_(0, 0.5, generator=torch.Generator().manual_seed(2))
+    hit = shared_rows.hit_index(contexts, targets)
+    rows = StepRows(shared_rows, hit.numel(), 2)
+    for _ in range(3):
+        shared_rows.prepared_step(contexts, targets, hit, 1, 0.05, 8, rows)
+        fresh.prepared_step(contexts, targets, hit, 1, 0.05, 8, StepRows(fresh, hit.numel(), 2))
+        assert torch.equal(shared_rows.inp, fresh.inp) and torch.equal(shared_rows.out, fresh.out)
+    assert rows.counts[:-1].abs().sum() == 0  # touched counters are reset after a step
 
 
 # ---------------------------------------------------------------------- training

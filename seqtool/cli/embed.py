@@ -74,7 +74,7 @@ def train_cmd(
     ] = 0.025,
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Centre words per step (per thread).")
-    ] = 512,
+    ] = 256,  # seqtool.train.word2vec.BATCH (that module imports torch)
     threads: Annotated[
         int, typer.Option("--threads", help="CPU threads (0: all cores; 1: reproducible).")
     ] = 0,

@@ -76,40 +76,99 @@ class SkipGram(nn.Module):
 
         Only the rows in ``contexts`` and ``targets`` change.  With ``row_cap`` > 0 a
         row hit more than ``row_cap`` times has its summed update scaled down to
-        ``row_cap`` hits' worth (module docstring, point 4).
+        ``row_cap`` hits' worth (module docstring of :mod:`seqtool.train.word2vec`,
+        point 4).  This is the general form; training prepares the targets and hit
+        index of a whole block of steps at once and runs :meth:`prepared_step`.
+        """
+        targets = self.skip_noise_on_centre(targets)
+        width = contexts.shape[1]
+        rows = StepRows(self, contexts.shape[0] * (width + targets.shape[1]), targets.shape[1])
+        hit = self.hit_index(contexts, targets)
+        self.prepared_step(contexts, targets, hit, width, lr, row_cap, rows)
+
+    def skip_noise_on_centre(self, targets: torch.Tensor) -> torch.Tensor:
+        """Targets with noise words equal to their centre word replaced by padding.
+
+        word2vec.c skips such noise words; the padding row's output vector is zero
+        and never learns, so it adds nothing to the step.
+        """
+        clash = torch.zeros_like(targets, dtype=torch.bool)
+        clash[:, 1:] = targets[:, 1:] == targets[:, :1]
+        return targets.masked_fill(clash, self.pad)
+
+    def hit_index(self, contexts: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Every (row, entry) of a step as one index into a counter of table rows.
+
+        Context ``i`` counts at ``i``, target ``t`` at ``n_rows + t``, and padding of
+        either table at the last slot, ``2 * n_rows``: (B, c + 1 + k).
+        """
+        n_rows = self.pad + 1
+        hit = torch.cat([contexts, targets + n_rows], 1)
+        pad = (hit == self.pad) | (hit == self.pad + n_rows)
+        return hit.masked_fill_(pad, 2 * n_rows)
+
+    @torch.no_grad()
+    def prepared_step(
+        self,
+        contexts: torch.Tensor,
+        targets: torch.Tensor,
+        hit: torch.Tensor,
+        width: int,
+        lr: float,
+        row_cap: int,
+        rows: StepRows,
+    ) -> None:
+        """:meth:`sgd_step` on prepared input, in as few tensor operations as it takes.
+
+        ``contexts`` (B, c): the first ``c`` columns of a (B, ``width``) context
+        matrix whose other columns are padding; ``targets`` (B, 1+k) with noise
+        words equal to the centre already replaced by padding
+        (:meth:`skip_noise_on_centre`); ``hit`` (B, ``width`` + 1 + k): their
+        :meth:`hit_index`; ``rows``: this thread's scratch buffers.  Padding learns
+        nothing: its step size is 0 (its hit count is infinite), so the padding rows
+        stay zero and add nothing to the scores or the other rows' updates.
         """
         inp, out = self.inp, self.out
+        n_ctx = contexts.shape[1]
+        flat = hit.reshape(-1)
+        share = rows.step_sizes(flat, lr, row_cap).view(hit.shape)
         x = nn.functional.embedding(contexts, inp)  # (B, c, d) context input vectors
         u = nn.functional.embedding(targets, out)  # (B, 1+k, d) centre + noise outputs
-        g = torch.bmm(x, u.transpose(1, 2))  # (B, c, 1+k) scores u_t · v_o
-        g.sigmoid_().neg_()
-        g[:, :, 0].add_(1.0)  # label - σ(score): 1 for the centre word, 0 for noise
-        g[:, :, 1:].mul_((targets[:, 1:] != targets[:, :1]).unsqueeze(1))  # noise == centre
-        lr_x, lr_u = _step_sizes(contexts, targets, len(inp), lr, row_cap, self.pad)
-        dx = torch.bmm(g * lr_x.unsqueeze(2), u)  # (B, c, d)
-        du = torch.bmm((g * lr_u.unsqueeze(1)).transpose(1, 2), x)  # (B, 1+k, d)
-        inp.index_add_(0, contexts.reshape(-1), dx.reshape(-1, inp.shape[1]))
-        out.index_add_(0, targets.reshape(-1), du.reshape(-1, out.shape[1]))
+        g = torch.bmm(x, u.transpose(1, 2)).sigmoid_()  # (B, c, 1+k) σ(u_t · v_o)
+        torch.sub(rows.label, g, out=g)  # label - σ: 1 for the centre word, 0 for noise
+        dx = torch.bmm(g * share[:, :n_ctx].unsqueeze(2), u)  # (B, c, d)
+        du = torch.bmm(g.mul_(share[:, width:].unsqueeze(1)).transpose(1, 2), x)  # (B, 1+k, d)
+        inp.index_add_(0, contexts.reshape(-1), dx.view(-1, inp.shape[1]))
+        out.index_add_(0, targets.reshape(-1), du.view(-1, out.shape[1]))
 
 
-def _step_sizes(
-    contexts: torch.Tensor, targets: torch.Tensor, n_rows: int, lr: float, cap: int, pad: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The learning rate of every context (B, c) and target (B, 1+k) entry of a step.
+class StepRows:
+    """Scratch buffers of one training thread: a hit counter over both tables and
+    the label row, so that a step allocates little.
 
-    ``lr``, times ``cap / hits`` for a row hit more than ``cap`` times in the step, and
-    0 for padding contexts (so the padding row stays zero and adds nothing to the
-    output gradients).  Hits are counted with a scatter rather than ``bincount``: no
-    device sync on a GPU, one pass for both tables (targets offset by ``n_rows``).
+    ``size`` bounds the entries of a step (B x (c + 1 + k)); ``n_targets`` is 1 + k.
     """
-    if cap > 0:
-        flat = torch.cat([contexts.reshape(-1), targets.reshape(-1) + n_rows])
-        ones = torch.ones(flat.shape, device=flat.device)
-        hits = torch.zeros(2 * n_rows, device=flat.device).index_add_(0, flat, ones)
-        share = hits.index_select(0, flat).clamp_(min=cap).reciprocal_().mul_(cap * lr)
-        lr_x, lr_u = share.split([contexts.numel(), targets.numel()])
-        lr_x, lr_u = lr_x.view(contexts.shape), lr_u.view(targets.shape)
-    else:
-        lr_x = torch.full(contexts.shape, lr, device=contexts.device)
-        lr_u = torch.full(targets.shape, lr, device=targets.device)
-    return lr_x * (contexts != pad), lr_u
+
+    def __init__(self, model: SkipGram, size: int, n_targets: int) -> None:
+        device = model.inp.device
+        self.counts = torch.zeros(2 * (model.pad + 1) + 1, device=device)
+        self.ones = torch.ones(size, device=device)
+        self.label = torch.zeros(1, 1, n_targets, device=device)
+        self.label[0, 0, 0] = 1.0
+
+    def step_sizes(self, flat: torch.Tensor, lr: float, cap: int) -> torch.Tensor:
+        """The learning rate of every entry of ``flat`` (a step's :meth:`SkipGram.hit_index`).
+
+        ``lr``, times ``cap / hits`` for a row hit more than ``cap`` times in the step,
+        and 0 for padding.  Hits are counted with a scatter rather than ``bincount``
+        (no device sync on a GPU), and only the touched counters are reset, so a step
+        costs the same with any vocabulary size.
+        """
+        counts = self.counts
+        counts.index_add_(0, flat, self.ones[: flat.numel()])
+        counts[-1] = float("inf")  # padding: step size 0
+        share = counts.index_select(0, flat)
+        counts.index_fill_(0, flat, 0.0)
+        if cap > 0:
+            return share.clamp_(min=cap).reciprocal_().mul_(cap * lr)
+        return torch.isfinite(share).to(share.dtype).mul_(lr)

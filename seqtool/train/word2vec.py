@@ -31,7 +31,10 @@ Why it is fast without a C extension (measurements in README.md, "seqtool word2v
    instead of millions of separate dot products.  Rows are sorted by window size in
    short spans so the padded context dimension is tight.
 3. The gradients are written by hand (no autograd graph) and only the touched rows
-   are updated, with ``index_add_``.
+   are updated, with ``index_add_``.  A block's targets (noise words equal to their
+   centre replaced by the padding row) and the counter index of point 4 are made
+   once in numpy, so a step is about 20 tensor operations and allocates nothing
+   the size of the vocabulary.
 4. Summing a step's updates is plain SGD for rows touched a few times, but a
    frequent word can be hit hundreds of times in one large step, where sequential
    SGD would have corrected course after each hit; summed, those updates overshoot
@@ -75,7 +78,7 @@ import torch
 
 from seqtool.errors import CheckpointError, InputError, UsageError, check_finite, check_seed
 from seqtool.limits import check_threads
-from seqtool.models.skipgram import SkipGram
+from seqtool.models.skipgram import SkipGram, StepRows
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import SPECIALS, Vocab
 from seqtool.train.checkpoint import check_weights, load_checkpoint, save_checkpoint
@@ -86,11 +89,14 @@ from seqtool.wordvectors import WordVectors
 
 KIND = "word2vec"
 NOISE_POWER = 0.75
-# Centre words per step (per thread): big enough to amortise Python, small enough that a
-# step's working set stays in the CPU's caches.  Bigger steps would keep a GPU busier,
-# but they cost quality: on PTB, SimLex-999 fell from 0.12 at 512 to 0.10-0.11 at
-# 1024-4096 (and a GPU finishes PTB's 5 epochs in seconds even at 512).
-BATCH = 512
+# Centre words per step (per thread).  A step costs about the same per centre word from
+# 256 to 1024 (its operations stream rows through memory either way; below 256 the
+# per-operation overhead starts to show), but smaller steps train better: a step's
+# updates are summed from the same stale rows, and its centre words share context
+# words.  On PTB (2 threads, seeds 1-3) analogy accuracy rose from 2.62% at 512 to
+# 2.75% at 256 (6 runs), and 128 was no better at 1.3x the CPU time; SimLex-999 fell
+# from 0.12 at 512 to 0.10-0.11 at 1024-4096.
+BATCH = 256
 SORT_SPAN = 16  # rows are sorted by window size within spans of this many steps
 BLOCK = 1 << 18  # tokens per block (at least 64 steps): the unit of randomness and resumption
 
@@ -552,6 +558,9 @@ def _run_epoch(shared: _Shared, corpus: Corpus, total: int, start: float, report
 def _worker(shared: _Shared, corpus: Corpus, index: int, total: int) -> None:
     """Train shard ``index`` for the current epoch; errors go to the main thread."""
     try:
+        # This thread's own OpenMP and MKL settings: one thread inside each operation,
+        # set before its first one (no pool of helper threads spinning between steps).
+        torch.set_num_threads(1)
         _run_shard(shared, corpus, index, total)
     except BaseException as e:  # noqa: BLE001 - re-raised by train()
         shared.errors.append(e)
@@ -563,6 +572,7 @@ def _run_shard(shared: _Shared, corpus: Corpus, index: int, total: int) -> None:
     lo, hi = shared.shards[index]
     block = max(BLOCK, 64 * cfg.batch_size)
     shard_total = (hi - lo) * cfg.epochs
+    rows = StepRows(model, cfg.batch_size * (2 * cfg.window + 1 + cfg.negative), 1 + cfg.negative)
     while shared.positions[index] < hi:
         if shared.stop.is_set() or shared.pause.is_set():
             return
@@ -581,7 +591,7 @@ def _run_shard(shared: _Shared, corpus: Corpus, index: int, total: int) -> None:
             SORT_SPAN * cfg.batch_size,
         )
         done = shared.epoch * (hi - lo) + (b_lo - lo)  # this shard's words before the block
-        _train_block(shared, ex, done, shard_total, index)
+        _train_block(shared, ex, done, shard_total, index, rows)
         if shared.stop.is_set():
             return  # the block is half done: an error elsewhere, nothing will be saved
         shared.positions[index] = b_hi
@@ -594,25 +604,52 @@ def lr_at(cfg: Word2VecConfig, progress: float) -> float:
     return cfg.lr - (cfg.lr - cfg.min_lr) * min(progress, 1.0)
 
 
-def _train_block(shared: _Shared, ex: Examples, done: int, total: int, index: int) -> None:
+def _train_block(
+    shared: _Shared, ex: Examples, done: int, total: int, index: int, rows: StepRows
+) -> None:
     """Run the steps of one block, with the learning rate decaying by shard progress."""
     cfg, model, batch, device = shared.cfg, shared.model, shared.cfg.batch_size, shared.device
     n = len(ex.centres)
     if n == 0:
         return
-    centres = torch.from_numpy(ex.centres).to(device, torch.int64)
-    contexts = torch.from_numpy(ex.contexts).to(device, torch.int64)
-    noise = torch.from_numpy(ex.noise).to(device, torch.int64)
-    targets = torch.cat([centres.unsqueeze(1), noise], 1)  # (n, 1+k)
+    targets, hit = _step_input(ex, model.pad)
+    contexts = torch.from_numpy(ex.contexts.astype(np.int64)).to(device)
+    targets_t = torch.from_numpy(targets).to(device)
+    hit_t = torch.from_numpy(hit).to(device)
     width = 2 * ex.reach.astype(np.int64)
+    full = ex.contexts.shape[1]
     for s0 in range(0, n, batch):
         s1 = min(s0 + batch, n)
         lr = lr_at(cfg, (done + ex.raw_words * s0 / n) / total)
         c = int(width[s1 - 1])  # a step lies inside one sorted span: its last row reaches farthest
-        model.sgd_step(contexts[s0:s1, :c], targets[s0:s1], lr, cfg.row_cap)
+        model.prepared_step(
+            contexts[s0:s1, :c].contiguous(),
+            targets_t[s0:s1],
+            hit_t[s0:s1],
+            full,
+            lr,
+            cfg.row_cap,
+            rows,
+        )
         shared.lr[index] = lr
         if shared.stop.is_set():
             return
+
+
+def _step_input(ex: Examples, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """A block's targets (centre, then noise; noise equal to the centre -> padding)
+    and hit index (:meth:`SkipGram.hit_index`), made in numpy in one go."""
+    n, k = ex.noise.shape
+    width = ex.contexts.shape[1]
+    targets = np.empty((n, 1 + k), dtype=np.int64)
+    targets[:, 0] = ex.centres
+    targets[:, 1:] = np.where(ex.noise == ex.centres[:, None], pad, ex.noise)
+    n_rows = pad + 1
+    hit = np.empty((n, width + 1 + k), dtype=np.int64)
+    hit[:, :width] = ex.contexts
+    np.add(targets, n_rows, out=hit[:, width:])
+    hit[(hit == pad) | (hit == pad + n_rows)] = 2 * n_rows
+    return targets, hit
 
 
 # ---------------------------------------------------------------------- checkpoints
