@@ -118,6 +118,7 @@ COMMANDS: dict[str, list[str]] = {
     "translate": ["translate", "{mt}", "{s}"],
     "zipf": ["zipf", "{c}"],
     "demo": ["demo", "-o", "{d}/demo"],
+    "bleu": ["bleu", "{s}", "-i", "{s}", "--confidence"],
     "summarize": ["summarize", "{c}"],
     "data fetch": ["data", "fetch", "timemachine", "--dir", "{d}/data"],
 }  # fmt: skip
@@ -169,6 +170,9 @@ OWN = [
     ("translate", "--beam", "100000", "must be from 1 to 256"),
     ("zipf", "--seed", HUGE, "must be from 0 to 4294967295"),
     ("demo", "--seed", HUGE, "must be from 0 to 4294967295"),
+    ("demo", "--scale", "nan", "must be above 0 and at most 10"),
+    ("bleu", "--seed", HUGE, "must be from 0 to 4294967295"),
+    ("bleu", "--seed", "-1", "must be from 0 to 4294967295"),
     ("summarize", "--ratio", "nan", r"must be in \(0, 1\]"),
     ("summarize", "--threshold", "inf", r"must be in \[0, 1\)"),
     ("summarize", "--damping", "nan", r"must be in \[0, 1\)"),

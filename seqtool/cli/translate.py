@@ -30,7 +30,7 @@ from seqtool.cli.train_options import (
     train_options,
     valid_fields,
 )
-from seqtool.errors import InputError, ResourceError, UsageError
+from seqtool.errors import InputError, ResourceError, UsageError, check_seed
 from seqtool.io import (
     atomic_write,
     check_encoding,
@@ -159,7 +159,7 @@ def bleu(
     sys_paths = list(systems) if systems else [hyp]
     if not ref_paths:
         raise UsageError("give the reference file(s) after HYP: seqtool bleu HYP REF...")
-    _check_significance(sys_paths, paired_bs, confidence, d2l_k, samples)
+    _check_significance(sys_paths, paired_bs, confidence, d2l_k, samples, seed)
     if sum(1 for p in [*sys_paths, *ref_paths] if p == "-") > 1:
         raise UsageError("only one input can be read from stdin ('-')")
     outputs = [_read_scored(p, encoding, errors) for p in sys_paths]
@@ -185,7 +185,12 @@ def bleu(
 
 
 def _check_significance(
-    sys_paths: list[str], paired_bs: bool, confidence: bool, d2l_k: int | None, samples: int
+    sys_paths: list[str],
+    paired_bs: bool,
+    confidence: bool,
+    d2l_k: int | None,
+    samples: int,
+    seed: int,
 ) -> None:
     if paired_bs and len(sys_paths) < 2:
         raise UsageError(
@@ -200,6 +205,7 @@ def _check_significance(
         raise UsageError("--d2l-k scores one system, without --paired-bs or --confidence")
     if samples < 40:
         raise UsageError(f"--samples must be at least 40, not {samples}")
+    check_seed("seed", seed)
 
 
 @dataclass
