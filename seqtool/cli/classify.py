@@ -375,7 +375,7 @@ def _plot_confusion(labels: list[str], cm: list[list[int]], path: Path, title: s
     plt.close(fig)
 
 
-def demo_step(ctx: Any, epochs: int = 30) -> None:
+def demo_step(ctx: Any, epochs: int = 60) -> None:
     """`seqtool demo`: a bag-of-words sentiment classifier trained on the bundled
     labelled sample (200 sentences, pos/neg, all of them: it is too small to hold
     some out), then three sentences it has not seen labelled."""

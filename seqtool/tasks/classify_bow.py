@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from seqtool.text.tokenize import word_tokens
 from seqtool.text.vocab import Vocab
 from seqtool.train.bow_numpy import BowWeights, Features, permuted, probs, sgd_step
 from seqtool.train.defaults import CLASSIFY_MODEL, CLASSIFY_TRAIN
-from seqtool.train.options import TrainOptions, compact
+from seqtool.train.options import StepInfo, TrainOptions, TrainResult, compact
 from seqtool.train.torchfile import checkpoint_header, write_torch_file
 
 if TYPE_CHECKING:  # (seqtool.train.task imports torch)
@@ -95,22 +95,8 @@ def use_numpy(config: ClassifyConfig, options: TrainOptions) -> bool:
 
 
 @dataclass
-class BowResult:
-    """A numpy run's summary (the fields of the runner's ``TrainResult``)."""
-
-    steps: int
-    epochs: float
-    elapsed: float
-    tokens: int
-    stop_reason: str
-    best: float | None
-    best_step: int | None
-    last_eval: dict[str, Any] | None
-
-
-@dataclass
 class BowRun:
-    result: BowResult
+    result: TrainResult
     output: Path
     log_path: Path
     last_path: None = None
@@ -177,23 +163,6 @@ class _Null:
 
     def on_message(self, level: str, text: str) -> None:
         pass
-
-
-@dataclass
-class _Step:
-    """What a reporter's ``on_step`` receives (the fields of the runner's StepInfo)."""
-
-    step: int
-    epoch: int
-    loss: float
-    tokens_per_s: float
-    lr: float
-    elapsed: float
-    progress: float
-
-    @property
-    def ppl(self) -> float:
-        return math.exp(min(self.loss, 50.0))
 
 
 def _encode(vocab: Vocab, norm: Normalizer, texts: Sequence[str]) -> list[list[int]]:
@@ -348,10 +317,10 @@ def train_bow_numpy(
             step += 1
             if step % 50 == 0:
                 t = elapsed()
-                info = _Step(
+                info = StepInfo(
                     step, epoch, loss_sum / max(loss_n, 1), seen / t, lr, t, progress(step)
                 )
-                reporter.on_step(cast(Any, info))  # a StepInfo, which lives beside torch
+                reporter.on_step(info)
             if total is not None and step >= total:
                 reason = (
                     "max_steps" if s.max_steps is not None and step >= s.max_steps else "epochs"
@@ -395,7 +364,7 @@ def train_bow_numpy(
     }
     with atomic_write(out, "wb") as f:
         write_torch_file(f, payload)
-    result = BowResult(step, done_epoch, elapsed(), seen, reason, best, best_step, last)
+    result = TrainResult(step, done_epoch, elapsed(), seen, reason, best, best_step, last)
     best_text = f"best valid accuracy {best:.4f} at step {best_step}; " if best is not None else ""
     reporter.on_message(
         "info",
@@ -415,4 +384,4 @@ def _vocab(tokens: Sequence[Sequence[str]], norm: Normalizer, min_freq: int) -> 
     return Vocab.from_counter(counter, "word", norm, min_freq=min_freq, source="the training text")
 
 
-__all__ = ["BowResult", "BowRun", "numpy_refusal", "train_bow_numpy", "use_numpy"]
+__all__ = ["BowRun", "numpy_refusal", "train_bow_numpy", "use_numpy"]
