@@ -11,10 +11,11 @@ protocol-2 pickle of the object in which every tensor is the call
 OrderedDict())`` and every storage a persistent id ``("storage", torch.XStorage,
 key, "cpu", numel)``; ``data/<key>``, the storage's raw little-endian bytes (at
 64-byte aligned offsets, so ``torch.load(mmap=True)`` works too); ``byteorder``
-and ``version``.  Only what a seqtool checkpoint holds is written: dicts (string
-keys), lists, tuples, str, int, float, bool, None and numpy arrays; anything else
-is a ``TypeError``.  The pickle is emitted opcode by opcode: the pickle module
-would import torch to check the two global names.
+and ``version``.  Only what a seqtool checkpoint holds is written: dicts, lists,
+tuples, str, int, float, bool, None and numpy arrays; anything else is a
+``TypeError``.  The parts without arrays are pickled by the pickle module; the
+tensors are emitted opcode by opcode (the pickle module would import torch to
+check the two global names).
 """
 
 from __future__ import annotations
@@ -104,9 +105,9 @@ class _Pickle:
         self.out += b"tR"  # the call
 
     def save(self, obj: Any) -> None:
-        if isinstance(obj, (list, tuple, dict)) and _plain(obj):
-            # no arrays inside: the pickle module writes the same opcodes, much faster
-            self.out += _plain_pickle(obj)
+        plain = _plain_pickle(obj) if type(obj) in (list, tuple, dict) else None
+        if plain is not None:  # no arrays inside: the pickle module writes it, faster
+            self.out += plain
         elif obj is None:
             self.out += b"N"
         elif obj is True or obj is False:
@@ -122,9 +123,7 @@ class _Pickle:
         elif isinstance(obj, dict):
             self.out += b"}("
             for k, v in obj.items():
-                if not isinstance(k, str):
-                    raise TypeError(f"dict keys must be str, not {type(k).__name__}")
-                self.str_(k)
+                self.save(k)
                 self.save(v)
             self.out += b"u"  # SETITEMS
         elif isinstance(obj, list):
@@ -138,26 +137,27 @@ class _Pickle:
             raise TypeError(f"cannot write a {type(obj).__name__} into a torch file")
 
 
-_SCALARS = (str, int, float, bool, type(None))
+class _NotPlain(Exception):
+    pass
 
 
-def _plain(obj: Any) -> bool:
-    """Whether ``obj`` is made of str-keyed dicts, lists, tuples and plain scalars only."""
-    if isinstance(obj, (list, tuple)):
-        return all(
-            type(x) in _SCALARS or (type(x) in (list, tuple, dict) and _plain(x)) for x in obj
-        )
-    if isinstance(obj, dict):
-        return all(type(k) is str for k in obj) and _plain(list(obj.values()))
-    return type(obj) in _SCALARS
+class _PlainPickler(pickle.Pickler):
+    """Pickles dicts, lists, tuples and scalars; anything else stops it."""
+
+    def reducer_override(self, obj: Any) -> Any:  # called for every other kind of object
+        raise _NotPlain
 
 
-def _plain_pickle(obj: Any) -> bytes:
-    """The protocol-2 opcodes of a plain ``obj`` (without PROTO and STOP), no memo."""
+def _plain_pickle(obj: Any) -> bytes | None:
+    """The protocol-2 opcodes of ``obj`` (without PROTO and STOP, no memo) if it holds
+    only dicts, lists, tuples and plain scalars, else None."""
     buf = io.BytesIO()
-    pickler = pickle.Pickler(buf, protocol=2)
+    pickler = _PlainPickler(buf, protocol=2)
     pickler.fast = True  # no memo (BINPUT) opcodes: the fragment stands alone
-    pickler.dump(obj)
+    try:
+        pickler.dump(obj)
+    except _NotPlain:
+        return None
     return buf.getvalue()[2:-1]
 
 
