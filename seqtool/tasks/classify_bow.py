@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -42,11 +42,15 @@ from seqtool.text.tokenize import word_tokens
 from seqtool.text.vocab import Vocab
 from seqtool.train.bow_numpy import BowWeights, Features, permuted, probs, sgd_step
 from seqtool.train.defaults import CLASSIFY_MODEL, CLASSIFY_TRAIN
-from seqtool.train.options import StepInfo, TrainOptions, TrainResult, compact
+from seqtool.train.options import (
+    NullReporter,
+    Reporter,
+    StepInfo,
+    TrainOptions,
+    TrainResult,
+    compact,
+)
 from seqtool.train.torchfile import checkpoint_header, write_torch_file
-
-if TYPE_CHECKING:  # (seqtool.train.task imports torch)
-    from seqtool.train.task import Reporter
 
 SCHEDULES = ("linear", "cosine", "constant")
 # option -> the values the numpy engine accepts (None: not given)
@@ -154,17 +158,6 @@ class _Settings:
         return self.min_lr + (1.0 - self.min_lr) * shape
 
 
-class _Null:
-    def on_step(self, info: Any) -> None:
-        pass
-
-    def on_eval(self, record: dict[str, Any]) -> None:
-        pass
-
-    def on_message(self, level: str, text: str) -> None:
-        pass
-
-
 def _encode(vocab: Vocab, norm: Normalizer, texts: Sequence[str]) -> list[list[int]]:
     return [vocab.ids(word_tokens(norm.line(t))) for t in texts]
 
@@ -182,7 +175,7 @@ def train_bow_numpy(
     ``classifier.pt``), one JSON line per evaluation to the log."""
     t0 = time.perf_counter()
     options = options or TrainOptions()
-    reporter = reporter or _Null()
+    reporter = reporter or NullReporter()
     config.check()
     why = numpy_refusal(config, options)
     if why is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass
@@ -84,6 +84,32 @@ class TrainResult:
     best: float | None
     best_step: int | None
     last_eval: dict[str, Any] | None
+
+
+class Reporter(Protocol):
+    """How the runner reports progress; the command line renders it, a notebook
+    may print it or ignore it (:class:`NullReporter`).  Only rank 0 reports."""
+
+    def on_step(self, info: StepInfo) -> None: ...
+
+    def on_eval(self, record: dict[str, Any]) -> None: ...
+
+    def on_message(self, level: str, text: str) -> None:
+        """``level`` is ``"info"`` (start and summary lines) or ``"warning"``."""
+        ...
+
+
+class NullReporter:
+    """Reports nothing."""
+
+    def on_step(self, info: StepInfo) -> None:
+        pass
+
+    def on_eval(self, record: dict[str, Any]) -> None:
+        pass
+
+    def on_message(self, level: str, text: str) -> None:
+        pass
 
 
 def compact(n: float) -> str:
