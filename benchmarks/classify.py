@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -76,10 +77,17 @@ def cpu_name() -> str:
         return platform.processor() or "unknown CPU"
 
 
+CPU: list[float] = [0.0]  # CPU seconds (user + system) of the last timed() command
+
+
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Wall seconds and stdout of ``cmd``; its CPU seconds go to ``CPU[0]``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     run = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[0] = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     if run.returncode != 0:
         raise SystemExit(f"failed ({run.returncode}): {' '.join(cmd)}\n{run.stderr[-2000:]}")
     return wall, run.stdout
@@ -105,9 +113,11 @@ def run_seqtool(
         cmd += ["--time-budget", budget]
     env = {**os.environ, "PYTHONPATH": str(ROOT.parent)}
     wall, _ = timed(cmd, env)
+    cpu = CPU[0]
     _, scored = timed(
         [*seqtool, "classify", "eval", str(out), str(data / "dev.tsv"), "-f", "json"], env
     )
+    CPU[0] = cpu  # the training run's, not the scoring's
     return wall, float(json.loads(scored)["accuracy"])
 
 
@@ -135,17 +145,20 @@ def main() -> None:
                     budget = None if name == "bow" else args.budget
                     wall, acc = run_seqtool(args.data, tmp, name, seed, budget, args.extra.split())
                 row = {"system": name, "seed": seed, "wall_s": round(wall, 2),
-                       "dev_acc": round(acc, 4), "load": before}  # fmt: skip
+                       "cpu_s": round(CPU[0], 2), "dev_acc": round(acc, 4), "load": before}  # fmt: skip
                 rows.append(row)
                 print(f"{name:12} seed {seed}: dev acc {acc:.4f}  wall {wall:6.1f} s  "
-                      f"(load {before})", flush=True)  # fmt: skip
-    print("\n| system | dev accuracy (mean, min-max) | wall time s (median, min-max) |")
-    print("|---|---|---|")
+                      f"cpu {CPU[0]:6.1f} s  (load {before})", flush=True)  # fmt: skip
+    print("\n| system | dev accuracy (mean, min-max) | wall time s (median, min-max) "
+          "| CPU s (median) |")  # fmt: skip
+    print("|---|---|---|---|")
     for name in ["fasttext", "fasttext-bi", *models]:
         accs = [float(r["dev_acc"]) for r in rows if r["system"] == name]  # type: ignore[arg-type]
         walls = [float(r["wall_s"]) for r in rows if r["system"] == name]  # type: ignore[arg-type]
+        cpus = [float(r["cpu_s"]) for r in rows if r["system"] == name]  # type: ignore[arg-type]
         print(f"| {name} | {statistics.mean(accs):.4f} ({min(accs):.4f}-{max(accs):.4f}) | "
-              f"{statistics.median(walls):.1f} ({min(walls):.1f}-{max(walls):.1f}) |")  # fmt: skip
+              f"{statistics.median(walls):.1f} ({min(walls):.1f}-{max(walls):.1f}) | "
+              f"{statistics.median(cpus):.2f} |")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 

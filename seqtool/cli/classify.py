@@ -9,6 +9,7 @@ result.  The library is imported when a command runs (``--help`` stays cheap).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,13 +134,27 @@ def train_cmd(
     ] = 1,
     encoding: Encoding = "utf-8",
     errors: Errors = "strict",
+    engine: Annotated[
+        str,
+        _opt(
+            "--engine",
+            help="bow: auto (default: numpy, no torch import, unless a flag needs torch), "
+            "numpy or torch.",
+            panel="Training",
+        ),
+    ] = "auto",
     train: TrainFlags = TrainFlags(),
 ) -> None:
     """Train a text classifier on labelled lines (text<TAB>label, CSV, __label__X text).
 
     Example: seqtool classify train sst2/train.tsv --valid sst2/dev.tsv -m cnn -o clf.pt
     """
-    from seqtool.tasks.classify import ClassifyConfig, train_classify
+    if model == "bow":
+        # The numpy engine's matrices are tiny: one BLAS thread (set before numpy loads;
+        # BLAS threads spin-waiting on a busy machine made training 6x slower).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(train.settings.threads or 1))
+    from seqtool.tasks.classify_bow import train_bow_numpy, use_numpy
+    from seqtool.tasks.classify_config import ClassifyConfig
 
     config = ClassifyConfig(
         files=files, valid=valid, valid_fraction=valid_fraction, model=model, dim=dim,
@@ -147,13 +162,17 @@ def train_cmd(
         hidden=hidden, layers=layers, cell=cell, pool=pool, heads=heads, ff_dim=ff_dim,
         dropout=dropout, batch_size=batch_size, vectors=vectors, freeze_vectors=freeze_vectors,
         input_format=input_format, text_col=text_col, label_col=label_col, normalize=normalize,
-        lower=lower, min_freq=min_freq, encoding=encoding, errors=errors,
+        lower=lower, min_freq=min_freq, encoding=encoding, errors=errors, engine=engine,
     )  # fmt: skip
     render.set_quiet(train.quiet)
+    meta = {"argv": ["seqtool", *sys.argv[1:]]}
     with TrainProgress("train", valid=_valid_part, show_ppl=False) as progress:
-        train_classify(
-            config, train.options(), output, progress, meta={"argv": ["seqtool", *sys.argv[1:]]}
-        )
+        if use_numpy(config, train.options()):  # bow without torch's import
+            train_bow_numpy(config, train.options(), output, progress, meta=meta)
+        else:
+            from seqtool.tasks.classify import train_classify
+
+            train_classify(config, train.options(), output, progress, meta=meta)
 
 
 def _widths(text: str | None) -> list[int] | None:
@@ -348,7 +367,7 @@ def _plot_confusion(labels: list[str], cm: list[list[int]], path: Path, title: s
     plt.close(fig)
 
 
-def demo_step(ctx: Any, epochs: int = 30) -> None:
+def demo_step(ctx: Any, epochs: int = 60) -> None:
     """`seqtool demo`: a bag-of-words sentiment classifier trained on the bundled
     labelled sample (200 sentences, pos/neg, all of them: it is too small to hold
     some out), then three sentences it has not seen labelled."""

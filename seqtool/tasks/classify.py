@@ -36,28 +36,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqtool.errors import (
-    CheckpointError,
-    InputError,
-    UsageError,
-    check_at_least,
-    check_choice,
-    check_fraction,
-    param,
-)
-from seqtool.io import check_encoding
+from seqtool.errors import CheckpointError, InputError, UsageError
 from seqtool.metrics.classification import ClassificationScores, classification_scores
 from seqtool.models.classifier import (
-    CLASSIFIERS,
     Coverage,
     collate,
-    config_fields,
     init_from_vectors,
     make_config,
     model_from_config,
 )
 from seqtool.models.transformer_lm import count_parameters
-from seqtool.text.labels import FORMATS, Labelled, LabelSet, read_labelled
+from seqtool.tasks.classify_bow import train_bow_numpy, use_numpy
+from seqtool.tasks.classify_config import (
+    KIND,
+    MODEL_SETTINGS,
+    SETTINGS_OF,
+    VALID_FRACTION,
+    ClassifyConfig,
+    held_out,
+    read_split,
+)
+from seqtool.text.labels import Labelled, LabelSet
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import SPECIALS, Vocab
 from seqtool.train.checkpoint import load_checkpoint, restore_model
@@ -67,108 +66,6 @@ from seqtool.train.runner import TrainOptions, run_training
 from seqtool.train.task import Reporter
 from seqtool.train.trainer import BatchSource
 from seqtool.wordvectors import WordVectors
-
-KIND = "classifier"
-VALID_FRACTION = 0.1
-SPLIT_SEED = 20_140_825  # the held-out tenth does not move with --seed
-
-MODEL_SETTINGS = (
-    "dim",
-    "word_ngrams",
-    "buckets",
-    "widths",
-    "maps",
-    "hidden",
-    "layers",
-    "cell",
-    "pool",
-    "heads",
-    "ff_dim",
-    "dropout",
-)
-
-
-# ---------------------------------------------------------------------- config
-@dataclass
-class ClassifyConfig:
-    """What ``classify train`` trains, on what data (fields named as its parameters).
-
-    Model sizes left ``None`` take the defaults of ``model``
-    (:data:`seqtool.train.defaults.CLASSIFY_MODEL`).
-    ``vectors``: a word2vec text or binary file whose vectors start the embedding
-    (``dim`` then defaults to theirs); ``freeze_vectors`` keeps them fixed.
-    """
-
-    files: Sequence[str | os.PathLike[str]]
-    valid: Sequence[str | os.PathLike[str]] | None = None
-    valid_fraction: float | None = None
-    model: str = "birnn"  # the most accurate from scratch on SST-2 in 5 CPU minutes
-    input_format: str = "auto"
-    text_col: str | None = None
-    label_col: str | None = None
-    dim: int | None = None
-    word_ngrams: int | None = None
-    buckets: int | None = None
-    widths: Sequence[int] | None = None
-    maps: int | None = None
-    hidden: int | None = None
-    layers: int | None = None
-    cell: str | None = None
-    pool: str | None = None
-    heads: int | None = None
-    ff_dim: int | None = None
-    dropout: float | None = None
-    batch_size: int | None = None
-    vectors: str | os.PathLike[str] | None = None
-    freeze_vectors: bool = False
-    normalize: str = "letters"
-    lower: bool | None = None
-    min_freq: int = 1
-    encoding: str = "utf-8"
-    errors: str = "strict"
-
-    def check(self) -> None:
-        """Refuse impossible settings, naming the parameter."""
-        if not self.files:
-            raise UsageError("`files`: give at least one training file")
-        check_choice("model", self.model, CLASSIFIERS)
-        check_choice("input_format", self.input_format, FORMATS)
-        check_at_least("batch_size", self.batch_size)
-        check_at_least("min_freq", self.min_freq)
-        check_fraction("valid_fraction", self.valid_fraction)
-        if self.freeze_vectors and self.vectors is None:
-            raise UsageError("freeze_vectors needs `vectors`")
-        foreign = [
-            k for k, v in self.model_settings().items() if k not in config_fields(self.model)
-        ]
-        if foreign:
-            raise UsageError(
-                f"{', '.join(param(k) for k in foreign)}: not a setting of the {self.model} model"
-            )
-        Normalizer.make(self.normalize, self.lower)
-        check_encoding(self.encoding, self.errors)
-
-    def model_settings(self) -> dict[str, Any]:
-        """The model sizes set here (the others take the model's defaults)."""
-        out = {k: getattr(self, k) for k in MODEL_SETTINGS if getattr(self, k) is not None}
-        if "widths" in out:
-            out["widths"] = [int(w) for w in out["widths"]]
-        return out
-
-    def read(self, files: Sequence[str | os.PathLike[str]]) -> Labelled:
-        return read_labelled(
-            files, self.input_format, self.text_col, self.label_col, self.encoding, self.errors
-        )
-
-
-# ---------------------------------------------------------------------- data
-def held_out(n: int, fraction: float) -> tuple[list[int], list[int]]:
-    """Indices (train, valid) of a fixed random ``fraction`` of ``n`` lines."""
-    k = int(round(n * fraction))
-    if fraction > 0 and k == 0 and n > 1:
-        k = 1
-    order = np.random.default_rng(SPLIT_SEED).permutation(n)
-    return sorted(order[k:].tolist()), sorted(order[:k].tolist())
 
 
 @dataclass
@@ -297,18 +194,7 @@ class ClassifyTask:
                 warn("`resume`: the model comes from the checkpoint; model settings ignored")
         else:
             split = {"valid": [str(p) for p in c.valid or []], "valid_fraction": c.valid_fraction}
-        valid: Labelled | None = None
-        if split["valid"]:
-            valid = c.read(split["valid"])
-        else:
-            fraction = (
-                VALID_FRACTION if split["valid_fraction"] is None else split["valid_fraction"]
-            )
-            split["valid_fraction"] = float(fraction)
-            if fraction > 0:
-                keep, held = held_out(len(train), fraction)
-                valid = _subset(train, held)
-                train = _subset(train, keep)
+        train, valid, split = read_split(c, train, split)
         self.split = split
         if resume is None:
             self.labels = LabelSet.from_labels(
@@ -420,12 +306,6 @@ class ClassifyTask:
         return what, f"{len(source)} batches of {self.batch_size} per epoch"
 
 
-def _subset(data: Labelled, rows: Sequence[int]) -> Labelled:
-    return Labelled(
-        [data.texts[i] for i in rows], [data.labels[i] for i in rows], [data.where[i] for i in rows]
-    )
-
-
 # ---------------------------------------------------------------------- the artifact
 @dataclass
 class Prediction:
@@ -526,7 +406,13 @@ def train_classify(
 ) -> Classifier:
     """Train a classifier (see :func:`~seqtool.train.runner.run_training` for
     ``options``, ``output`` (default ``classifier.pt``), ``reporter``); returns the
-    best model on validation (the final one without validation), with ``.run``."""
+    best model on validation (the final one without validation), with ``.run``.
+    ``bow`` trains with numpy when it can (:mod:`seqtool.tasks.classify_bow`)."""
+    if use_numpy(config, options or TrainOptions()):
+        bow = train_bow_numpy(config, options, output, reporter, meta=meta)
+        clf = Classifier.load(bow.output, "cpu")
+        clf.run = bow
+        return clf
     run = run_training(
         ClassifyTask(config),
         options,
@@ -543,6 +429,10 @@ def train_classify(
 
 
 __all__ = [
+    "KIND",
+    "MODEL_SETTINGS",
+    "SETTINGS_OF",
+    "VALID_FRACTION",
     "ClassifyBatches",
     "ClassifyConfig",
     "ClassifyTask",

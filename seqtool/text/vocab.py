@@ -115,6 +115,22 @@ class Vocab:
             counter = Counter()
             for line in lines:
                 counter.update(word_tokens(norm.line(line)))
+        return cls.from_counter(counter, kind, norm, min_freq, max_size, extra_tokens, source)
+
+    @classmethod
+    def from_counter(
+        cls,
+        counter: Counter[str],
+        kind: str,
+        normalizer: Normalizer,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        extra_tokens: Sequence[str] = (),
+        source: str = "input",
+    ) -> Vocab:
+        """The char or word vocabulary of token counts (of lines ``normalizer`` made),
+        pruned as :meth:`build` prunes; ``counter`` is consumed."""
+        norm = normalizer
         for tok in extra_tokens:
             counter.setdefault(tok, 0)
         unk_seen = sum(counter.pop(s, 0) for s in SPECIALS)  # e.g. PTB's literal "<unk>"

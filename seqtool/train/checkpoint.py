@@ -17,7 +17,6 @@ format, version or kind.  Old versions are upgraded by explicit functions in
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import pickle
 import zipfile
@@ -31,9 +30,7 @@ from seqtool import __version__
 from seqtool.errors import CheckpointError, InputError, SeqtoolError
 from seqtool.io import atomic_write
 from seqtool.models import build_model
-
-FORMAT = "seqtool"
-FORMAT_VERSION = 1
+from seqtool.train.torchfile import FORMAT, FORMAT_VERSION, checkpoint_header
 
 # version -> function upgrading a checkpoint dict of that version to the next one.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -43,13 +40,7 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> No
     """Write ``payload`` (kind, config, vocab, model, ...) as a checkpoint, atomically."""
     if "kind" not in payload or "model" not in payload:
         raise ValueError("a checkpoint needs at least 'kind' and 'model'")
-    data = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "seqtool_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        **payload,
-    }
+    data = {**checkpoint_header(), **payload}
     with atomic_write(path, "wb") as f:
         torch.save(data, f)
 

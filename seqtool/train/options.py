@@ -1,4 +1,5 @@
-"""The shared training settings a caller chooses: :class:`TrainOptions`.
+"""The shared training settings a caller chooses: :class:`TrainOptions`; what a run
+reports back: :class:`StepInfo` (each progress report), :class:`TrainResult`.
 
 Kept free of torch, so the command line can build it while parsing flags; the
 runner (:mod:`seqtool.train.runner`) turns it into a
@@ -7,10 +8,11 @@ runner (:mod:`seqtool.train.runner`) turns it into a
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 from seqtool.errors import (
     UsageError,
@@ -93,6 +95,61 @@ class TrainOptions:
             for f in fields(self)
             if f.name not in ("log", "resume") and getattr(self, f.name) is not None
         }
+
+
+@dataclass
+class StepInfo:
+    """What ``on_step`` receives."""
+
+    step: int
+    epoch: int
+    loss: float  # mean per token since the previous report
+    tokens_per_s: float
+    lr: float
+    elapsed: float
+    progress: float  # 0..1 towards the nearest stopping rule
+
+    @property
+    def ppl(self) -> float:
+        return math.exp(min(self.loss, 50.0))
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: float
+    elapsed: float
+    tokens: int
+    stop_reason: str
+    best: float | None
+    best_step: int | None
+    last_eval: dict[str, Any] | None
+
+
+class Reporter(Protocol):
+    """How the runner reports progress; the command line renders it, a notebook
+    may print it or ignore it (:class:`NullReporter`).  Only rank 0 reports."""
+
+    def on_step(self, info: StepInfo) -> None: ...
+
+    def on_eval(self, record: dict[str, Any]) -> None: ...
+
+    def on_message(self, level: str, text: str) -> None:
+        """``level`` is ``"info"`` (start and summary lines) or ``"warning"``."""
+        ...
+
+
+class NullReporter:
+    """Reports nothing."""
+
+    def on_step(self, info: StepInfo) -> None:
+        pass
+
+    def on_eval(self, record: dict[str, Any]) -> None:
+        pass
+
+    def on_message(self, level: str, text: str) -> None:
+        pass
 
 
 def compact(n: float) -> str:

@@ -30,7 +30,9 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from seqtool.train.trainer import BatchSource, LossFn, StepInfo
+from seqtool.train.options import NullReporter as NullReporter  # (re-exported)
+from seqtool.train.options import Reporter as Reporter
+from seqtool.train.trainer import BatchSource, LossFn
 
 
 class Task(Protocol):
@@ -72,29 +74,3 @@ class Task(Protocol):
     def describe(self, model: nn.Module, source: BatchSource) -> tuple[str, str]:
         """For the start line: what is trained on what, and how it is batched."""
         ...
-
-
-class Reporter(Protocol):
-    """How the runner reports progress; the command line renders it, a notebook
-    may print it or ignore it (:class:`NullReporter`).  Only rank 0 reports."""
-
-    def on_step(self, info: StepInfo) -> None: ...
-
-    def on_eval(self, record: dict[str, Any]) -> None: ...
-
-    def on_message(self, level: str, text: str) -> None:
-        """``level`` is ``"info"`` (start and summary lines) or ``"warning"``."""
-        ...
-
-
-class NullReporter:
-    """Reports nothing."""
-
-    def on_step(self, info: StepInfo) -> None:
-        pass
-
-    def on_eval(self, record: dict[str, Any]) -> None:
-        pass
-
-    def on_message(self, level: str, text: str) -> None:
-        pass

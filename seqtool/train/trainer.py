@@ -71,7 +71,7 @@ from seqtool.train.device import (
     set_rng_state,
     set_threads,
 )
-from seqtool.train.options import check_train_values
+from seqtool.train.options import StepInfo, TrainResult, check_train_values
 from seqtool.train.signals import stop_signals
 
 log = logging.getLogger("seqtool.train")
@@ -129,35 +129,6 @@ class TrainConfig:
         check_train_values(dataclasses.asdict(self))
         if self.epochs is None and self.max_steps is None and self.time_budget is None:
             raise UsageError("give a stopping rule: `epochs`, max_steps or time_budget")
-
-
-@dataclass
-class StepInfo:
-    """What ``on_step`` receives."""
-
-    step: int
-    epoch: int
-    loss: float  # mean per token since the previous report
-    tokens_per_s: float
-    lr: float
-    elapsed: float
-    progress: float  # 0..1 towards the nearest stopping rule
-
-    @property
-    def ppl(self) -> float:
-        return math.exp(min(self.loss, 50.0))
-
-
-@dataclass
-class TrainResult:
-    steps: int
-    epochs: float
-    elapsed: float
-    tokens: int
-    stop_reason: str
-    best: float | None
-    best_step: int | None
-    last_eval: dict[str, Any] | None
 
 
 class TrainingDiverged(SeqtoolError):
