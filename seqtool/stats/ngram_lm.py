@@ -44,6 +44,7 @@ import numpy as np
 from seqtool import __version__
 from seqtool.errors import InputError
 from seqtool.io import atomic_write, display_name
+from seqtool.stats import hashindex
 from seqtool.stats.arpa import SPECIALS, read_arpa, write_arpa
 
 UNK, BOS, EOS = 0, 1, 2
@@ -160,8 +161,9 @@ class NGramLM:
         self.logp = logp
         self.logb = logb
         self.meta = dict(meta or {})
-        self._index: dict[str, int] | None = None
+        self._word_index: dict[str, int] | None = None
         self._unk_lookup: dict[str, int] | None = None
+        self._slots: list[np.ndarray | None] = [None]  # per order >= 2: hash index
 
     # ------------------------------------------------------------------ basics
     @property
@@ -178,9 +180,9 @@ class NGramLM:
 
     @property
     def index(self) -> dict[str, int]:
-        if self._index is None:
-            self._index = {w: i for i, w in enumerate(self.words)}
-        return self._index
+        if self._word_index is None:
+            self._word_index = {w: i for i, w in enumerate(self.words)}
+        return self._word_index
 
     def ngram_rows(self, k: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The word ids of order-k n-grams ``start:stop`` as (m, k) rows."""
@@ -198,44 +200,55 @@ class NGramLM:
         get = self.index.get
         return np.fromiter((get(t, UNK) for t in tokens), np.int64)
 
+    def _index(self, k: int) -> np.ndarray:
+        """The hash index of the order-k keys (built on first use, or loaded)."""
+        while len(self._slots) < k:
+            self._slots.append(None)
+        slots = self._slots[k - 1]
+        if slots is None:
+            slots = self._slots[k - 1] = hashindex.build(self.keys[k - 1])
+        return slots
+
     def score_ids(self, ids: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log10 p and n-gram length for every position with ``offset >= 1``.
 
         ``ids`` is a flat run of sequences; ``offset`` is each position's place in its
         sequence (0 at its first token, which is only context).  Returns (n,) arrays;
         positions with offset 0 get 0 and length 0.
+
+        Order by order, the k-grams ending at the positions whose (k-1)-gram context
+        is in the model are looked up (hash index); the longest found gives the
+        probability, and the backoffs of the longer contexts found are added.
         """
         n = len(ids)
         V = self.vocab_size
         N = self.order
-        idx = [ids]
-        found = [np.ones(n, dtype=bool)]
-        for k in range(2, N + 1):
-            f = np.zeros(n, dtype=bool)
-            at = np.zeros(n, dtype=np.int64)
-            ok = np.flatnonzero((offset[1:] >= k - 1) & found[-1][:-1]) + 1
-            table = self.keys[k - 1]
-            if len(ok) and len(table):
-                want = idx[-1][ok - 1] * V + ids[ok]
-                pos = np.minimum(lookup_sorted(table, want), len(table) - 1)
-                hit = table[pos] == want
-                f[ok[hit]] = True
-                at[ok[hit]] = pos[hit]
-            idx.append(at)
-            found.append(f)
+        logp = self.logp[0][ids].astype(np.float64)
         longest = np.ones(n, dtype=np.int64)
+        # per order k: the positions whose (k-1)-gram context is in the model, and
+        # the row of that context
+        cand = [np.zeros(0, dtype=np.int64), np.flatnonzero(offset >= 1)]
+        ctx = [np.zeros(0, dtype=np.int64), ids[cand[1] - 1]]
         for k in range(2, N + 1):
-            longest[found[k - 1]] = k
-        logp = np.zeros(n, dtype=np.float64)
-        for k in range(1, N + 1):
-            sel = longest == k
-            logp[sel] = self.logp[k - 1][idx[k - 1][sel]]
+            want = ctx[k - 1].astype(np.int64)  # rows may come as int32
+            want *= V
+            want += ids[cand[k - 1]]
+            r = hashindex.find(self._index(k), self.keys[k - 1], want)
+            hit = r >= 0
+            found = cand[k - 1][hit]
+            r = r[hit]
+            logp[found] = self.logp[k - 1][r]
+            longest[found] = k
+            if k < N:
+                found += 1
+                ok = found < n
+                ok[ok] = offset[found[ok]] >= 1
+                cand.append(found[ok])
+                ctx.append(r[ok])
         # backoffs of the contexts longer than the n-gram used: the j-gram ending just before
         for j in range(1, N):
-            ctx = np.zeros(n, dtype=bool)
-            ctx[1:] = found[j - 1][:-1] & (offset[1:] >= j) & (longest[1:] <= j)
-            pos = np.flatnonzero(ctx)
-            logp[pos] += self.logb[j - 1][idx[j - 1][pos - 1]]
+            use = longest[cand[j]] <= j
+            logp[cand[j][use]] += self.logb[j - 1][ctx[j][use]]
         first = offset == 0
         logp[first] = 0.0
         longest[first] = 0
@@ -345,6 +358,7 @@ class NGramLM:
         for k in range(1, self.order + 1):
             if k > 1:
                 arrays[f"keys_{k}"] = self.keys[k - 1]
+                arrays[f"slots_{k}"] = self._index(k)  # saved: scoring needs no build
             arrays[f"logp_{k}"] = self.logp[k - 1]
             if k < self.order:
                 arrays[f"logb_{k}"] = self.logb[k - 1]
@@ -393,4 +407,10 @@ class NGramLM:
             raise InputError(f"{bad}; it is damaged ({type(e).__name__})") from None
         if words[: len(SPECIALS)] != list(SPECIALS) or len(logp[0]) != len(words):
             raise InputError(f"{bad}; it is damaged (vocabulary)")
-        return cls(words, keys, logp, logb, meta.get("model", {}))
+        model = cls(words, keys, logp, logb, meta.get("model", {}))
+        for k in range(2, N + 1):
+            slots = data.get(f"slots_{k}")  # absent in files of older versions: built when needed
+            if slots is not None and not hashindex.valid(slots, len(keys[k - 1])):
+                raise InputError(f"{bad}; it is damaged (the {k}-gram index)")
+            model._slots.append(slots)
+        return model

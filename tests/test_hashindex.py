@@ -1,0 +1,61 @@
+"""The hash index that n-gram scoring looks keys up with, and its place in the binary model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqtool.errors import InputError
+from seqtool.stats import hashindex
+from seqtool.stats.kneser_ney import estimate_lm
+from seqtool.stats.ngram_lm import NGramLM
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "english.txt"
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 1000, 50_000])
+def test_find_agrees_with_binary_search(n: int) -> None:
+    rng = np.random.default_rng(n)
+    keys = np.unique(rng.integers(0, 1 << 40, size=n))
+    # clustered keys (as prefix * V + w are) as well as spread ones
+    keys = np.unique(np.concatenate((keys, np.arange(n // 2) * 3)))
+    slots = hashindex.build(keys)
+    assert hashindex.valid(slots, len(keys))
+    assert np.array_equal(np.sort(slots[slots >= 0]), np.arange(len(keys)))
+    want = np.concatenate((keys, rng.integers(0, 1 << 40, size=2000), [0, 1, 2]))
+    rng.shuffle(want)
+    pos = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+    expect = np.where(keys[pos] == want, pos, -1) if len(keys) else np.full(len(want), -1)
+    assert np.array_equal(hashindex.find(slots, keys, want), expect)
+
+
+def test_key_zero_on_an_empty_slot_is_absent() -> None:
+    # an empty slot reads row -1; the comparison must not take keys[0] for it
+    keys = np.array([0, 5, 9], dtype=np.int64)
+    slots = hashindex.build(keys)
+    absent = np.array([k for k in range(1, 200) if k not in (5, 9)], dtype=np.int64)
+    assert (hashindex.find(slots, keys, absent) == -1).all()
+    assert hashindex.find(slots, keys, np.array([0, 9, 5]))[:3].tolist() == [0, 2, 1]
+
+
+def test_binary_model_keeps_its_index_and_reads_files_without_one(tmp_path: Path) -> None:
+    lm = estimate_lm([SAMPLE], 3, discount_fallback=(0.5, 1, 1.5))
+    text = SAMPLE.read_text(encoding="utf-8").splitlines()[:60]
+    want = lm.perplexity(text).perplexity
+    path = tmp_path / "m.npz"
+    lm.save(path)
+    with np.load(path) as z:
+        data = {k: z[k] for k in z.files}
+    assert {"slots_2", "slots_3"} <= set(data)
+    assert NGramLM.load(path).perplexity(text).perplexity == want
+    # a file without the index (as older seqtool versions wrote): built when needed
+    old = tmp_path / "old.npz"
+    np.savez(old, **{k: v for k, v in data.items() if not k.startswith("slots_")})
+    assert NGramLM.load(old).perplexity(text).perplexity == want
+    # a damaged index is refused, not trusted
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{**data, "slots_3": np.full(len(data["slots_3"]), 10**9, np.int32)})
+    with pytest.raises(InputError, match="damaged"):
+        NGramLM.load(bad)
