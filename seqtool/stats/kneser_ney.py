@@ -55,6 +55,7 @@ from seqtool.stats.prefix_counts import PrefixCounter
 from seqtool.text.normalize import Normalizer
 
 MAX_ORDER = 16
+_BLOCK = 1 << 20  # rows computed at a time (bounds the temporary arrays)
 COUNTS_FORMAT = "seqtool-lm-counts"
 LMPLZ_FALLBACK = (0.5, 1.0, 1.5)  # lmplz's --discount_fallback values
 
@@ -462,6 +463,59 @@ def _lmplz_statistics(
     return fixes
 
 
+def _probabilities(
+    keys: np.ndarray,
+    V: int,
+    adjusted: np.ndarray,
+    discounts: np.ndarray,
+    keep: np.ndarray | None,
+    suffix: np.ndarray,
+    lower: np.ndarray,
+    want_prob: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolated probabilities of one order k >= 2 (float64; log10 float32 when not
+    ``want_prob``) and the log10 backoffs of order k-1 (float32).
+
+    ``p(w|c) = (a - D(a)) / sum a + gamma(c) p(w|c')``, a block of rows at a time;
+    blocks end at a context's last n-gram, so every context's sums are taken in one
+    go, in the same order as over the whole table.
+    """
+    m = len(keys)
+    groups = len(lower)
+    back = np.zeros(groups, dtype=np.float32)  # log10 1: contexts that are never followed
+    prob = np.empty(m, dtype=np.float64 if want_prob else np.float32)
+    s = 0
+    while s < m:
+        e = min(m, s + _BLOCK)
+        if e < m:  # move the end to the next context boundary
+            e = int(np.searchsorted(keys, (keys[e] // V) * V))
+            if e <= s:
+                e = int(np.searchsorted(keys, (keys[s] // V + 1) * V))
+        p = keys[s:e] // V
+        p0 = int(p[0])
+        p -= p0
+        span = int(p[-1]) + 1
+        a = adjusted[s:e]
+        d = discounts[np.minimum(a, 3)]
+        denom = np.bincount(p, weights=a, minlength=span)
+        mass = d if keep is None else np.where(keep[s:e], d, a)
+        gamma = np.bincount(p, weights=mass, minlength=span)
+        del mass
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
+            pr = (a - d) / denom[p]
+        del d, denom
+        pr += gamma[p] * lower[suffix[s:e]]
+        with np.errstate(divide="ignore"):
+            back[p0 : p0 + span] = np.log10(gamma)
+            if want_prob:
+                prob[s:e] = pr
+            else:
+                prob[s:e] = np.minimum(np.log10(pr), 0.0)
+        s = e
+    return prob, back
+
+
 def estimate_counts(
     counts: SentenceCounts,
     config: KNConfig,
@@ -475,29 +529,38 @@ def estimate_counts(
     V = len(counts.words)
     keys, raw = _compact(counts)
     small = np.int32 if max(map(len, keys)) < 2**31 else np.int64  # halves the index arrays
-    # per order: the row of each n-gram's prefix (its context) and of its suffix in the
-    # order below, and whether it starts with <s> (nothing can precede it then)
-    prefix: list[np.ndarray] = [np.zeros(V, dtype=small)]  # order 1: one empty context
+    # per order: the row of each n-gram's suffix in the order below, and whether it
+    # starts with <s> (nothing can precede it then); a block of rows at a time
     suffix: list[np.ndarray] = [np.zeros(0, dtype=small)]
     first: list[np.ndarray] = [keys[0] == BOS]
     for k in range(2, N + 1):
-        p, w = np.divmod(keys[k - 1], V)
-        first.append(first[k - 2][p])
-        if k == 2:
-            suffix.append(w.astype(small))
-        else:
-            below = suffix[k - 2][p].astype(np.int64) * V + w
-            suffix.append(lookup_sorted(keys[k - 2], below).astype(small))
-            del below
-        prefix.append(p.astype(small))
-        del p, w
-    # adjusted counts
+        m = len(keys[k - 1])
+        suf = np.empty(m, dtype=small)
+        fst = np.empty(m, dtype=bool)
+        for s in range(0, m, _BLOCK):
+            p, w = np.divmod(keys[k - 1][s : s + _BLOCK], V)
+            fst[s : s + len(p)] = first[k - 2][p]
+            if k == 2:
+                suf[s : s + len(p)] = w
+            else:
+                below = suffix[k - 2][p].astype(np.int64)
+                below *= V
+                below += w
+                suf[s : s + len(p)] = lookup_sorted(keys[k - 2], below)
+            del p, w
+        suffix.append(suf)
+        first.append(fst)
+        del suf, fst
+    # adjusted counts (the raw ones for the highest order)
     adjusted = []
     for k in range(1, N + 1):
-        if k == N:
+        if k == N and k > 1:
+            a = raw[k - 1]
+        elif k == N:
             a = raw[k - 1].copy()
         else:
-            a = np.bincount(suffix[k], minlength=len(keys[k - 1])).astype(np.int64)
+            a = np.bincount(suffix[k], minlength=len(keys[k - 1]))
+            a = a.astype(raw[k - 1].dtype if a.max(initial=0) < 2**31 else np.int64)
             if k > 1:
                 starts = first[k - 1]
                 a[starts] = raw[k - 1][starts]
@@ -512,7 +575,7 @@ def estimate_counts(
     fixes = [np.zeros(4) for _ in range(N)]
     if mapping is None and N > 1:
         fixes = _lmplz_statistics(keys, suffix, first, raw, adjusted, V)
-    del first
+    del first, raw
     discounts = []
     counts_of = []
     fell_back = []
@@ -529,31 +592,37 @@ def estimate_counts(
     lower = np.zeros(0)
     for k in range(1, N + 1):
         a = adjusted[k - 1]
-        d = discounts[k - 1][np.minimum(a, 3)]
-        groups = 1 if k == 1 else len(keys[k - 2])
-        denom = np.bincount(prefix[k - 1], weights=a, minlength=groups)
-        keep = kept[k - 1]
-        mass = d if keep is None else np.where(keep, d, a)
-        gamma = np.bincount(prefix[k - 1], weights=mass, minlength=groups)
-        del mass
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
-            prob = (a - d) / denom[prefix[k - 1]]
-        del d, denom
-        adjusted[k - 1] = a = np.zeros(0, dtype=np.int64)
+        adjusted[k - 1] = np.zeros(0, dtype=np.int64)
         if k == 1:
+            d = discounts[0][np.minimum(a, 3)]
+            one = np.zeros(V, dtype=small)  # one context: the empty one
+            denom = np.bincount(one, weights=a, minlength=1)
+            keep = kept[0]
+            mass = d if keep is None else np.where(keep, d, a)
+            gamma = np.bincount(one, weights=mass, minlength=1)
+            del one, mass
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
+                prob = (a - d) / denom[0]
             g = np.full(V, gamma[0])
             g[BOS] = 0.0
             prob[BOS] = 1.0
             prob += g * uniform
+            del d, g
         else:
-            prob += gamma[prefix[k - 1]] * lower[suffix[k - 1]]
+            prob, back = _probabilities(
+                keys[k - 1], V, a, discounts[k - 1], kept[k - 1], suffix[k - 1], lower, k < N
+            )
+            logb.append(back)  # order k-1's backoffs
+        del a
+        suffix[k - 1] = np.zeros(0, dtype=small)
+        if k == N and k > 1:
+            logp.append(prob)  # already log10, float32
+        else:
             with np.errstate(divide="ignore"):
-                logb.append(np.log10(gamma).astype(np.float32))  # order k-1's backoffs
-        prefix[k - 1] = suffix[k - 1] = np.zeros(0, dtype=small)
-        with np.errstate(divide="ignore"):
-            logp.append(np.minimum(np.log10(prob), 0.0).astype(np.float32))
+                logp.append(np.minimum(np.log10(prob), 0.0).astype(np.float32))
         lower = prob
+        del prob
     del lower
     # drop pruned n-grams, renumbering the prefixes of the next order
     for k in range(2, N + 1):

@@ -55,7 +55,9 @@ class PrefixCounter:
         self.bits = MIN_BITS
         self.batch = batch  # tokens gathered before they are counted and merged
         self.keys: dict[int, np.ndarray] = {k: np.zeros(0, np.int64) for k in range(2, order + 1)}
-        self.counts: dict[int, np.ndarray] = {k: np.zeros(0, np.int64) for k in range(2, order + 1)}
+        # counts as int32 while they cannot overflow it (fewer tokens than 2**31)
+        self.counts: dict[int, np.ndarray] = {k: np.zeros(0, np.int32) for k in range(2, order + 1)}
+        self.tokens = 0
         self.pending: list[np.ndarray] = []
         self.pending_tokens = 0
 
@@ -64,6 +66,9 @@ class PrefixCounter:
         if self.order < 2 or not len(ids):
             return
         self._widen(vocab_size)
+        self.tokens += len(ids)
+        if self.tokens >= 2**31 and any(c.dtype != np.int64 for c in self.counts.values()):
+            self.counts = {k: c.astype(np.int64) for k, c in self.counts.items()}
         self.pending.append(ids)
         self.pending_tokens += len(ids)
         if self.pending_tokens >= self.batch:
@@ -132,7 +137,7 @@ class PrefixCounter:
             part = keys[s : s + _BLOCK]
             low = part & mask
             part >>= B
-            np.take(remap, part, out=part)
+            part[...] = remap[part]
             part <<= B
             part |= low
 
@@ -146,6 +151,7 @@ class PrefixCounter:
         """
         old, old_counts = self.keys[k], self.counts[k]
         T = len(old)
+        c = c.astype(old_counts.dtype)
         if T == 0:
             self.keys[k], self.counts[k] = u, c
             return np.arange(len(u)), None
@@ -157,17 +163,21 @@ class PrefixCounter:
             old_counts[pos] += c  # distinct keys: distinct rows
             return pos, None
         ins = pos[new]  # insertion points, non-decreasing
-        before = np.bincount(ins, minlength=T + 1)[:T]
-        moved = np.cumsum(before)
-        del before
-        moved += np.arange(T)
+        size = T + len(new)
+        row_type: type = np.int32 if size < 2**31 else np.int64
+        # old row i moves up by the number of insertions at or before it
+        moved: np.ndarray = np.repeat(
+            np.arange(len(new) + 1, dtype=row_type), np.diff(ins, prepend=0, append=T)
+        )
+        for s in range(0, T, _BLOCK):
+            moved[s : s + _BLOCK] += np.arange(s, min(T, s + _BLOCK), dtype=row_type)
         rows = ins + np.arange(len(new))
-        keys = np.empty(T + len(new), dtype=np.int64)
+        keys = np.empty(size, dtype=np.int64)
         keys[moved] = old
         keys[rows] = u[new]
         self.keys[k] = keys
-        del old
-        counts = np.empty(T + len(new), dtype=np.int64)
+        del old, keys
+        counts = np.empty(size, dtype=old_counts.dtype)
         counts[moved] = old_counts
         counts[rows] = c[new]
         self.counts[k] = counts
