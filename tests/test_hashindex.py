@@ -59,3 +59,43 @@ def test_binary_model_keeps_its_index_and_reads_files_without_one(tmp_path: Path
     np.savez(bad, **{**data, "slots_3": np.full(len(data["slots_3"]), 10**9, np.int32)})
     with pytest.raises(InputError, match="damaged"):
         NGramLM.load(bad)
+
+
+def test_word_bytes_give_the_ids_of_str_split() -> None:
+    from seqtool.stats import wordbytes
+    from seqtool.stats.ngram_lm import _word_arrays
+
+    words = ["<unk>", "<s>", "</s>", "a", "été", "abcdefgh", "abcdefghi", "x" * 40, "naïveté", "b"]
+    index = dict(zip(words, range(len(words))))
+    rng = np.random.default_rng(1)
+    pool = [*words[3:], "unknown", "abcdefg", "abcdefghij", "ét"]
+    text = "\n".join(
+        "\t ".join(rng.choice(pool, size=int(rng.integers(0, 9))).tolist()) + " \r"
+        for _ in range(300)
+    )
+    data = text.encode("utf-8")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    assert wordbytes.plain_spaces(data, buf)
+    starts, ends = wordbytes.spans(buf)
+    got = wordbytes.WordIndex(*_word_arrays(words)).ids(data, buf, starts, ends, -1)
+    assert got.tolist() == [index.get(t, -1) for t in text.split()]
+    for other in ("a\x0bb", "a\x1fb", "a\u00a0b", "a\u2003b", "a\u3000b"):
+        raw = other.encode("utf-8")
+        assert not wordbytes.plain_spaces(raw, np.frombuffer(raw, dtype=np.uint8))
+
+
+def test_scoring_paths_agree(tmp_path: Path) -> None:
+    # the byte path, the str.split path (other whitespace) and per-sentence scoring
+    lm = estimate_lm([SAMPLE], 3, discount_fallback=(0.5, 1, 1.5))
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()[:50]
+    lines += ["", "  spaced\tout  words ", "unknownword another", "naïve café"]
+    fast = lm.score_text(lines)
+    assert lm._text_ids(lines) is not None
+    slow = lm.score_sentences([ln.split() for ln in lines])
+    assert np.array_equal(fast.ids, slow.ids) and np.array_equal(fast.order, slow.order)
+    assert np.array_equal(fast.logprob, slow.logprob)
+    odd = [*lines, "vertical\x0btab"]
+    assert lm._text_ids(odd) is None
+    assert np.allclose(lm.score_text(odd).logprob[: len(fast.logprob)], fast.logprob)
+    with_marker = [*lines, "a literal <s> here"]
+    assert lm._text_ids(with_marker) is None

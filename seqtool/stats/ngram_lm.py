@@ -44,7 +44,7 @@ import numpy as np
 from seqtool import __version__
 from seqtool.errors import InputError
 from seqtool.io import atomic_write, display_name
-from seqtool.stats import hashindex
+from seqtool.stats import hashindex, wordbytes
 from seqtool.stats.arpa import SPECIALS, read_arpa, write_arpa
 
 UNK, BOS, EOS = 0, 1, 2
@@ -120,6 +120,11 @@ def words_to_arrays(words: list[str]) -> dict[str, np.ndarray]:
     }
 
 
+def _word_arrays(words: list[str]) -> tuple[bytes, np.ndarray]:
+    arrays = words_to_arrays(words)
+    return arrays["words"].tobytes(), arrays["word_ends"]
+
+
 def words_from_arrays(data: dict[str, np.ndarray]) -> list[str]:
     """The inverse of :func:`words_to_arrays`."""
     blob = data["words"].tobytes()
@@ -164,6 +169,8 @@ class NGramLM:
         self._word_index: dict[str, int] | None = None
         self._unk_lookup: dict[str, int] | None = None
         self._slots: list[np.ndarray | None] = [None]  # per order >= 2: hash index
+        self._word_arrays: tuple[bytes, np.ndarray] | None = None  # the words' UTF-8 bytes, ends
+        self._word_bytes: wordbytes.WordIndex | None = None
 
     # ------------------------------------------------------------------ basics
     @property
@@ -301,6 +308,15 @@ class NGramLM:
             "normalizer", {"name": "none", "lower": False}
         ) == {"name": "none", "lower": False}
         if plain and lines:
+            got = self._text_ids(lines)
+            if got is not None:
+                ids, lens = got
+                starts = np.cumsum(lens) - lens
+                offset = np.arange(len(ids)) - np.repeat(starts, lens)
+                logp, used = self.score_ids(ids, offset)
+                keep = offset >= 1
+                line = np.repeat(np.arange(len(lines)), lens)
+                return Scores(ids[keep], logp[keep], used[keep], line[keep])
             # One split and one C-level lookup for the whole batch (as in estimation).
             toks = ("<s> " + " </s>\n<s> ".join(lines) + " </s>").split()
             ids = np.fromiter(map(self._lookup().__getitem__, toks), np.int64, len(toks))
@@ -314,6 +330,34 @@ class NGramLM:
                 line = np.repeat(np.arange(len(lines)), lens)
                 return Scores(ids[keep], logp[keep], used[keep], line[keep])
         return self.score_sentences([self.tokenize(ln) for ln in lines])
+
+    def _text_ids(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Ids of ``<s> words </s>`` of every line, and each line's length, with array
+        work on the UTF-8 bytes (:mod:`seqtool.stats.wordbytes`); None when the text
+        needs the ``str.split`` path (other whitespace, line breaks inside a line, or a
+        literal ``<s>``/``</s>``)."""
+        data = "\n".join(lines).encode("utf-8", "surrogatepass")
+        buf = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(buf == 10)
+        if len(newlines) != len(lines) - 1 or not wordbytes.plain_spaces(data, buf):
+            return None
+        if self._word_bytes is None:
+            blob, ends = self._word_arrays or _word_arrays(self.words)
+            self._word_bytes = wordbytes.WordIndex(blob, ends)
+        starts, ends = wordbytes.spans(buf)
+        words = self._word_bytes.ids(data, buf, starts, ends, UNK)
+        if np.count_nonzero(words <= EOS) != np.count_nonzero(words == UNK):
+            return None  # a literal <s> or </s>
+        line_of = np.searchsorted(newlines, starts)
+        lens = np.bincount(line_of, minlength=len(lines)) + 2
+        ids = np.empty(int(lens.sum()), dtype=np.int64)
+        first = np.cumsum(lens) - lens
+        ids[first] = BOS
+        ids[first + lens - 1] = EOS
+        line_of *= 2
+        line_of += np.arange(1, len(words) + 1)
+        ids[line_of] = words
+        return ids, lens
 
     def _lookup(self) -> dict[str, int]:
         if self._unk_lookup is None:
@@ -408,6 +452,7 @@ class NGramLM:
         if words[: len(SPECIALS)] != list(SPECIALS) or len(logp[0]) != len(words):
             raise InputError(f"{bad}; it is damaged (vocabulary)")
         model = cls(words, keys, logp, logb, meta.get("model", {}))
+        model._word_arrays = (data["words"].tobytes(), data["word_ends"])
         for k in range(2, N + 1):
             slots = data.get(f"slots_{k}")  # absent in files of older versions: built when needed
             if slots is not None and not hashindex.valid(slots, len(keys[k - 1])):
