@@ -428,7 +428,26 @@ def _lmplz_statistics(
     ones that start with <s> (lmplz pads those with <s> on the left).
     """
     N = len(keys)
-    cands = {N: np.arange(len(keys[N - 1]))}
+    # The walk below starts from every highest-order n-gram; only those whose last
+    # word is the largest of all can win, so they are picked a block at a time first
+    # (no array the size of the table).
+    highest = keys[N - 1]
+    largest = max(
+        (int((highest[s : s + _BLOCK] % V).max()) for s in range(0, len(highest), _BLOCK)),
+        default=-1,
+    )
+    for k in range(2, N):
+        lead = keys[k - 1][np.flatnonzero(first[k - 1])] % V
+        largest = max(largest, int(lead.max(initial=-1)))
+    cands = {
+        N: np.concatenate(
+            [np.zeros(0, dtype=np.int64)]
+            + [
+                np.flatnonzero(highest[s : s + _BLOCK] % V == largest) + s
+                for s in range(0, len(highest), _BLOCK)
+            ]
+        )
+    }
     for k in range(2, N):
         cands[k] = np.flatnonzero(first[k - 1])
     cur = {k: c.copy() for k, c in cands.items()}
@@ -619,8 +638,12 @@ def estimate_counts(
         if k == N and k > 1:
             logp.append(prob)  # already log10, float32
         else:
+            lp = np.empty(len(prob), dtype=np.float32)
             with np.errstate(divide="ignore"):
-                logp.append(np.minimum(np.log10(prob), 0.0).astype(np.float32))
+                for s in range(0, len(prob), _BLOCK):
+                    lp[s : s + _BLOCK] = np.minimum(np.log10(prob[s : s + _BLOCK]), 0.0)
+            logp.append(lp)
+            del lp
         lower = prob
         del prob
     del lower

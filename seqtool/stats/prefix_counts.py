@@ -172,16 +172,17 @@ class PrefixCounter:
         for s in range(0, T, _BLOCK):
             moved[s : s + _BLOCK] += np.arange(s, min(T, s + _BLOCK), dtype=row_type)
         rows = ins + np.arange(len(new))
-        keys = np.empty(size, dtype=np.int64)
-        keys[moved] = old
-        keys[rows] = u[new]
-        self.keys[k] = keys
-        del old, keys
-        counts = np.empty(size, dtype=old_counts.dtype)
-        counts[moved] = old_counts
-        counts[rows] = c[new]
-        self.counts[k] = counts
-        del old_counts
+        # grown in place, old rows moved up from the last block down (a block's new
+        # places lie above every earlier block), then the new keys written in between
+        del self.keys[k], self.counts[k]
+        for table, values in ((old, u), (old_counts, c)):
+            table.resize(size, refcheck=False)
+            for s in range(((T - 1) // _BLOCK) * _BLOCK, -1, -_BLOCK):
+                e = min(T, s + _BLOCK)
+                table[moved[s:e]] = table[s:e].copy()
+            table[rows] = values[new]
+        self.keys[k], self.counts[k] = old, old_counts
+        counts = old_counts
         found = np.flatnonzero(hit)
         local = np.empty(len(u), dtype=np.int64)
         local[new] = rows
