@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,35 @@ def test_scoring_paths_agree(tmp_path: Path) -> None:
     assert np.allclose(lm.score_text(odd).logprob[: len(fast.logprob)], fast.logprob)
     with_marker = [*lines, "a literal <s> here"]
     assert lm._text_ids(with_marker) is None
+
+
+def test_arpa_read_with_arrays_matches_the_line_parser(tmp_path: Path, monkeypatch) -> None:
+    import seqtool.stats.arpa as arpa
+
+    long_words = " ".join(f"{'w' * n}{i}" for i, n in enumerate((3, 9, 12, 15, 16, 17, 30)))
+    text = SAMPLE.read_text(encoding="utf-8") + (long_words + " é\n") * 3
+    lm = estimate_lm([_write(tmp_path, text)], 4, discount_fallback=(0.5, 1, 1.5))
+    path = tmp_path / "m.arpa"
+    lm.write_arpa(path)
+    # numbers in other forms (an exponent), tabs and spaces mixed: still the array path
+    raw = path.read_text(encoding="utf-8")
+    raw = re.sub(  # -1.25 as -125e-2: the same number
+        r"\n(-?\d+)\.(\d+)\t",
+        lambda m: f"\n{m[1]}{m[2]}e-{len(m[2])}\t",
+        raw,
+        count=200,
+    ).replace("\t", " \t", 50)
+    assert "e-" in raw
+    path.write_text(raw, encoding="utf-8")
+    fast = arpa.read_arpa(path)
+    monkeypatch.setattr(arpa, "_fast_section", lambda *a: None)
+    slow = arpa.read_arpa(path)
+    assert fast.words == slow.words
+    for a, b in zip(fast.keys + fast.logp + fast.logb, slow.keys + slow.logp + slow.logb):
+        assert np.array_equal(a, b)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "t.txt"
+    p.write_text(text, encoding="utf-8")
+    return p

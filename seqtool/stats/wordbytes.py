@@ -57,8 +57,23 @@ def _packed(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndar
     return out.view(np.int64)
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mixed(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """One int64 of a word's two 8-byte halves (for hashing; equal words, equal mixes)."""
+    m = high.view(np.uint64) * _MIX
+    m ^= low.view(np.uint64)
+    return m.view(np.int64)
+
+
 class WordIndex:
-    """Vocabulary words -> ids for :meth:`ids`, built from the words' UTF-8 bytes."""
+    """Vocabulary words -> ids for :meth:`ids`, built from the words' UTF-8 bytes.
+
+    Words of up to 8 bytes are found by their bytes as one uint64; words of 9 to 16
+    bytes by a mix of their two halves, each found word then checked half by half
+    (a mix shared by two words sends the word to the dict); longer words by dict.
+    """
 
     def __init__(self, blob: bytes, ends: np.ndarray) -> None:
         """``blob``: the words' bytes concatenated; ``ends``: each word's end offset."""
@@ -70,6 +85,14 @@ class WordIndex:
         self.keys = _packed(buf, starts[short], lengths[short])
         self.rows = short
         self.slots = hashindex.build(self.keys)
+        mid = np.flatnonzero((lengths > 8) & (lengths <= 16))
+        self.low = _packed(buf, starts[mid], np.full(len(mid), 8))
+        self.high = _packed(buf, starts[mid] + 8, lengths[mid] - 8)
+        mixes = _mixed(self.low, self.high)
+        self.mid_rows = mid
+        self.mid_keys, first = np.unique(mixes, return_index=True)  # distinct, for the index
+        self.mid_at = first  # the word (index into mid) of each distinct mix
+        self.mid_slots = hashindex.build(self.mid_keys)
         self.long = {blob[starts[i] : ends[i]]: int(i) for i in np.flatnonzero(lengths > 8)}
 
     def ids(
@@ -84,7 +107,19 @@ class WordIndex:
         row = hashindex.find(self.slots, self.keys, _packed(buf, starts[at], lengths[at]))
         hit = row >= 0
         out[at[hit]] = self.rows[row[hit]]
-        longer = np.flatnonzero(~short)
+        slow = np.zeros(len(starts), dtype=bool)
+        mid = np.flatnonzero(~short & (lengths <= 16))
+        if len(mid):
+            low = _packed(buf, starts[mid], np.full(len(mid), 8))
+            high = _packed(buf, starts[mid] + 8, lengths[mid] - 8)
+            row = hashindex.find(self.mid_slots, self.mid_keys, _mixed(low, high))
+            hit = row >= 0
+            word = self.mid_at[row[hit]]
+            same = (self.low[word] == low[hit]) & (self.high[word] == high[hit])
+            out[mid[hit][same]] = self.mid_rows[word[same]]
+            slow[mid[hit][~same]] = True  # another word with the same mix: ask the dict
+        slow |= lengths > 16
+        longer = np.flatnonzero(slow)
         if len(longer):
             get = self.long.get
             s, e = starts[longer].tolist(), ends[longer].tolist()
