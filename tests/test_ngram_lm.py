@@ -381,3 +381,16 @@ def test_ptb_five_gram_perplexity(shared_data: Path) -> None:
     result = lm.perplexity((ptb / "ptb.valid.txt").read_text(encoding="utf-8").splitlines())
     assert result.perplexity == pytest.approx(148.008, abs=0.01)
     assert result.oovs == 3485 and result.tokens == 73760
+
+
+def test_arpa_words_are_written_as_they_are(tmp_path: Path) -> None:
+    # PTB holds words like 1\/2 and \*: an ARPA file has no escapes (TSV output does)
+    text = "a 1\\/2 b\n\\* a b\na 1\\/2\n"
+    lm = estimate_lm([write(tmp_path, "bs.txt", text)], 2, discount_fallback=(0.5, 1, 1.5))
+    path = tmp_path / "bs.arpa"
+    lm.write_arpa(path)
+    raw = path.read_text(encoding="utf-8")
+    assert "\t1\\/2\t" in raw and "\t\\*\t" in raw and "\\\\" not in raw
+    back = NGramLM.load(path)
+    assert back.words == lm.words and back.counts() == lm.counts()
+    assert back.score("a 1\\/2 b") == pytest.approx(lm.score("a 1\\/2 b"), abs=1e-5)

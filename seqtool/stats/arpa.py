@@ -198,7 +198,7 @@ def _lines(
 
 def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
     """Write the model as an ARPA file (atomically; ``.gz`` etc. are not compressed)."""
-    toks = TokenBytes(model.words)
+    toks = TokenBytes(model.words, escape=False)  # ARPA words as they are: no TSV escapes
     if toks.padded is not None and toks.padded.dtype.itemsize > PAD_WIDTH:
         toks.padded = None
     N = model.order
