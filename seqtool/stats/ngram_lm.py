@@ -4,9 +4,10 @@ An :class:`NGramLM` holds, per order k, the n-grams as sorted int64 keys
 ``prefix * V + w`` (``prefix`` is the row of the n-gram's first k-1 words in the
 order k-1 arrays; order 1 is every word id), their log10 probabilities and, below
 the highest order, their log10 backoff weights: the ARPA model, as arrays.
-Scoring a text is array work too: every token's longest known n-gram is found
-with one ``searchsorted`` per order over all positions at once, and the backoffs
-of the shorter contexts are added (the ARPA rule).  A corpus this small needs
+Scoring a text is array work too: words are found from the text's UTF-8 bytes
+(:mod:`seqtool.stats.wordbytes`), every token's longest known n-gram with one
+hash-index lookup (:mod:`seqtool.stats.hashindex`) per order over all positions at
+once, and the backoffs of the longer contexts found are added (the ARPA rule).  A corpus this small needs
 fixed discounts (``discount_fallback``); a real one estimates them::
 
     >>> import tempfile, pathlib
