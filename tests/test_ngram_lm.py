@@ -301,12 +301,13 @@ def test_cli_bad_input(cli, tmp_path: Path) -> None:
 
 
 def test_counts_exact_across_chunks_and_widths(tmp_path: Path) -> None:
-    # A vocabulary that grows to 6,000 words while reading 4 KB chunks: the 5-gram
-    # table moves from packed keys to grouped columns and widens on the way.
+    # A vocabulary that grows to 6,000 words while reading 4 KB chunks counted in
+    # batches of 3,000 tokens: every batch inserts n-grams among the counted ones
+    # (rows move, the next order's keys are renumbered) and the word field widens
+    # on the way (10 -> 13 bits).
     from collections import Counter
 
-    from seqtool.stats.keys import KeyTable
-    from seqtool.stats.kneser_ney import GroupedTable, count_sentences
+    from seqtool.stats.kneser_ney import count_sentences
     from seqtool.text.normalize import Normalizer
 
     rng = np.random.default_rng(0)
@@ -316,20 +317,26 @@ def test_counts_exact_across_chunks_and_widths(tmp_path: Path) -> None:
         words = [f"w{2 * i}", *old, f"w{2 * i + 1}"] if i % 7 else old  # some short or empty
         lines.append(" ".join(words))
     path = write(tmp_path, "grow.txt", "\n".join(lines) + "\n")
-    counts = count_sentences([path], 5, Normalizer("none", False), "word", chunk_bytes=4096)
+    counts = count_sentences(
+        [path], 5, Normalizer("none", False), "word", chunk_bytes=4096, batch_tokens=3000
+    )
     assert len(counts.words) > 4096
-    assert isinstance(counts.tables[5], GroupedTable) and isinstance(counts.tables[2], KeyTable)
     want: Counter[tuple[str, ...]] = Counter()
     for ln in lines:
         seq = ["<s>", *ln.split(), "</s>"]
         for k in range(2, 6):
             want.update(tuple(seq[i : i + k]) for i in range(len(seq) - k + 1))
     got: Counter[tuple[str, ...]] = Counter()
-    for table in counts.tables.values():
-        rows = table.rows()
-        for r, c in zip(rows.tolist(), table.counts.tolist()):
+    for k in range(2, 6):
+        assert np.all(np.diff(counts.keys[k]) > 0)  # sorted, distinct
+        for r, c in zip(counts.rows(k).tolist(), counts.counts[k].tolist()):
             got[tuple(counts.words[i] for i in r)] = c
     assert got == want
+    # the same counts in one batch
+    whole = count_sentences([path], 5, Normalizer("none", False), "word")
+    for k in range(2, 6):
+        assert np.array_equal(whole.keys[k], counts.keys[k])
+        assert np.array_equal(whole.counts[k], counts.counts[k])
 
 
 def test_counts_in_pieces_give_the_same_model(cli, tmp_path: Path) -> None:
@@ -374,3 +381,16 @@ def test_ptb_five_gram_perplexity(shared_data: Path) -> None:
     result = lm.perplexity((ptb / "ptb.valid.txt").read_text(encoding="utf-8").splitlines())
     assert result.perplexity == pytest.approx(148.008, abs=0.01)
     assert result.oovs == 3485 and result.tokens == 73760
+
+
+def test_arpa_words_are_written_as_they_are(tmp_path: Path) -> None:
+    # PTB holds words like 1\/2 and \*: an ARPA file has no escapes (TSV output does)
+    text = "a 1\\/2 b\n\\* a b\na 1\\/2\n"
+    lm = estimate_lm([write(tmp_path, "bs.txt", text)], 2, discount_fallback=(0.5, 1, 1.5))
+    path = tmp_path / "bs.arpa"
+    lm.write_arpa(path)
+    raw = path.read_text(encoding="utf-8")
+    assert "\t1\\/2\t" in raw and "\t\\*\t" in raw and "\\\\" not in raw
+    back = NGramLM.load(path)
+    assert back.words == lm.words and back.counts() == lm.counts()
+    assert back.score("a 1\\/2 b") == pytest.approx(lm.score("a 1\\/2 b"), abs=1e-5)

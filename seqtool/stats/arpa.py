@@ -33,6 +33,7 @@ import numpy as np
 
 from seqtool.errors import InputError
 from seqtool.io import atomic_write, display_name, open_binary
+from seqtool.stats import hashindex, wordbytes
 from seqtool.stats.tsv import PAD_WIDTH, TokenBytes
 
 if TYPE_CHECKING:  # the model class uses this module to read and write ARPA files
@@ -197,7 +198,7 @@ def _lines(
 
 def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
     """Write the model as an ARPA file (atomically; ``.gz`` etc. are not compressed)."""
-    toks = TokenBytes(model.words)
+    toks = TokenBytes(model.words, escape=False)  # ARPA words as they are: no TSV escapes
     if toks.padded is not None and toks.padded.dtype.itemsize > PAD_WIDTH:
         toks.padded = None
     N = model.order
@@ -218,11 +219,11 @@ def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
 
 
 # ---------------------------------------------------------------------- reading
-def _read_text(path: str | os.PathLike[str], name: str) -> str:
+def _read_text(path: str | os.PathLike[str], name: str) -> tuple[str, bytes]:
     with open_binary(path) as f:
         data = f.read()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), data
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise InputError(f"{name}:{line}: invalid UTF-8 in the ARPA file") from None
@@ -297,11 +298,138 @@ class ArpaArrays(NamedTuple):
     meta: dict[str, Any]
 
 
+_POW10 = 10.0 ** np.arange(23)  # exact doubles
+
+
+def _decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """Numbers written ``[-]digits[.digits][e[+-]digits]`` (at most 15 digits before
+    the exponent) as float64, the values ``float()`` gives: an exact integer times or
+    over an exact power of ten, rounded once.  None if any number has another form
+    (inf, nan, a leading +, ...)."""
+    lengths = ends - starts
+    width = int(lengths.max(initial=0))
+    if width > 30:
+        return None
+    n = len(starts)
+    mant = np.zeros(n, dtype=np.int64)
+    frac = np.zeros(n, dtype=np.int64)
+    digits = np.zeros(n, dtype=np.int64)
+    expo = np.zeros(n, dtype=np.int64)
+    exp_digits = np.zeros(n, dtype=np.int64)
+    exp_neg = np.zeros(n, dtype=bool)
+    point = np.zeros(n, dtype=bool)
+    in_exp = np.zeros(n, dtype=bool)
+    after_e = np.zeros(n, dtype=bool)
+    last = len(buf) - 1
+    for j in range(width):
+        inside = lengths > j
+        c = buf[np.minimum(starts + j, last)].astype(np.int64)
+        digit = (c >= 48) & (c <= 57) & inside
+        dot = (c == 46) & inside & ~in_exp & ~point
+        e = ((c == 101) | (c == 69)) & inside & ~in_exp & (digits > 0)
+        sign = ((c == 45) | (c == 43)) & inside & after_e
+        ok = digit | dot | e | sign
+        if j == 0:
+            ok |= c == 45
+        if not ok[inside].all():
+            return None
+        in_mant = digit & ~in_exp
+        mant = np.where(in_mant, mant * 10 + (c - 48), mant)
+        frac += in_mant & point
+        digits += in_mant
+        exp_digit = digit & in_exp
+        expo = np.where(exp_digit, expo * 10 + (c - 48), expo)
+        exp_digits += exp_digit
+        exp_neg |= sign & (c == 45)
+        point |= dot
+        in_exp |= e
+        after_e = e
+    if n and (digits.min() == 0 or digits.max() > 15 or (in_exp & (exp_digits == 0)).any()):
+        return None
+    power = frac - np.where(exp_neg, -expo, expo)  # value = mant / 10**power
+    if n and (np.abs(power).max() > 22):
+        return None
+    down = power >= 0
+    value = np.where(down, mant / _POW10[np.abs(power)], mant * _POW10[np.abs(power)])
+    value[buf[np.minimum(starts, last)] == 45] *= -1.0
+    return value
+
+
+def _word_index(words: list[str]) -> wordbytes.WordIndex:
+    encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+    return wordbytes.WordIndex(b"".join(encoded), np.cumsum([len(e) for e in encoded]))
+
+
+def _fast_section(
+    data: bytes,
+    body: int,
+    end: int,
+    k: int,
+    top: bool,
+    index: wordbytes.WordIndex,
+    keys: list[np.ndarray],
+    slots: dict[int, np.ndarray],
+    V: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(log10 p, log10 backoff, key) of the lines of a k-gram section (k >= 2), parsed
+    with array work on its bytes; None when the section needs the line-by-line parser
+    (lines without a backoff, other whitespace or number forms, unknown words, missing
+    prefixes: the cases it reports or allows)."""
+    raw = data[body:end]
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    if not wordbytes.plain_spaces(raw, buf):
+        return None
+    starts, ends = wordbytes.spans(buf)
+    fields = k + 1 if top else k + 2
+    if len(starts) % fields:
+        return None
+    m = len(starts) // fields
+    # a line break before a field (in the spaces since the previous one) must come
+    # exactly before every line's first field
+    broken = np.zeros(len(starts), dtype=bool)
+    if len(starts):
+        broken[0] = 10 in raw[: starts[0]]
+        gap = starts[1:] - ends[:-1]
+        broken[1:] = buf[starts[1:] - 1] == 10
+        wide = np.flatnonzero(gap > 1) + 1  # a longer gap: look at every byte of it
+        breaks = np.flatnonzero(buf == 10) if len(wide) else np.zeros(0, dtype=np.int64)
+        broken[wide] = np.searchsorted(breaks, starts[wide]) > np.searchsorted(
+            breaks, ends[wide - 1]
+        )
+    layout = broken.reshape(m, fields)
+    if m and not (layout[:, 0].all() and not layout[:, 1:].any()):
+        return None  # not every line holds all its fields
+    starts = starts.reshape(m, fields)
+    ends = ends.reshape(m, fields)
+    logp = _decimals(buf, starts[:, 0], ends[:, 0])
+    logb = _decimals(buf, starts[:, -1], ends[:, -1]) if not top else np.zeros(0)
+    if logp is None or logb is None:
+        return None
+    ids = []
+    for j in range(1, k + 1):
+        col = index.ids(
+            raw, buf, np.ascontiguousarray(starts[:, j]), np.ascontiguousarray(ends[:, j]), -1
+        )
+        if len(col) and col.min() < 0:
+            return None
+        ids.append(col)
+    idx = ids[0]
+    for j in range(1, k - 1):
+        want = idx * V + ids[j]
+        if j not in slots:
+            slots[j] = hashindex.build(keys[j])
+        idx = hashindex.find(slots[j], keys[j], want).astype(np.int64)
+        if len(idx) and idx.min() < 0:
+            return None
+    return logp, logb, idx * V + ids[k - 1]
+
+
 def read_arpa(path: str | os.PathLike[str]) -> ArpaArrays:
     """Read an ARPA file into the arrays of an :class:`NGramLM` (``NGramLM.load``
     makes the model); a missing ``<unk>`` gets log10 p -100."""
     name = display_name(path)
-    text = _read_text(path, name)
+    text, data = _read_text(path, name)
+    ascii_text = data.isascii()  # then character offsets are byte offsets
     start = text.find("\\data\\")
     if start < 0 or text[:start].strip():
         raise InputError(f"{name}: not an ARPA file (no \\data\\ header)")
@@ -345,10 +473,37 @@ def read_arpa(path: str | os.PathLike[str]) -> ArpaArrays:
     keys: list[np.ndarray] = []
     logps: list[np.ndarray] = []
     logbs: list[np.ndarray] = []
+    word_index: wordbytes.WordIndex | None = None
+    slots: dict[int, np.ndarray] = {}  # hash indexes of the orders read, built when needed
     for k in range(1, N + 1):
         body, end = sections[k]
         line0 = text.count("\n", 0, body)
         top = k == N
+        if k > 1:
+            b0, b1 = (
+                (body, end) if ascii_text else (len(text[:body].encode()), len(text[:end].encode()))
+            )
+            if word_index is None:
+                word_index = _word_index(words)
+            fast = _fast_section(data, b0, b1, k, top, word_index, keys, slots, len(words))
+            if fast is not None:
+                logp, logb, key = fast
+                if len(logp) != declared[k]:
+                    raise InputError(
+                        f"{name}: the header promises {declared[k]} {k}-grams, "
+                        f"the section has {len(logp)}"
+                    )
+                order = np.argsort(key, kind="stable")
+                key, logp = key[order], logp[order]
+                if not top:
+                    logb = logb[order]
+                if len(key) > 1 and (key[1:] == key[:-1]).any():
+                    raise InputError(f"{name}: a {k}-gram is listed twice")
+                keys.append(key)
+                logps.append(np.minimum(logp, 0.0).astype(np.float32))
+                if not top:
+                    logbs.append(logb.astype(np.float32))
+                continue
         ps, bs, cols = [], [], [[] for _ in range(k)]  # type: list[np.ndarray], list[np.ndarray], list[list[str]]
         for piece in _section_pieces(text, body, end):
             p, c, b = _parse_piece(piece, k, top, name, line0)

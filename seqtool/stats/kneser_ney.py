@@ -2,8 +2,9 @@
 
 A sentence is one line, ``<s> w1 ... wm </s>``.  The n-grams of order k are the
 windows of k tokens inside one sentence (so only the first can be ``<s>``), counted
-in streamed chunks into sorted integer tables (:class:`seqtool.stats.keys.KeyTable`),
-in memory bounded by the distinct n-grams.  Then, per order k < N (Chen & Goodman
+in streamed batches into sorted integer tables
+(:class:`seqtool.stats.prefix_counts.PrefixCounter`), in memory bounded by the
+distinct n-grams.  Then, per order k < N (Chen & Goodman
 1998; Heafield et al. 2013):
 
 * adjusted count ``a(g)``: the raw count for the highest order and for n-grams that
@@ -32,14 +33,14 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from seqtool.errors import InputError, UsageError
 from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
-from seqtool.stats.keys import KeyTable, bits_for, pack, unpack
+from seqtool.stats.keys import count_unique
 from seqtool.stats.ngram_lm import (
     BOS,
     EOS,
@@ -50,12 +51,13 @@ from seqtool.stats.ngram_lm import (
     words_from_arrays,
     words_to_arrays,
 )
+from seqtool.stats.prefix_counts import PrefixCounter
 from seqtool.text.normalize import Normalizer
 
 MAX_ORDER = 16
+_BLOCK = 1 << 20  # rows computed at a time (bounds the temporary arrays)
 COUNTS_FORMAT = "seqtool-lm-counts"
 LMPLZ_FALLBACK = (0.5, 1.0, 1.5)  # lmplz's --discount_fallback values
-_BLOCK = 1 << 20  # rows converted at a time (bounds the temporary arrays)
 
 
 @dataclass(frozen=True)
@@ -135,82 +137,20 @@ def sentence_ids(
     return np.asarray(out, dtype=np.int64)
 
 
-def room_after(ids: np.ndarray) -> np.ndarray:
-    """For every position, how many tokens of its sentence follow it (0 at </s>)."""
-    ends = np.flatnonzero(ids == EOS)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    return np.repeat(ends, ends - starts + 1) - np.arange(len(ids))
-
-
-class GroupedTable:
-    """Counts of one order whose n ids do not pack into one int64.
-
-    The engine's :class:`KeyTable` then keeps one column per word and sorts with an
-    n-column ``lexsort``; here the words are packed into as few int64 columns as
-    hold them (a 5-gram of a 10,000-word vocabulary: two), which the same table
-    sorts in a fraction of the time.  Lexicographic order is kept.
-    """
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.bits = 0
-        self.table: KeyTable | None = None
-
-    def _groups(self) -> list[tuple[int, int]]:
-        per = 63 // self.bits
-        return [(s, min(self.n, s + per)) for s in range(0, self.n, per)]
-
-    def _pack(self, cols: list[np.ndarray]) -> list[np.ndarray]:
-        return [pack(cols[a:b], self.bits) for a, b in self._groups()]
-
-    def widen(self, vocab_size: int) -> None:
-        bits = max((vocab_size - 1).bit_length() + 2, 10)
-        if bits <= self.bits:
-            return
-        old = self.rows() if self.table is not None else None
-        old_counts = self.counts
-        self.bits = bits
-        self.table = KeyTable(len(self._groups()), 63)  # > 1 column: kept as id rows
-        if old is not None and len(old):
-            self.table.add_counts(
-                np.stack(self._pack([old[:, j] for j in range(self.n)]), axis=1), old_counts
-            )
-
-    def add_ids(self, cols: list[np.ndarray]) -> None:
-        assert self.table is not None
-        self.table.add_ids(self._pack(cols))
-
-    def flush(self) -> None:
-        if self.table is not None:
-            self.table.flush()
-
-    @property
-    def counts(self) -> np.ndarray:
-        return self.table.counts if self.table is not None else np.zeros(0, np.int64)
-
-    def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """(m, n) word ids, in order (after a flush)."""
-        if self.table is None:
-            return np.zeros((0, self.n), dtype=np.int64)
-        self.table.flush()
-        keys = self.table.keys[start:stop]
-        keys = keys if keys.ndim == 2 else keys[:, None]
-        parts = [unpack(keys[:, g], b - a, self.bits) for g, (a, b) in enumerate(self._groups())]
-        return np.concatenate(parts, axis=1)
-
-
-def _new_table(n: int, vocab_size: int) -> KeyTable | GroupedTable:
-    return KeyTable(n) if n * bits_for(vocab_size, n) <= 63 or n == 1 else GroupedTable(n)
-
-
 @dataclass
 class SentenceCounts:
     """Raw n-gram counts of sentences: what estimation starts from, and what
-    ``save``/``load`` keep, so a corpus counted in pieces gives the same model."""
+    ``save``/``load`` keep, so a corpus counted in pieces gives the same model.
+
+    Orders >= 2 are sorted keys ``row * V + w`` (``row``: the n-gram's first k-1
+    words in the order below; order 1 is the word id) with their counts, the
+    model's own layout (:mod:`seqtool.stats.prefix_counts`).
+    """
 
     words: list[str]
     unigrams: np.ndarray  # raw count per id (<s>: sentences)
-    tables: dict[int, KeyTable | GroupedTable]  # order >= 2: raw counts
+    keys: dict[int, np.ndarray]  # order >= 2: sorted keys row * V + w
+    counts: dict[int, np.ndarray]  # their raw counts
     sentences: int
     tokens: int  # words, without the sentence markers
     normalizer: Normalizer = field(default_factory=lambda: Normalizer("none", False))
@@ -218,7 +158,21 @@ class SentenceCounts:
 
     @property
     def order(self) -> int:
-        return max(self.tables, default=1)
+        return max(self.keys, default=1)
+
+    def rows(self, k: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """The word ids of order-k n-grams ``start:stop`` as (m, k) rows, in order."""
+        if k == 1:
+            return np.arange(len(self.words), dtype=np.int64)[start:stop, None]
+        V = len(self.words)
+        sel = self.keys[k][start:stop]
+        rows = np.empty((len(sel), k), dtype=np.int64)
+        for j in range(k - 1, 0, -1):
+            sel, rows[:, j] = np.divmod(sel, V)
+            if j > 1:
+                sel = self.keys[j][sel]
+        rows[:, 0] = sel
+        return rows
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """One .npz of plain arrays (no pickles): words, unigram counts, per order id rows and counts."""
@@ -237,9 +191,9 @@ class SentenceCounts:
             "unigrams": self.unigrams,
         }
         id_type = np.int32 if len(self.words) < 2**31 else np.int64
-        for k, t in self.tables.items():
-            arrays[f"rows_{k}"] = t.rows().astype(id_type)
-            arrays[f"counts_{k}"] = t.counts
+        for k in self.keys:
+            arrays[f"rows_{k}"] = self.rows(k).astype(id_type)
+            arrays[f"counts_{k}"] = self.counts[k]
         with atomic_write(path, "wb") as f:
             np.savez(f, **arrays)  # type: ignore[arg-type]
 
@@ -254,14 +208,17 @@ class SentenceCounts:
             if meta.get("format") != COUNTS_FORMAT:
                 raise InputError(bad)
             words = words_from_arrays(data)
-            tables = {
-                k: _table_of(data[f"rows_{k}"].astype(np.int64), data[f"counts_{k}"], len(words))
-                for k in range(2, int(meta["order"]) + 1)
-            }
+            order = int(meta["order"])
+            rows = {k: data[f"rows_{k}"].astype(np.int64) for k in range(2, order + 1)}
+            counts = {k: data[f"counts_{k}"].astype(np.int64) for k in range(2, order + 1)}
+            if any(r.ndim != 2 or r.shape[1] != k for k, r in rows.items()):
+                raise InputError(bad)
+            keys, counts = _tables_of(rows, counts, len(words))
             return cls(
                 words,
                 data["unigrams"].astype(np.int64),
-                tables,
+                keys,
+                counts,
                 int(meta["sentences"]),
                 int(meta["tokens"]),
                 Normalizer.from_dict(meta["normalizer"]),
@@ -293,15 +250,16 @@ def merge_sentence_counts(parts: Sequence[SentenceCounts], names: Sequence[str])
     unigrams = np.zeros(len(words), dtype=np.int64)
     for p, m in zip(parts, maps):
         np.add.at(unigrams, m, p.unigrams)
-    tables: dict[int, KeyTable | GroupedTable] = {}
-    for k in range(2, order + 1):
-        rows = np.concatenate([m[p.tables[k].rows()] for p, m in zip(parts, maps)])
-        counts = np.concatenate([p.tables[k].counts for p in parts])
-        tables[k] = _table_of(rows, counts, len(words))
+    rows = {
+        k: np.concatenate([m[p.rows(k)] for p, m in zip(parts, maps)]) for k in range(2, order + 1)
+    }
+    counts = {k: np.concatenate([p.counts[k] for p in parts]) for k in range(2, order + 1)}
+    keys, counts = _tables_of(rows, counts, len(words))
     return SentenceCounts(
         words,
         unigrams,
-        tables,
+        keys,
+        counts,
         sum(p.sentences for p in parts),
         sum(p.tokens for p in parts),
         first.normalizer,
@@ -309,28 +267,25 @@ def merge_sentence_counts(parts: Sequence[SentenceCounts], names: Sequence[str])
     )
 
 
-def _table_of(rows: np.ndarray, counts: np.ndarray, vocab_size: int) -> KeyTable | GroupedTable:
-    """A counts table of (m, n) id rows (repeats allowed) over ``vocab_size`` ids."""
-    n = rows.shape[1]
-    cols = [rows[:, j] for j in range(n)]
-    if n * bits_for(vocab_size, n) <= 63:
-        table: KeyTable | GroupedTable = KeyTable(n, bits_for(vocab_size, n))
-        keys = pack(cols, table.bits)
-    else:
-        table = GroupedTable(n)
-        table.widen(vocab_size)
-        keys = np.stack(table._pack(cols), axis=1)
-    inner = table if isinstance(table, KeyTable) else table.table
-    assert inner is not None
-    if len(rows):
-        inner.add_counts(keys, counts)
-    table.flush()
-    return table
-
-
-def _regroup(table: KeyTable, vocab_size: int) -> KeyTable | GroupedTable:
-    """A table whose ids no longer pack into one int64, as a :class:`GroupedTable`."""
-    return _table_of(table.rows(), table.counts, vocab_size)
+def _tables_of(
+    rows: dict[int, np.ndarray], counts: dict[int, np.ndarray], vocab_size: int
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Sorted keys ``row * V + w`` and summed counts of (m, k) id rows (repeats allowed)
+    of every order 2..; rows are released as they are converted."""
+    V = vocab_size
+    keys: dict[int, np.ndarray] = {}
+    summed: dict[int, np.ndarray] = {}
+    for k in sorted(rows):
+        r = rows.pop(k)
+        idx = r[:, 0]
+        for j in range(1, k - 1):
+            want = idx * V + r[:, j]
+            pos = np.minimum(np.searchsorted(keys[j + 1], want), len(keys[j + 1]) - 1)
+            if len(want) and not np.array_equal(keys[j + 1][pos], want):
+                raise InputError(f"the {k}-gram counts hold n-grams missing from order {j + 1}")
+            idx = pos
+        keys[k], summed[k] = count_unique(idx * V + r[:, k - 1], counts.pop(k))
+    return keys, summed
 
 
 def count_sentences(
@@ -342,11 +297,12 @@ def count_sentences(
     errors: str = "strict",
     on_chunk: Callable[[int], None] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    batch_tokens: int = 1 << 21,
 ) -> SentenceCounts:
     """Raw counts of every order 1..order over the sentences (lines) of the inputs."""
     words = _Words()
     unigrams = np.zeros(0, dtype=np.int64)
-    tables: dict[int, KeyTable | GroupedTable] = {k: KeyTable(k) for k in range(2, order + 1)}
+    counter = PrefixCounter(order, batch_tokens)
     sentences = 0
     names = ", ".join(display_name(p) for p in paths)
     for chunk in iter_chunks(paths, encoding, errors, chunk_bytes):
@@ -361,28 +317,18 @@ def count_sentences(
         if len(unigrams) < len(seen):
             unigrams = np.concatenate((unigrams, np.zeros(len(seen) - len(unigrams), np.int64)))
         unigrams += seen
-        room = room_after(ids)
-        for k in tables:
-            table = tables[k]
-            V = len(words.tokens)
-            if isinstance(table, KeyTable) and k * bits_for(V, k) > 63:
-                tables[k] = table = _regroup(table, V)
-            if isinstance(table, KeyTable):
-                table.widen(bits_for(V, k))
-            else:
-                table.widen(V)
-            at = np.flatnonzero(room >= k - 1)
-            table.add_ids([ids[at + j] for j in range(k)])
+        counter.add(ids, len(words.tokens))
         if on_chunk:
             on_chunk(len(chunk))
-    for t in tables.values():
-        t.flush()
     if len(unigrams) < len(words.tokens):
         unigrams = np.concatenate((unigrams, np.zeros(len(words.tokens) - len(unigrams), np.int64)))
+    keys, counts = counter.finish(len(words.tokens))
     tokens = int(unigrams.sum() - unigrams[BOS] - unigrams[EOS])
     if sentences == 0 or tokens == 0:
         raise InputError(f"{names}: empty corpus (no tokens to estimate a language model from)")
-    return SentenceCounts(words.tokens, unigrams, tables, sentences, tokens, normalizer, tokenizer)
+    return SentenceCounts(
+        words.tokens, unigrams, keys, counts, sentences, tokens, normalizer, tokenizer
+    )
 
 
 def _vocab_map(
@@ -407,41 +353,21 @@ def _remap(counts: SentenceCounts, mapping: np.ndarray) -> None:
     for old, new in enumerate(mapping.tolist()):
         if new != UNK or old == UNK:
             words[new] = counts.words[old]
+    rows = {k: mapping[counts.rows(k)] for k in counts.keys}
     counts.words = words
     counts.unigrams = np.bincount(mapping, weights=counts.unigrams, minlength=size).astype(np.int64)
-    for k, t in counts.tables.items():
-        counts.tables[k] = _table_of(mapping[t.rows()], t.counts, size)
+    counts.keys, counts.counts = _tables_of(rows, counts.counts, size)
 
 
 # ---------------------------------------------------------------------- estimation
-def _blocks(table: KeyTable | GroupedTable) -> Iterator[np.ndarray]:
-    for s in range(0, len(table.counts), _BLOCK):
-        if isinstance(table, GroupedTable):
-            yield table.rows(s, s + _BLOCK)
-        else:
-            yield unpack(table.keys[s : s + _BLOCK], table.n, table.bits)
-
-
 def _compact(counts: SentenceCounts) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Keys ``prefix index * V + last word`` (sorted) and raw counts of every order.
-
-    The prefix index is the row of the n-gram's first k-1 words in the order k-1
-    table; order 1 is every id.  Tables are released as they are converted.
-    """
-    V = len(counts.words)
-    keys = [np.arange(V, dtype=np.int64)]
+    """Keys ``prefix index * V + last word`` (sorted) and raw counts of every order,
+    order 1 being every id; the counts' tables are handed over, not copied."""
+    keys = [np.arange(len(counts.words), dtype=np.int64)]
     raw = [counts.unigrams]
-    for k in sorted(counts.tables):
-        table = counts.tables.pop(k)
-        parts = []
-        for rows in _blocks(table):
-            idx = rows[:, 0]
-            for j in range(1, k - 1):
-                idx = np.searchsorted(keys[j], idx * V + rows[:, j])
-            parts.append(idx * V + rows[:, k - 1])
-        keys.append(np.concatenate(parts) if parts else np.zeros(0, np.int64))
-        raw.append(table.counts)
-        del table
+    for k in sorted(counts.keys):
+        keys.append(counts.keys.pop(k))
+        raw.append(counts.counts.pop(k))
     return keys, raw
 
 
@@ -502,7 +428,26 @@ def _lmplz_statistics(
     ones that start with <s> (lmplz pads those with <s> on the left).
     """
     N = len(keys)
-    cands = {N: np.arange(len(keys[N - 1]))}
+    # The walk below starts from every highest-order n-gram; only those whose last
+    # word is the largest of all can win, so they are picked a block at a time first
+    # (no array the size of the table).
+    highest = keys[N - 1]
+    largest = max(
+        (int((highest[s : s + _BLOCK] % V).max()) for s in range(0, len(highest), _BLOCK)),
+        default=-1,
+    )
+    for k in range(2, N):
+        lead = keys[k - 1][np.flatnonzero(first[k - 1])] % V
+        largest = max(largest, int(lead.max(initial=-1)))
+    cands = {
+        N: np.concatenate(
+            [np.zeros(0, dtype=np.int64)]
+            + [
+                np.flatnonzero(highest[s : s + _BLOCK] % V == largest) + s
+                for s in range(0, len(highest), _BLOCK)
+            ]
+        )
+    }
     for k in range(2, N):
         cands[k] = np.flatnonzero(first[k - 1])
     cur = {k: c.copy() for k, c in cands.items()}
@@ -537,6 +482,59 @@ def _lmplz_statistics(
     return fixes
 
 
+def _probabilities(
+    keys: np.ndarray,
+    V: int,
+    adjusted: np.ndarray,
+    discounts: np.ndarray,
+    keep: np.ndarray | None,
+    suffix: np.ndarray,
+    lower: np.ndarray,
+    want_prob: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolated probabilities of one order k >= 2 (float64; log10 float32 when not
+    ``want_prob``) and the log10 backoffs of order k-1 (float32).
+
+    ``p(w|c) = (a - D(a)) / sum a + gamma(c) p(w|c')``, a block of rows at a time;
+    blocks end at a context's last n-gram, so every context's sums are taken in one
+    go, in the same order as over the whole table.
+    """
+    m = len(keys)
+    groups = len(lower)
+    back = np.zeros(groups, dtype=np.float32)  # log10 1: contexts that are never followed
+    prob = np.empty(m, dtype=np.float64 if want_prob else np.float32)
+    s = 0
+    while s < m:
+        e = min(m, s + _BLOCK)
+        if e < m:  # move the end to the next context boundary
+            e = int(np.searchsorted(keys, (keys[e] // V) * V))
+            if e <= s:
+                e = int(np.searchsorted(keys, (keys[s] // V + 1) * V))
+        p = keys[s:e] // V
+        p0 = int(p[0])
+        p -= p0
+        span = int(p[-1]) + 1
+        a = adjusted[s:e]
+        d = discounts[np.minimum(a, 3)]
+        denom = np.bincount(p, weights=a, minlength=span)
+        mass = d if keep is None else np.where(keep[s:e], d, a)
+        gamma = np.bincount(p, weights=mass, minlength=span)
+        del mass
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
+            pr = (a - d) / denom[p]
+        del d, denom
+        pr += gamma[p] * lower[suffix[s:e]]
+        with np.errstate(divide="ignore"):
+            back[p0 : p0 + span] = np.log10(gamma)
+            if want_prob:
+                prob[s:e] = pr
+            else:
+                prob[s:e] = np.minimum(np.log10(pr), 0.0)
+        s = e
+    return prob, back
+
+
 def estimate_counts(
     counts: SentenceCounts,
     config: KNConfig,
@@ -550,29 +548,38 @@ def estimate_counts(
     V = len(counts.words)
     keys, raw = _compact(counts)
     small = np.int32 if max(map(len, keys)) < 2**31 else np.int64  # halves the index arrays
-    # per order: the row of each n-gram's prefix (its context) and of its suffix in the
-    # order below, and whether it starts with <s> (nothing can precede it then)
-    prefix: list[np.ndarray] = [np.zeros(V, dtype=small)]  # order 1: one empty context
+    # per order: the row of each n-gram's suffix in the order below, and whether it
+    # starts with <s> (nothing can precede it then); a block of rows at a time
     suffix: list[np.ndarray] = [np.zeros(0, dtype=small)]
     first: list[np.ndarray] = [keys[0] == BOS]
     for k in range(2, N + 1):
-        p, w = np.divmod(keys[k - 1], V)
-        first.append(first[k - 2][p])
-        if k == 2:
-            suffix.append(w.astype(small))
-        else:
-            below = suffix[k - 2][p].astype(np.int64) * V + w
-            suffix.append(lookup_sorted(keys[k - 2], below).astype(small))
-            del below
-        prefix.append(p.astype(small))
-        del p, w
-    # adjusted counts
+        m = len(keys[k - 1])
+        suf = np.empty(m, dtype=small)
+        fst = np.empty(m, dtype=bool)
+        for s in range(0, m, _BLOCK):
+            p, w = np.divmod(keys[k - 1][s : s + _BLOCK], V)
+            fst[s : s + len(p)] = first[k - 2][p]
+            if k == 2:
+                suf[s : s + len(p)] = w
+            else:
+                below = suffix[k - 2][p].astype(np.int64)
+                below *= V
+                below += w
+                suf[s : s + len(p)] = lookup_sorted(keys[k - 2], below)
+            del p, w
+        suffix.append(suf)
+        first.append(fst)
+        del suf, fst
+    # adjusted counts (the raw ones for the highest order)
     adjusted = []
     for k in range(1, N + 1):
-        if k == N:
+        if k == N and k > 1:
+            a = raw[k - 1]
+        elif k == N:
             a = raw[k - 1].copy()
         else:
-            a = np.bincount(suffix[k], minlength=len(keys[k - 1])).astype(np.int64)
+            a = np.bincount(suffix[k], minlength=len(keys[k - 1]))
+            a = a.astype(raw[k - 1].dtype if a.max(initial=0) < 2**31 else np.int64)
             if k > 1:
                 starts = first[k - 1]
                 a[starts] = raw[k - 1][starts]
@@ -587,7 +594,7 @@ def estimate_counts(
     fixes = [np.zeros(4) for _ in range(N)]
     if mapping is None and N > 1:
         fixes = _lmplz_statistics(keys, suffix, first, raw, adjusted, V)
-    del first
+    del first, raw
     discounts = []
     counts_of = []
     fell_back = []
@@ -604,31 +611,41 @@ def estimate_counts(
     lower = np.zeros(0)
     for k in range(1, N + 1):
         a = adjusted[k - 1]
-        d = discounts[k - 1][np.minimum(a, 3)]
-        groups = 1 if k == 1 else len(keys[k - 2])
-        denom = np.bincount(prefix[k - 1], weights=a, minlength=groups)
-        keep = kept[k - 1]
-        mass = d if keep is None else np.where(keep, d, a)
-        gamma = np.bincount(prefix[k - 1], weights=mass, minlength=groups)
-        del mass
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
-            prob = (a - d) / denom[prefix[k - 1]]
-        del d, denom
-        adjusted[k - 1] = a = np.zeros(0, dtype=np.int64)
+        adjusted[k - 1] = np.zeros(0, dtype=np.int64)
         if k == 1:
+            d = discounts[0][np.minimum(a, 3)]
+            one = np.zeros(V, dtype=small)  # one context: the empty one
+            denom = np.bincount(one, weights=a, minlength=1)
+            keep = kept[0]
+            mass = d if keep is None else np.where(keep, d, a)
+            gamma = np.bincount(one, weights=mass, minlength=1)
+            del one, mass
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
+                prob = (a - d) / denom[0]
             g = np.full(V, gamma[0])
             g[BOS] = 0.0
             prob[BOS] = 1.0
             prob += g * uniform
+            del d, g
         else:
-            prob += gamma[prefix[k - 1]] * lower[suffix[k - 1]]
+            prob, back = _probabilities(
+                keys[k - 1], V, a, discounts[k - 1], kept[k - 1], suffix[k - 1], lower, k < N
+            )
+            logb.append(back)  # order k-1's backoffs
+        del a
+        suffix[k - 1] = np.zeros(0, dtype=small)
+        if k == N and k > 1:
+            logp.append(prob)  # already log10, float32
+        else:
+            lp = np.empty(len(prob), dtype=np.float32)
             with np.errstate(divide="ignore"):
-                logb.append(np.log10(gamma).astype(np.float32))  # order k-1's backoffs
-        prefix[k - 1] = suffix[k - 1] = np.zeros(0, dtype=small)
-        with np.errstate(divide="ignore"):
-            logp.append(np.minimum(np.log10(prob), 0.0).astype(np.float32))
+                for s in range(0, len(prob), _BLOCK):
+                    lp[s : s + _BLOCK] = np.minimum(np.log10(prob[s : s + _BLOCK]), 0.0)
+            logp.append(lp)
+            del lp
         lower = prob
+        del prob
     del lower
     # drop pruned n-grams, renumbering the prefixes of the next order
     for k in range(2, N + 1):
@@ -684,7 +701,7 @@ def estimate_from(
     if counts.order < config.order:
         raise UsageError(f"order {config.order} is above the saved counts' order {counts.order}")
     for k in range(config.order + 1, counts.order + 1):
-        del counts.tables[k]
+        del counts.keys[k], counts.counts[k]
     if (counts.normalizer, counts.tokenizer) != (config.normalizer, config.tokenizer):
         config = replace(config, normalizer=counts.normalizer, tokenizer=counts.tokenizer)
     return estimate_counts(counts, config, vocab)

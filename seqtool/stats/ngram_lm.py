@@ -4,9 +4,10 @@ An :class:`NGramLM` holds, per order k, the n-grams as sorted int64 keys
 ``prefix * V + w`` (``prefix`` is the row of the n-gram's first k-1 words in the
 order k-1 arrays; order 1 is every word id), their log10 probabilities and, below
 the highest order, their log10 backoff weights: the ARPA model, as arrays.
-Scoring a text is array work too: every token's longest known n-gram is found
-with one ``searchsorted`` per order over all positions at once, and the backoffs
-of the shorter contexts are added (the ARPA rule).  A corpus this small needs
+Scoring a text is array work too: words are found from the text's UTF-8 bytes
+(:mod:`seqtool.stats.wordbytes`), every token's longest known n-gram with one
+hash-index lookup (:mod:`seqtool.stats.hashindex`) per order over all positions at
+once, and the backoffs of the longer contexts found are added (the ARPA rule).  A corpus this small needs
 fixed discounts (``discount_fallback``); a real one estimates them::
 
     >>> import tempfile, pathlib
@@ -44,6 +45,7 @@ import numpy as np
 from seqtool import __version__
 from seqtool.errors import InputError
 from seqtool.io import atomic_write, display_name
+from seqtool.stats import hashindex, wordbytes
 from seqtool.stats.arpa import SPECIALS, read_arpa, write_arpa
 
 UNK, BOS, EOS = 0, 1, 2
@@ -119,6 +121,11 @@ def words_to_arrays(words: list[str]) -> dict[str, np.ndarray]:
     }
 
 
+def _word_arrays(words: list[str]) -> tuple[bytes, np.ndarray]:
+    arrays = words_to_arrays(words)
+    return arrays["words"].tobytes(), arrays["word_ends"]
+
+
 def words_from_arrays(data: dict[str, np.ndarray]) -> list[str]:
     """The inverse of :func:`words_to_arrays`."""
     blob = data["words"].tobytes()
@@ -160,8 +167,11 @@ class NGramLM:
         self.logp = logp
         self.logb = logb
         self.meta = dict(meta or {})
-        self._index: dict[str, int] | None = None
+        self._word_index: dict[str, int] | None = None
         self._unk_lookup: dict[str, int] | None = None
+        self._slots: list[np.ndarray | None] = [None]  # per order >= 2: hash index
+        self._word_arrays: tuple[bytes, np.ndarray] | None = None  # the words' UTF-8 bytes, ends
+        self._word_bytes: wordbytes.WordIndex | None = None
 
     # ------------------------------------------------------------------ basics
     @property
@@ -178,9 +188,9 @@ class NGramLM:
 
     @property
     def index(self) -> dict[str, int]:
-        if self._index is None:
-            self._index = {w: i for i, w in enumerate(self.words)}
-        return self._index
+        if self._word_index is None:
+            self._word_index = {w: i for i, w in enumerate(self.words)}
+        return self._word_index
 
     def ngram_rows(self, k: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The word ids of order-k n-grams ``start:stop`` as (m, k) rows."""
@@ -198,44 +208,55 @@ class NGramLM:
         get = self.index.get
         return np.fromiter((get(t, UNK) for t in tokens), np.int64)
 
+    def _index(self, k: int) -> np.ndarray:
+        """The hash index of the order-k keys (built on first use, or loaded)."""
+        while len(self._slots) < k:
+            self._slots.append(None)
+        slots = self._slots[k - 1]
+        if slots is None:
+            slots = self._slots[k - 1] = hashindex.build(self.keys[k - 1])
+        return slots
+
     def score_ids(self, ids: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log10 p and n-gram length for every position with ``offset >= 1``.
 
         ``ids`` is a flat run of sequences; ``offset`` is each position's place in its
         sequence (0 at its first token, which is only context).  Returns (n,) arrays;
         positions with offset 0 get 0 and length 0.
+
+        Order by order, the k-grams ending at the positions whose (k-1)-gram context
+        is in the model are looked up (hash index); the longest found gives the
+        probability, and the backoffs of the longer contexts found are added.
         """
         n = len(ids)
         V = self.vocab_size
         N = self.order
-        idx = [ids]
-        found = [np.ones(n, dtype=bool)]
-        for k in range(2, N + 1):
-            f = np.zeros(n, dtype=bool)
-            at = np.zeros(n, dtype=np.int64)
-            ok = np.flatnonzero((offset[1:] >= k - 1) & found[-1][:-1]) + 1
-            table = self.keys[k - 1]
-            if len(ok) and len(table):
-                want = idx[-1][ok - 1] * V + ids[ok]
-                pos = np.minimum(lookup_sorted(table, want), len(table) - 1)
-                hit = table[pos] == want
-                f[ok[hit]] = True
-                at[ok[hit]] = pos[hit]
-            idx.append(at)
-            found.append(f)
+        logp = self.logp[0][ids].astype(np.float64)
         longest = np.ones(n, dtype=np.int64)
+        # per order k: the positions whose (k-1)-gram context is in the model, and
+        # the row of that context
+        cand = [np.zeros(0, dtype=np.int64), np.flatnonzero(offset >= 1)]
+        ctx = [np.zeros(0, dtype=np.int64), ids[cand[1] - 1]]
         for k in range(2, N + 1):
-            longest[found[k - 1]] = k
-        logp = np.zeros(n, dtype=np.float64)
-        for k in range(1, N + 1):
-            sel = longest == k
-            logp[sel] = self.logp[k - 1][idx[k - 1][sel]]
+            want = ctx[k - 1].astype(np.int64)  # rows may come as int32
+            want *= V
+            want += ids[cand[k - 1]]
+            r = hashindex.find(self._index(k), self.keys[k - 1], want)
+            hit = r >= 0
+            found = cand[k - 1][hit]
+            r = r[hit]
+            logp[found] = self.logp[k - 1][r]
+            longest[found] = k
+            if k < N:
+                found += 1
+                ok = found < n
+                ok[ok] = offset[found[ok]] >= 1
+                cand.append(found[ok])
+                ctx.append(r[ok])
         # backoffs of the contexts longer than the n-gram used: the j-gram ending just before
         for j in range(1, N):
-            ctx = np.zeros(n, dtype=bool)
-            ctx[1:] = found[j - 1][:-1] & (offset[1:] >= j) & (longest[1:] <= j)
-            pos = np.flatnonzero(ctx)
-            logp[pos] += self.logb[j - 1][idx[j - 1][pos - 1]]
+            use = longest[cand[j]] <= j
+            logp[cand[j][use]] += self.logb[j - 1][ctx[j][use]]
         first = offset == 0
         logp[first] = 0.0
         longest[first] = 0
@@ -288,6 +309,15 @@ class NGramLM:
             "normalizer", {"name": "none", "lower": False}
         ) == {"name": "none", "lower": False}
         if plain and lines:
+            got = self._text_ids(lines)
+            if got is not None:
+                ids, lens = got
+                starts = np.cumsum(lens) - lens
+                offset = np.arange(len(ids)) - np.repeat(starts, lens)
+                logp, used = self.score_ids(ids, offset)
+                keep = offset >= 1
+                line = np.repeat(np.arange(len(lines)), lens)
+                return Scores(ids[keep], logp[keep], used[keep], line[keep])
             # One split and one C-level lookup for the whole batch (as in estimation).
             toks = ("<s> " + " </s>\n<s> ".join(lines) + " </s>").split()
             ids = np.fromiter(map(self._lookup().__getitem__, toks), np.int64, len(toks))
@@ -301,6 +331,34 @@ class NGramLM:
                 line = np.repeat(np.arange(len(lines)), lens)
                 return Scores(ids[keep], logp[keep], used[keep], line[keep])
         return self.score_sentences([self.tokenize(ln) for ln in lines])
+
+    def _text_ids(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Ids of ``<s> words </s>`` of every line, and each line's length, with array
+        work on the UTF-8 bytes (:mod:`seqtool.stats.wordbytes`); None when the text
+        needs the ``str.split`` path (other whitespace, line breaks inside a line, or a
+        literal ``<s>``/``</s>``)."""
+        data = "\n".join(lines).encode("utf-8", "surrogatepass")
+        buf = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(buf == 10)
+        if len(newlines) != len(lines) - 1 or not wordbytes.plain_spaces(data, buf):
+            return None
+        if self._word_bytes is None:
+            blob, ends = self._word_arrays or _word_arrays(self.words)
+            self._word_bytes = wordbytes.WordIndex(blob, ends)
+        starts, ends = wordbytes.spans(buf)
+        words = self._word_bytes.ids(data, buf, starts, ends, UNK)
+        if np.count_nonzero(words <= EOS) != np.count_nonzero(words == UNK):
+            return None  # a literal <s> or </s>
+        line_of = np.searchsorted(newlines, starts)
+        lens = np.bincount(line_of, minlength=len(lines)) + 2
+        ids = np.empty(int(lens.sum()), dtype=np.int64)
+        first = np.cumsum(lens) - lens
+        ids[first] = BOS
+        ids[first + lens - 1] = EOS
+        line_of *= 2
+        line_of += np.arange(1, len(words) + 1)
+        ids[line_of] = words
+        return ids, lens
 
     def _lookup(self) -> dict[str, int]:
         if self._unk_lookup is None:
@@ -345,6 +403,7 @@ class NGramLM:
         for k in range(1, self.order + 1):
             if k > 1:
                 arrays[f"keys_{k}"] = self.keys[k - 1]
+                arrays[f"slots_{k}"] = self._index(k)  # saved: scoring needs no build
             arrays[f"logp_{k}"] = self.logp[k - 1]
             if k < self.order:
                 arrays[f"logb_{k}"] = self.logb[k - 1]
@@ -393,4 +452,11 @@ class NGramLM:
             raise InputError(f"{bad}; it is damaged ({type(e).__name__})") from None
         if words[: len(SPECIALS)] != list(SPECIALS) or len(logp[0]) != len(words):
             raise InputError(f"{bad}; it is damaged (vocabulary)")
-        return cls(words, keys, logp, logb, meta.get("model", {}))
+        model = cls(words, keys, logp, logb, meta.get("model", {}))
+        model._word_arrays = (data["words"].tobytes(), data["word_ends"])
+        for k in range(2, N + 1):
+            slots = data.get(f"slots_{k}")  # absent in files of older versions: built when needed
+            if slots is not None and not hashindex.valid(slots, len(keys[k - 1])):
+                raise InputError(f"{bad}; it is damaged (the {k}-gram index)")
+            model._slots.append(slots)
+        return model

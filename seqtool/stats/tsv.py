@@ -28,15 +28,19 @@ _ESCAPED = re.compile(r"[\\\t\r]")
 
 class TokenBytes:
     """The UTF-8 bytes of every token as a TSV field (:func:`seqtool.io.tsv_escape`),
-    concatenated, with each token's start and length."""
+    concatenated, with each token's start and length; ``escape=False``: the bytes as
+    they are (ARPA files, whose words hold no whitespace and no escapes)."""
 
-    def __init__(self, tokens: list[str]) -> None:
+    def __init__(self, tokens: list[str], escape: bool = True) -> None:
         joined = "\n".join(tokens)
-        if joined.count("\n") == len(tokens) - 1 and not _ESCAPED.search(joined):
+        plain = joined.count("\n") == len(tokens) - 1
+        if plain and (not escape or not _ESCAPED.search(joined)):
             # no token holds a line break, a tab, a carriage return or a backslash
             encoded = joined.encode("utf-8", "surrogatepass").split(b"\n")
-        else:
+        elif escape:
             encoded = [tsv_escape(t).encode("utf-8", "surrogatepass") for t in tokens]
+        else:
+            encoded = [t.encode("utf-8", "surrogatepass") for t in tokens]
         self.length = np.fromiter(map(len, encoded), np.int64, len(encoded))
         self.start = np.concatenate(([0], np.cumsum(self.length)[:-1])).astype(np.int64)
         self.blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
