@@ -5,7 +5,11 @@
 longest context it was trained on, or None): the prompt is read once, then one
 token per step is fed with the carried state (an RNN's hidden state or a
 Transformer's KV caches).  When a Transformer's cache reaches its context, the
-last half of the context is re-read and generation continues from there.
+last half of the context is re-read and generation continues from there.  A
+Transformer reads only the last ``context`` tokens of a long prompt; a model
+without a context limit (an RNN) reads all of it, :data:`PROMPT_CHUNK` tokens at
+a time with its state carried over, so memory stays bounded by the chunk (a
+1.2 MB prompt no longer needs its whole sequence of activations at once).
 
 All rows of a batch share one prompt length; callers group prompts by length.
 
@@ -28,6 +32,8 @@ from torch import Tensor
 
 from seqtool.errors import UsageError
 from seqtool.models.protocols import LMModule
+
+PROMPT_CHUNK = 4096  # prompt tokens per forward call for models that carry a state
 
 
 @dataclass
@@ -90,9 +96,14 @@ def generate(
     cfg.check()
     b = prompt.shape[0]
     context = model.context
-    tokens = prompt
     state = model.init_state(b)
-    logits, state = model(tokens[:, -context:] if context else tokens, state)
+    if context:
+        tokens = prompt[:, -context:]  # (B, <= context): all the model can look at
+        logits, state = model(tokens, state)
+    else:  # read in chunks, the state carried: the same result, bounded memory
+        for start in range(0, prompt.shape[1], PROMPT_CHUNK):
+            logits, state = model(prompt[:, start : start + PROMPT_CHUNK], state)
+            logits = logits[:, -1:]  # (B, 1, V): only the last position is needed
     out: list[list[int]] = [[] for _ in range(b)]
     done = torch.zeros(b, dtype=torch.bool)
     for _ in range(cfg.max_tokens):
@@ -106,7 +117,8 @@ def generate(
                 out[r].append(t)
         if bool(done.all()):
             break
-        tokens = torch.cat([tokens, nxt[:, None]], dim=1)  # (B, T+1)
+        if context:
+            tokens = torch.cat([tokens, nxt[:, None]], dim=1)[:, -context:]  # (B, <= context)
         if context and model.cached(state) >= context:
             # The cache is full: re-read the last half of the context and go on from there.
             state = model.init_state(b)

@@ -36,10 +36,10 @@ from typing import Any
 
 from torch import nn
 
-from seqtool.errors import CheckpointError
+from seqtool.errors import CheckpointError, InputError
 from seqtool.io import check_not_input, check_output_path
 from seqtool.train import distributed as dist_util
-from seqtool.train.checkpoint import load_checkpoint
+from seqtool.train.checkpoint import check_weights, load_checkpoint
 from seqtool.train.device import describe, resolve_device, seed_everything
 from seqtool.train.options import TrainOptions, compact
 from seqtool.train.task import NullReporter, Reporter, Task
@@ -88,6 +88,18 @@ def output_path(output: str | os.PathLike[str] | None, resume: Path | None, defa
     if resume is not None and resume.name.endswith(".last.pt"):
         return resume.with_name(resume.name[: -len(".last.pt")] + ".pt")
     return Path(default)
+
+
+def check_log_path(path: Path, inputs: Iterable[str | os.PathLike[str] | None]) -> None:
+    """The metrics log is appended to: an existing one must be a writable file, a
+    new one needs a writable folder; never an input.  Checked before training, so a
+    run does not stop at its first evaluation."""
+    if path.exists() and path.is_file():
+        check_not_input(path, inputs, "`log`")
+        if not os.access(path, os.W_OK):
+            raise InputError(f"{path}: `log` is not writable")
+        return
+    check_output_path(path, inputs, "`log`")
 
 
 def load_resume(path: Path, kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -146,8 +158,10 @@ def run_training(
     resume_path = Path(options.resume) if options.resume is not None else None
     read = [p for p in inputs if p is not None]
     out = check_output_path(output_path(output, resume_path, default_output), read)
+    # The resumable state is written beside the output during the run (whatever keep_last).
+    check_output_path(out.with_name(out.stem + ".last" + out.suffix), read)
     log_path = Path(options.log) if options.log else out.with_name(out.stem + ".log.jsonl")
-    check_not_input(log_path, [*read, resume_path, out], "`log`")
+    check_log_path(log_path, [*read, resume_path, out])
     resume = saved = None
     if resume_path is not None:
         resume = load_resume(resume_path, task.kinds)
@@ -164,6 +178,8 @@ def run_training(
     device_name = options.device or (saved or {}).get("device") or "auto"
     defaults = task.train_defaults(resolve_device(device_name))
     cfg = resolve_config(options, defaults, saved)
+    if resume is not None:  # the stored weights must fit the config before it is built
+        check_weights(resume, str(resume_path), lambda config: task.build_model())
     device = dist_util.setup(dinfo, resolve_device(cfg.device))
     try:
         # Seed before the model exists: the seed fixes the initial weights too.
@@ -191,6 +207,7 @@ def run_training(
             on_step=reporter.on_step,
             on_eval=reporter.on_eval,
             on_message=lambda text: say("info", text),
+            on_warning=lambda text: say("warning", text),
             dist=dinfo,
             device=device,
         )
