@@ -8,8 +8,9 @@ Transformer's KV caches).  When a Transformer's cache reaches its context, the
 last half of the context is re-read and generation continues from there.  A
 Transformer reads only the last ``context`` tokens of a long prompt; a model
 without a context limit (an RNN) reads all of it, :data:`PROMPT_CHUNK` tokens at
-a time with its state carried over, so memory stays bounded by the chunk (a
-1.2 MB prompt no longer needs its whole sequence of activations at once).
+a time with its state carried over and no logits but the last position's, so
+memory stays bounded by the chunk (a 1.2 MB prompt no longer needs its whole
+sequence of activations and logits at once); the time stays linear in it.
 
 All rows of a batch share one prompt length; callers group prompts by length.
 
@@ -33,7 +34,7 @@ from torch import Tensor
 from seqtool.errors import UsageError
 from seqtool.models.protocols import LMModule
 
-PROMPT_CHUNK = 4096  # prompt tokens per forward call for models that carry a state
+PROMPT_CHUNK = 1024  # prompt tokens per forward call for models that carry a state
 
 
 @dataclass
@@ -101,9 +102,10 @@ def generate(
         tokens = prompt[:, -context:]  # (B, <= context): all the model can look at
         logits, state = model(tokens, state)
     else:  # read in chunks, the state carried: the same result, bounded memory
-        for start in range(0, prompt.shape[1], PROMPT_CHUNK):
-            logits, state = model(prompt[:, start : start + PROMPT_CHUNK], state)
-            logits = logits[:, -1:]  # (B, 1, V): only the last position is needed
+        body = prompt[:, :-1]  # (B, T0 - 1): read without logits
+        for start in range(0, body.shape[1], PROMPT_CHUNK):
+            state = model.read(body[:, start : start + PROMPT_CHUNK], state)
+        logits, state = model(prompt[:, -1:], state)  # (B, 1, V)
     out: list[list[int]] = [[] for _ in range(b)]
     done = torch.zeros(b, dtype=torch.bool)
     for _ in range(cfg.max_tokens):

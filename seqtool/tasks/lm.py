@@ -509,14 +509,14 @@ class LanguageModel:
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ids, with line ends where the model ended a line."""
         lines: list[str] = []
-        cur: list[int] = []
-        for i in ids:
-            if i == self.boundary:
-                lines.append(self.vocab.decode(cur))
-                cur = []
-            else:
-                cur.append(i)
-        lines.append(self.vocab.decode(cur))
+        b = self.boundary
+        start = 0
+        ids = list(ids)
+        for end, i in enumerate(ids):
+            if i == b:
+                lines.append(self.vocab.decode(ids[start:end]))
+                start = end + 1
+        lines.append(self.vocab.decode(ids[start:]))
         return "\n".join(lines)
 
     def generate(

@@ -105,11 +105,17 @@ def check_log_path(path: Path, inputs: Iterable[str | os.PathLike[str] | None]) 
 def load_resume(path: Path, kinds: tuple[str, ...]) -> dict[str, Any]:
     """The checkpoint to continue from; it must hold a training state."""
     ckpt = load_checkpoint(path, kinds)
-    if not isinstance(ckpt.get("train_state"), dict):
+    state = ckpt.get("train_state")
+    if not isinstance(state, dict):
         raise CheckpointError(
             f"{path}: holds a finished model, not a training state",
             hint="resume from the .last.pt file written beside it",
         )
+    step, ranks = state.get("step"), state.get("world_size", 1)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"{path}: malformed training state (step {step!r})")
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+        raise CheckpointError(f"{path}: malformed training state (world_size {ranks!r})")
     return ckpt
 
 

@@ -646,7 +646,19 @@ def load_resume(path: str | os.PathLike[str]) -> dict[str, Any]:
     state = data.get("train_state")
     if not isinstance(state, dict) or not isinstance(data.get("words"), list):
         raise CheckpointError(f"{name}: not a resumable word2vec checkpoint (no training state)")
-    data["config"] = Word2VecConfig.from_dict(data["config"], name)
+    data["config"] = cfg = Word2VecConfig.from_dict(data["config"], name)
+    # The weights must be what the words and `dim` make, before anything that size
+    # is allocated (an edited `dim` would otherwise ask for terabytes).
+    shape = (len(data["words"]) + 1, cfg.dim)
+    if set(data["model"]) != {"inp", "out"}:
+        raise CheckpointError(f"{name}: malformed word2vec checkpoint (weights differ)")
+    for key, value in data["model"].items():
+        if tuple(value.shape) != shape or not value.is_floating_point():
+            raise CheckpointError(
+                f"{name}: weights do not match the word2vec config ({key} is "
+                f"{'x'.join(map(str, value.shape))} {str(value.dtype).replace('torch.', '')}, "
+                f"the {shape[0] - 1:,} words and dim {cfg.dim} make it {shape[0]}x{shape[1]})"
+            )
     data["name"] = name
     return data
 
