@@ -469,6 +469,15 @@ def test_directory_where_a_file_belongs_is_refused(
     assert not (out.is_file() or (tmp_path / "m.last.pt").is_file())
 
 
+def test_word2vec_checkpoint_that_is_a_directory(
+    cli, models: dict[str, Path], tmp_path: Path
+) -> None:
+    (tmp_path / "v.txt.last.pt").mkdir()
+    run = cli("word2vec", "train", models["corpus"], "-o", tmp_path / "v.txt", "--epochs", "50")
+    assert_contract(run, 2, "is a directory")
+    assert not (tmp_path / "v.txt").exists()
+
+
 def test_missing_log_folder_is_refused(cli, models: dict[str, Path], tmp_path: Path) -> None:
     run = cli("train-lm", models["corpus"], "--model", "gru", "--max-steps", "5",
               "-o", tmp_path / "m.pt", "--log", tmp_path / "nope" / "log.jsonl")  # fmt: skip

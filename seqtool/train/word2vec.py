@@ -74,6 +74,7 @@ import numpy as np
 import torch
 
 from seqtool.errors import CheckpointError, InputError, UsageError
+from seqtool.io import check_output_path
 from seqtool.limits import check_threads
 from seqtool.models.skipgram import SkipGram
 from seqtool.text.normalize import Normalizer
@@ -726,6 +727,8 @@ def train_word2vec(
     cfg = state["config"] if state is not None else (config or Word2VecConfig())
     cfg.check()
     resolve_device(cfg.device)  # a wrong device fails now, not after reading the text
+    if checkpoint is not None:  # writable, and a file: checked before the first epoch
+        check_output_path(checkpoint, (), "checkpoint")  # resuming rewrites it: no input check
     if vocab is not None and normalizer is not None:
         raise UsageError("normalizer cannot be combined with vocab: it carries its own")
     text = _replayable(lines)
