@@ -520,6 +520,8 @@ def check_output_path(
     """Fail early, before long work, if ``path`` cannot be written (or is an input)."""
     p = Path(path)
     st = _existing(p)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{p}: is a directory; {name} must name a file")
     if st is not None and not stat.S_ISREG(st.st_mode):
         if not os.access(p, os.W_OK):
             raise InputError(f"{p}: not writable")

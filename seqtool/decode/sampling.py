@@ -5,7 +5,12 @@
 longest context it was trained on, or None): the prompt is read once, then one
 token per step is fed with the carried state (an RNN's hidden state or a
 Transformer's KV caches).  When a Transformer's cache reaches its context, the
-last half of the context is re-read and generation continues from there.
+last half of the context is re-read and generation continues from there.  A
+Transformer reads only the last ``context`` tokens of a long prompt; a model
+without a context limit (an RNN) reads all of it, :data:`PROMPT_CHUNK` tokens at
+a time with its state carried over and no logits but the last position's, so
+memory stays bounded by the chunk (a 1.2 MB prompt no longer needs its whole
+sequence of activations and logits at once); the time stays linear in it.
 
 All rows of a batch share one prompt length; callers group prompts by length.
 
@@ -34,6 +39,7 @@ from seqtool.models.protocols import LMModule
 # above MAX_TEMPERATURE it is uniform noise.
 MIN_TEMPERATURE = 0.01
 MAX_TEMPERATURE = 100.0
+PROMPT_CHUNK = 1024  # prompt tokens per forward call for models that carry a state
 
 
 @dataclass
@@ -121,9 +127,15 @@ def generate(
     cfg.check()
     b = prompt.shape[0]
     context = model.context
-    tokens = prompt
     state = model.init_state(b)
-    logits, state = model(tokens[:, -context:] if context else tokens, state)
+    if context:
+        tokens = prompt[:, -context:]  # (B, <= context): all the model can look at
+        logits, state = model(tokens, state)
+    else:  # read in chunks, the state carried: the same result, bounded memory
+        body = prompt[:, :-1]  # (B, T0 - 1): read without logits
+        for start in range(0, body.shape[1], PROMPT_CHUNK):
+            state = model.read(body[:, start : start + PROMPT_CHUNK], state)
+        logits, state = model(prompt[:, -1:], state)  # (B, 1, V)
     out: list[list[int]] = [[] for _ in range(b)]
     done = torch.zeros(b, dtype=torch.bool)
     started = [not cfg.lead] * b  # has the row produced a token outside cfg.lead?
@@ -139,7 +151,8 @@ def generate(
                 started[r] = started[r] or t not in cfg.lead
         if bool(done.all()):
             break
-        tokens = torch.cat([tokens, nxt[:, None]], dim=1)  # (B, T+1)
+        if context:
+            tokens = torch.cat([tokens, nxt[:, None]], dim=1)[:, -context:]  # (B, <= context)
         if context and model.cached(state) >= context:
             # The cache is full: re-read the last half of the context and go on from there.
             state = model.init_state(b)

@@ -45,6 +45,11 @@ class LMModule(Protocol):
         (0 for a model without one)."""
         ...
 
+    def read(self, ids: Tensor, state: Any = None) -> Any:
+        """The state after reading ``ids`` ``(B, T)``, logits not computed (a long
+        prompt then costs no ``T x vocabulary`` output)."""
+        ...
+
 
 class Seq2SeqModule(Protocol):
     """A translation model (see the module docstring)."""

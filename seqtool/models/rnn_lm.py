@@ -87,6 +87,11 @@ class RNNLM(nn.Module):
     def cached(self, state: Any) -> int:
         return 0  # no cache: the state is all the context
 
+    def read(self, ids: Tensor, state: Any = None) -> Any:
+        """The state after ``ids`` ``(B, T)``; the output layer is skipped."""
+        _, state = self.rnn(self.drop(self.embedding(ids)), state)
+        return state
+
     def forward(
         self, ids: Tensor, state: Any = None, targets: Tensor | None = None
     ) -> tuple[Tensor, Any]:

@@ -96,6 +96,10 @@ class TransformerLM(nn.Module):
     def cached(self, state: list[BlockCache] | None) -> int:
         return state[0].self_attn.length if state else 0
 
+    def read(self, ids: Tensor, state: list[BlockCache] | None = None) -> list[BlockCache] | None:
+        """The caches after ``ids`` (callers keep ``ids`` within :attr:`context`)."""
+        return self(ids, state)[1]
+
     def forward(
         self, ids: Tensor, state: list[BlockCache] | None = None, targets: Tensor | None = None
     ) -> tuple[Tensor, list[BlockCache] | None]:

@@ -223,15 +223,21 @@ class LMSpec:
         return build_model(self.kind, self.config)
 
     @classmethod
-    def from_checkpoint(cls, ckpt: dict[str, Any]) -> LMSpec:
+    def from_checkpoint(cls, ckpt: dict[str, Any], name: str = "`resume`") -> LMSpec:
         lm = ckpt.get("lm", {})
-        return cls(
-            lm.get("model", ckpt["kind"]),
-            ckpt["kind"],
-            dict(ckpt["config"]),
-            int(lm.get("seq_len", 64)),
-            int(lm.get("batch_size", 32)),
-        )
+        try:
+            spec = cls(
+                str(lm.get("model", ckpt["kind"])),
+                ckpt["kind"],
+                dict(ckpt["config"]),
+                int(lm.get("seq_len", 64)),
+                int(lm.get("batch_size", 32)),
+            )
+        except (TypeError, ValueError, OverflowError) as e:
+            raise CheckpointError(f"{name}: malformed language model settings ({e})") from None
+        if spec.name not in MODEL_NAMES or spec.seq_len < 1 or spec.batch_size < 1:
+            raise CheckpointError(f"{name}: malformed language model settings")
+        return spec
 
 
 def lm_spec(
@@ -437,7 +443,12 @@ def _resumed_split(c: LMConfig, resume: dict[str, Any]) -> dict[str, Any]:
     saved = resume.get("lm", {}).get("split")
     if saved is None:  # a checkpoint from before the split was recorded
         return {"valid": list(c.valid or []), "valid_fraction": c.valid_fraction}
-    fraction = float(saved.get("valid_fraction", VALID_FRACTION))
+    try:
+        fraction = float(saved.get("valid_fraction", VALID_FRACTION))
+        if not isinstance(saved.get("valid", []), list) or not 0 <= fraction < 1:
+            raise ValueError("split")
+    except (AttributeError, TypeError, ValueError):
+        raise CheckpointError("`resume`: malformed language model settings (split)") from None
     if c.valid_fraction is not None and c.valid_fraction != fraction:
         raise UsageError(
             f"valid_fraction {c.valid_fraction} differs from the {fraction} of the run "
@@ -513,14 +524,14 @@ class LanguageModel:
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ids, with line ends where the model ended a line."""
         lines: list[str] = []
-        cur: list[int] = []
-        for i in ids:
-            if i == self.boundary:
-                lines.append(self.vocab.decode(cur))
-                cur = []
-            else:
-                cur.append(i)
-        lines.append(self.vocab.decode(cur))
+        b = self.boundary
+        start = 0
+        ids = list(ids)
+        for end, i in enumerate(ids):
+            if i == b:
+                lines.append(self.vocab.decode(ids[start:end]))
+                start = end + 1
+        lines.append(self.vocab.decode(ids[start:]))
         return "\n".join(lines)
 
     def generate(

@@ -179,14 +179,20 @@ class MTSpec:
         return build_model(self.kind, self.config)
 
     @classmethod
-    def from_checkpoint(cls, ckpt: dict[str, Any]) -> MTSpec:
+    def from_checkpoint(cls, ckpt: dict[str, Any], name: str = "`resume`") -> MTSpec:
         info = ckpt.get("mt", {})
-        return cls(
-            info.get("model", ckpt["kind"]),
-            ckpt["kind"],
-            dict(ckpt["config"]),
-            int(info.get("max_tokens", MAX_TOKENS)),
-        )
+        try:
+            spec = cls(
+                str(info.get("model", ckpt["kind"])),
+                ckpt["kind"],
+                dict(ckpt["config"]),
+                int(info.get("max_tokens", MAX_TOKENS)),
+            )
+        except (TypeError, ValueError, OverflowError) as e:
+            raise CheckpointError(f"{name}: malformed translation settings ({e})") from None
+        if spec.max_tokens < 1:
+            raise CheckpointError(f"{name}: malformed translation settings (max_tokens)")
+        return spec
 
 
 def mt_spec(
@@ -406,13 +412,21 @@ class MTTask:
                 ),
             }
             split = resume.get("mt", {}).get("split")
+            if split is not None and not isinstance(split, dict):
+                raise CheckpointError("`resume`: malformed translation settings (split)")
             if split is not None and valid_text is None and split.get("held_out"):
-                if valid_size is not None and valid_size != split["valid_size"]:
+                try:
+                    held, held_seed = int(split["valid_size"]), int(split["seed"])
+                except (KeyError, TypeError, ValueError) as e:
+                    raise CheckpointError(
+                        f"`resume`: malformed translation settings (split: {e})"
+                    ) from None
+                if valid_size is not None and valid_size != held:
                     raise UsageError(
-                        f"valid_size {valid_size} differs from the {split['valid_size']} "
+                        f"valid_size {valid_size} differs from the {held} "
                         "pairs the run being resumed held out; the split must stay as it was"
                     )
-                valid_size, seed = int(split["valid_size"]), int(split["seed"])
+                valid_size, seed = held, held_seed
             if c.model_settings():
                 warn("`resume`: the model's settings come from the checkpoint; settings ignored")
         else:

@@ -36,10 +36,10 @@ from typing import Any
 
 from torch import nn
 
-from seqtool.errors import CheckpointError
+from seqtool.errors import CheckpointError, InputError
 from seqtool.io import check_not_input, check_output_path
 from seqtool.train import distributed as dist_util
-from seqtool.train.checkpoint import check_weights, load_checkpoint
+from seqtool.train.checkpoint import check_shapes, check_weights, load_checkpoint
 from seqtool.train.device import describe, resolve_device, seed_everything
 from seqtool.train.options import TrainOptions, compact
 from seqtool.train.task import NullReporter, Reporter, Task
@@ -90,15 +90,33 @@ def output_path(output: str | os.PathLike[str] | None, resume: Path | None, defa
     return Path(default)
 
 
+def check_log_path(path: Path, inputs: Iterable[str | os.PathLike[str] | None]) -> None:
+    """The metrics log is appended to: an existing one must be a writable file, a
+    new one needs a writable folder; never an input.  Checked before training, so a
+    run does not stop at its first evaluation."""
+    if path.exists() and path.is_file():
+        check_not_input(path, inputs, "`log`")
+        if not os.access(path, os.W_OK):
+            raise InputError(f"{path}: `log` is not writable")
+        return
+    check_output_path(path, inputs, "`log`")
+
+
 def load_resume(path: Path, kinds: tuple[str, ...]) -> dict[str, Any]:
     """The checkpoint to continue from; it must hold a training state."""
     ckpt = load_checkpoint(path, kinds)
-    if not isinstance(ckpt.get("train_state"), dict):
+    state = ckpt.get("train_state")
+    if not isinstance(state, dict):
         raise CheckpointError(
             f"{path}: holds a finished model, not a training state",
             hint="resume from the .last.pt file written beside it",
         )
     check_weights(ckpt["model"], str(path))
+    step, ranks = state.get("step"), state.get("world_size", 1)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"{path}: malformed training state (step {step!r})")
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+        raise CheckpointError(f"{path}: malformed training state (world_size {ranks!r})")
     return ckpt
 
 
@@ -147,8 +165,10 @@ def run_training(
     resume_path = Path(options.resume) if options.resume is not None else None
     read = [p for p in inputs if p is not None]
     out = check_output_path(output_path(output, resume_path, default_output), read)
+    # The resumable state is written beside the output during the run (whatever keep_last).
+    check_output_path(out.with_name(out.stem + ".last" + out.suffix), read)
     log_path = Path(options.log) if options.log else out.with_name(out.stem + ".log.jsonl")
-    check_not_input(log_path, [*read, resume_path, out], "`log`")
+    check_log_path(log_path, [*read, resume_path, out])
     resume = saved = None
     if resume_path is not None:
         resume = load_resume(resume_path, task.kinds)
@@ -165,6 +185,8 @@ def run_training(
     device_name = options.device or (saved or {}).get("device") or "auto"
     defaults = task.train_defaults(resolve_device(device_name))
     cfg = resolve_config(options, defaults, saved)
+    if resume is not None:  # the stored weights must fit the config before it is built
+        check_shapes(resume, str(resume_path), lambda config: task.build_model())
     device = dist_util.setup(dinfo, resolve_device(cfg.device))
     try:
         # Seed before the model exists: the seed fixes the initial weights too.
@@ -192,6 +214,7 @@ def run_training(
             on_step=reporter.on_step,
             on_eval=reporter.on_eval,
             on_message=lambda text: say("info", text),
+            on_warning=lambda text: say("warning", text),
             dist=dinfo,
             device=device,
         )

@@ -60,7 +60,7 @@ from typing import Any, NoReturn, Protocol
 import torch
 from torch import nn
 
-from seqtool.errors import SeqtoolError, UsageError, param
+from seqtool.errors import CheckpointError, SeqtoolError, UsageError, param
 from seqtool.train import distributed as dist_util
 from seqtool.train.checkpoint import save_checkpoint
 from seqtool.train.device import (
@@ -245,6 +245,7 @@ class Trainer:
         on_step: Callable[[StepInfo], None] | None = None,
         on_eval: Callable[[dict[str, Any]], None] | None = None,
         on_message: Callable[[str], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
         dist: dist_util.DistInfo = dist_util.SINGLE,
         device: torch.device | None = None,
     ) -> None:
@@ -264,6 +265,8 @@ class Trainer:
         self.log_path = log_path
         self.checkpoint_extra = checkpoint_extra or (lambda: {"kind": "model", "config": {}})
         self.on_step, self.on_eval, self.on_message = on_step, on_eval, on_message
+        self.on_warning = on_warning or (lambda text: log.warning("%s", text))
+        self._log_failed = False  # a log that could not be written is warned about once
         self.dist = dist
         self.device = device or resolve_device(config.device)
         self.amp_dtype = resolve_precision(config.precision, self.device)
@@ -673,11 +676,26 @@ class Trainer:
                     self._stop_reason = "early stopping"
             record["best"] = self.best
         if self.dist.is_main:
-            if self.log_path is not None:
-                with open(self.log_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
+            self._write_log(record)
             if self.on_eval:
                 self.on_eval(record)
+
+    def _write_log(self, record: dict[str, Any]) -> None:
+        """Append ``record`` to the metrics log.  The log is a by-product: a failure to
+        write it (a full disk, a folder gone, permissions) is warned about once and
+        training goes on, checkpoints included."""
+        if self.log_path is None or self._log_failed:
+            return
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as e:
+            self._log_failed = True
+            reason = e.strerror or type(e).__name__
+            self.on_warning(
+                f"{self.log_path}: cannot write the log ({reason}); training goes on "
+                "without it, checkpoints are still written"
+            )
 
     # ------------------------------------------------------------------ checkpoints
     def _payload(self, with_state: bool) -> dict[str, Any]:
@@ -740,7 +758,29 @@ class Trainer:
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
+        """Restore the loop from a resumable checkpoint's ``train_state``; a malformed
+        one (optimizer, RNG, position) is one :class:`CheckpointError`."""
+        try:
+            self._restore(state)
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            RuntimeError,
+            IndexError,
+            AttributeError,
+            OverflowError,
+        ) as e:
+            text = str(e).strip()
+            first = text.splitlines()[0] if text else type(e).__name__
+            raise CheckpointError(f"`resume`: malformed training state ({first[:120]})") from None
+
+    def _restore(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
+        for p, saved in self.optimizer.state.items():
+            for key, value in saved.items():
+                if isinstance(value, torch.Tensor) and value.dim() and value.shape != p.shape:
+                    raise ValueError(f"optimizer {key} has the wrong shape")
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])

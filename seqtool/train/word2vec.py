@@ -77,6 +77,7 @@ import numpy as np
 import torch
 
 from seqtool.errors import CheckpointError, InputError, UsageError, check_finite, check_seed
+from seqtool.io import check_output_path
 from seqtool.limits import check_threads
 from seqtool.models.skipgram import SkipGram, StepRows
 from seqtool.text.normalize import Normalizer
@@ -687,7 +688,19 @@ def load_resume(path: str | os.PathLike[str]) -> dict[str, Any]:
     state = data.get("train_state")
     if not isinstance(state, dict) or not isinstance(data.get("words"), list):
         raise CheckpointError(f"{name}: not a resumable word2vec checkpoint (no training state)")
-    data["config"] = Word2VecConfig.from_dict(data["config"], name)
+    data["config"] = cfg = Word2VecConfig.from_dict(data["config"], name)
+    # The weights must be what the words and `dim` make, before anything that size
+    # is allocated (an edited `dim` would otherwise ask for terabytes).
+    shape = (len(data["words"]) + 1, cfg.dim)
+    if set(data["model"]) != {"inp", "out"}:
+        raise CheckpointError(f"{name}: malformed word2vec checkpoint (weights differ)")
+    for key, value in data["model"].items():
+        if tuple(value.shape) != shape or not value.is_floating_point():
+            raise CheckpointError(
+                f"{name}: weights do not match the word2vec config ({key} is "
+                f"{'x'.join(map(str, value.shape))} {str(value.dtype).replace('torch.', '')}, "
+                f"the {shape[0] - 1:,} words and dim {cfg.dim} make it {shape[0]}x{shape[1]})"
+            )
     check_weights(data["model"], name)
     data["name"] = name
     return data
@@ -756,6 +769,8 @@ def train_word2vec(
     cfg = state["config"] if state is not None else (config or Word2VecConfig())
     cfg.check()
     resolve_device(cfg.device)  # a wrong device fails now, not after reading the text
+    if checkpoint is not None:  # writable, and a file: checked before the first epoch
+        check_output_path(checkpoint, (), "checkpoint")  # resuming rewrites it: no input check
     if vocab is not None and normalizer is not None:
         raise UsageError("normalizer cannot be combined with vocab: it carries its own")
     text = _replayable(lines)
