@@ -158,7 +158,7 @@ def test_different_models_are_refused(cli, models: dict[str, Path], tmp_path: Pa
     assert "different weights" in cli("average", models["mt"], fewer, "-o",
                                       tmp_path / "x.pt").stderr  # fmt: skip
     assert not (tmp_path / "x.pt").exists()  # nothing written when refused
-    with pytest.raises(CheckpointError, match="holds no weights"):
+    with pytest.raises(CheckpointError, match="holds no weights|holds only 0 weight tensors"):
         empty = _variant(models["mt"], tmp_path / "empty.pt", model={})
         average_checkpoints([empty, empty], tmp_path / "x.pt")
 
