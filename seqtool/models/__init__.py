@@ -4,6 +4,7 @@
 CLI and the checkpoint loader look models up here.  A plain dict, nothing else.
 """
 
+import math
 from dataclasses import fields
 from typing import Any
 
@@ -29,10 +30,35 @@ def build_model(kind: str, config: dict[str, Any]) -> nn.Module:
     if kind not in MODELS:
         raise CheckpointError(f"unknown model kind {kind!r}")
     cls, cfg_cls = MODELS[kind]
+    check_setting_types(kind, cfg_cls, config)
     try:
         return cls(cfg_cls(**config))  # type: ignore[no-any-return]
     except (TypeError, ValueError) as e:
         raise UsageError(f"impossible {kind} settings: {e}") from None
+
+
+def check_setting_types(kind: str, cfg_cls: type, config: dict[str, Any]) -> None:
+    """Refuse settings of the wrong type before a module sees them: a checkpoint's
+    config is data, and torch's own errors for ``bidirectional = 1`` or ``dropout =
+    nan`` are neither one line nor about the file.  Whole numbers for ``int``
+    fields (not booleans), finite numbers for ``float`` ones, booleans for ``bool``."""
+    for f in fields(cfg_cls):
+        if f.name not in config:
+            continue
+        value, kind_of = config[f.name], str(getattr(f.type, "__name__", f.type))
+        if kind_of == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind_of == "float":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value) and (f.name != "dropout" or 0 <= value < 1)
+        elif kind_of == "bool":
+            ok = isinstance(value, bool)
+        else:
+            continue
+        if not ok:
+            raise UsageError(
+                f"impossible {kind} settings: `{f.name}` = {value!r} is not a valid {kind_of}"
+            )
 
 
 def model_settings(

@@ -569,7 +569,8 @@ class Translator:
         ids = ckpt.get("mt", {}).get("output_ids")
         if shortlist and ids:
             if (
-                not all(isinstance(i, int) and 0 <= i < len(tgt_vocab) for i in ids)
+                not isinstance(ids, list)
+                or not all(isinstance(i, int) and 0 <= i < len(tgt_vocab) for i in ids)
                 or EOS not in ids
             ):
                 raise CheckpointError(f"{path}: malformed output shortlist")
