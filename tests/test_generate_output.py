@@ -96,6 +96,9 @@ class Scripted(torch.nn.Module):
     def cached(self, state: int) -> int:
         return 0
 
+    def read(self, ids: torch.Tensor, state: Any = None) -> Any:
+        return state or 0  # reading the prompt is not a step of the script
+
     def forward(self, ids: torch.Tensor, state: Any = None, targets: Any = None) -> Any:
         t = state or 0
         logits = torch.full((ids.shape[0], ids.shape[1], self.vocab), -1e9)
