@@ -120,7 +120,24 @@ def iter_chunks(
     if cap < 1:
         raise UsageError(f"max_line_bytes must be at least 1, not {cap}")
     for path in paths:
-        yield from _chunks_of(path, encoding, errors, chunk_bytes, cap, eager)
+        for text, _ in _chunks_of(path, encoding, errors, chunk_bytes, cap, eager):
+            yield text
+
+
+def iter_chunks_utf8(
+    paths: Iterable[str | os.PathLike[str]],
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Iterator[tuple[str, bytes | None]]:
+    """The pieces of :func:`iter_chunks`, each with its UTF-8 bytes when the input is
+    strict UTF-8 (``bytes`` equal to ``text.encode("utf-8")``, taken from the file
+    rather than encoded again), else None.  Byte-level tokenisers skip one encode of
+    the whole text."""
+    check_encoding(encoding, errors)
+    cap = limits.max_line_bytes()
+    for path in paths:
+        yield from _chunks_of(path, encoding, errors, chunk_bytes, cap, raw=True)
 
 
 def _too_long(name: str, line: int, cap: int) -> InputError:
@@ -176,7 +193,11 @@ def _chunks_of(
     chunk_bytes: int,
     cap: int,
     eager: bool = False,
-) -> Iterator[str]:
+    raw: bool = False,
+) -> Iterator[tuple[str, bytes | None]]:
+    """(text, its UTF-8 bytes or None) of each piece; the bytes only with ``raw`` and
+    a strict UTF-8 codec, where the decoded text is the file's bytes exactly (less
+    a byte-order mark)."""
     name = display_name(path)
     decoder = codecs.getincrementaldecoder(encoding)(errors)
     # Blocks no longer than the cap: a line inside one block is then within the cap,
@@ -187,6 +208,8 @@ def _chunks_of(
     parts: list[str] = []  # the unfinished line, decoded, in pieces: joined once (linear)
     open_bytes = 0  # raw bytes of the unfinished line
     first = True
+    keep = raw and errors == "strict" and codecs.lookup(encoding).name == "utf-8"
+    raw_parts: list[bytes] = []  # the unfinished line's bytes, with ``keep``
     # In UTF-16/32 NUL bytes are ordinary; in every other codec they mean binary data.
     wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
     stream = open_binary(path)
@@ -231,24 +254,35 @@ def _chunks_of(
             if first:
                 if text.startswith("\ufeff"):
                     text = text[1:]
+                    block = block[len(codecs.BOM_UTF8) :] if keep else block
                 first = False
-            nul = text.find("\x00")
+            nul = -1 if keep else text.find("\x00")  # UTF-8: the bytes were checked above
             if nul >= 0:
                 raise _binary(name, lines_before + text[:nul].count("\n") + 1)
             if final:
                 rest = "".join(parts) + text
                 if rest:
-                    yield rest if rest.endswith("\n") else rest + "\n"
+                    end = "" if rest.endswith("\n") else "\n"
+                    yield rest + end, b"".join(raw_parts) + end.encode() if keep else None
                 return
             cut = text.rfind("\n")
             if cut < 0:
                 if text:
                     parts.append(text)
+                if keep and block:
+                    raw_parts.append(block)
                 continue
             piece = "".join(parts) + text[: cut + 1] if parts else text[: cut + 1]
             parts = [text[cut + 1 :]] if cut + 1 < len(text) else []
-            lines_before += piece.count("\n")
-            yield piece
+            piece_bytes = None
+            if keep:  # a line break is one byte in UTF-8: the text's cut is the bytes' cut
+                cut_b = block.rfind(b"\n")
+                piece_bytes = b"".join((*raw_parts, block[: cut_b + 1]))
+                raw_parts = [block[cut_b + 1 :]] if cut_b + 1 < len(block) else []
+                lines_before += piece_bytes.count(b"\n")  # faster than in the text
+            else:
+                lines_before += piece.count("\n")
+            yield piece, piece_bytes
     finally:
         if str(path) != STDIN:
             stream.close()

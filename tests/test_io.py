@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from seqtool.errors import InputError, UsageError
-from seqtool.io import atomic_write, iter_chunks, read_lines, read_text, write_text
+from seqtool.io import (
+    atomic_write,
+    iter_chunks,
+    iter_chunks_utf8,
+    read_lines,
+    read_text,
+    write_text,
+)
 
 TEXT = "first line\nsecond line\n\nfourth, with é and ß\n"
 
@@ -61,6 +68,29 @@ def test_multibyte_character_across_chunk_boundary(tmp_path: Path) -> None:
     text = ("é" * 999 + "\n") * 3
     p.write_text(text, encoding="utf-8")
     assert "".join(iter_chunks([p], chunk_bytes=7)) == text
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 5, 64, 1 << 20])
+def test_chunks_with_utf8_bytes_are_the_file_bytes(tmp_path: Path, chunk_bytes: int) -> None:
+    # BOM, multibyte characters cut by block ends, a line longer than a block, no final newline
+    text = "é’x\n𝔸 b\r\n" + "«ça» " * 9 + "\n\nÉTÉ fin"
+    p = tmp_path / "u.txt"
+    p.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    pairs = list(iter_chunks_utf8([p, p], chunk_bytes=chunk_bytes))
+    assert [t for t, _ in pairs] == list(iter_chunks([p, p], chunk_bytes=chunk_bytes))
+    assert all(raw == t.encode() for t, raw in pairs)
+    if chunk_bytes >= 3:  # the BOM is dropped when the first block holds all of it
+        assert b"".join(raw or b"" for _, raw in pairs) == 2 * (text + "\n").encode()
+
+
+def test_chunks_without_utf8_bytes_for_other_decodings(tmp_path: Path) -> None:
+    p = tmp_path / "u.txt"
+    p.write_bytes("été\n".encode())
+    assert list(iter_chunks_utf8([p], errors="replace")) == [("été\n", None)]
+    assert list(iter_chunks_utf8([p], encoding="latin-1")) == [("Ã©tÃ©\n", None)]
+    p.write_bytes(b"ok\n\xff\n")
+    with pytest.raises(InputError, match=r"u.txt:2: invalid utf-8 byte 0xff"):
+        list(iter_chunks_utf8([p]))
 
 
 def test_invalid_utf8_names_file_line_and_offset(tmp_path: Path) -> None:

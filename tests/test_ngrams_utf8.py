@@ -115,6 +115,21 @@ def test_utf8_texts_equal_reference_large_chunks(tmp_path: Path, text: str) -> N
             assert as_counter(got, n) == reference(body, n, s)
 
 
+def test_utf8_unigrams_alone_count_each_long_word_group(tmp_path: Path) -> None:
+    """Order 1 alone counts the non-ASCII words that need the lexicon (over 7 bytes) by
+    group, without per-word indices: up to 8 bytes, up to 32, and longer; all three
+    in one chunk with more than 64 such words, and across chunks (read as bytes)."""
+    rng = random.Random(2)
+    words = ["préférée", "Préférées", "éléphantesque", "anticonstitutionnellement’s",
+             "Ünverständlichkeitsbeschreibungsgrößen", "été", "l’eau", "naïve", "chat", "É"]  # fmt: skip
+    body = "".join(" ".join(rng.choice(words) for _ in range(9)) + "\n" for _ in range(300))
+    path = write(tmp_path, body)
+    s = Settings(Normalizer.make("letters"), "word", False)
+    for chunk in (1 << 20, 200):
+        got = count_ngrams([path], (1,), s, chunk_bytes=chunk)
+        assert as_counter(got, 1) == reference(body, 1, s), chunk
+
+
 def test_utf8_counting_takes_no_regex_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Non-ASCII text is counted by array operations: the per-character regular
     expression (about 0.4 s a megabyte, 4-9x slower than ASCII) is never run."""

@@ -193,9 +193,9 @@ class LetterCodes:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Distinct ids of the words ``text[s : s + n]`` and their counts."""
         ids, counts = [], []
-        for _, words, inverse in _distinct_words(text, starts, lens):
+        for _, words, count in _distinct_words(text, starts, lens, counts=True):
             ids.append(self._ids_of(words))
-            counts.append(np.bincount(inverse, minlength=len(words)))
+            counts.append(count)
         return np.concatenate(ids), np.concatenate(counts)  # groups hold different words
 
     def _ids_of(self, words: np.ndarray | list[bytes]) -> np.ndarray:
@@ -243,39 +243,50 @@ class LetterCodes:
 
 
 def _distinct_words(
-    text: bytes, starts: np.ndarray, lens: np.ndarray
+    text: bytes, starts: np.ndarray, lens: np.ndarray, counts: bool = False
 ) -> Iterator[tuple[np.ndarray | slice, np.ndarray | list[bytes], np.ndarray]]:
     """The words ``text[s : s + n]`` in groups: (which of them, the distinct words as
     a list of bytes or a sorted array of fixed-width byte strings, each one's index
-    among those).
+    among those), or with ``counts`` how often each distinct word occurs instead of
+    the indices (a sort, not the ``argsort`` that indices need).
 
     A Python step per distinct word, not per word: words of up to 8 bytes are one
     uint64 each (NUL-padded), up to 32 bytes one fixed-width byte string, and
     each group is made unique with ``np.unique``; longer ones (rare) are taken one
     by one.  Byte strings drop trailing NULs, and no word holds a NUL byte.
     """
+
+    def group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if counts:
+            return tuple(np.unique(keys, return_counts=True))  # type: ignore[return-value]
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        return uniq, inverse.reshape(-1)
+
+    def deduped(starts: np.ndarray, lens: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+        words, inverse = _dedupe(text, starts, lens)
+        return words, np.bincount(inverse, minlength=len(words)) if counts else inverse
+
     if len(starts) < 64:
-        yield slice(None), *_dedupe(text, starts, lens)
+        yield slice(None), *deduped(starts, lens)
         return
     padded = np.frombuffer(text + bytes(_WIDE), dtype=np.uint8)
     short = lens <= 8
     if short.any():
         at = np.flatnonzero(short)
         words = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
-        keys = words[starts[at]] & _KEEP[lens[at]]
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        yield at, uniq.view("S8").tolist(), inverse.reshape(-1)  # 8 bytes: few
+        uniq, found = group(words[starts[at]] & _KEEP[lens[at]])
+        yield at, uniq.view("S8").tolist(), found  # 8 bytes: few
     mid = (lens > 8) & (lens <= _WIDE)
     if mid.any():
         at = np.flatnonzero(mid)
         view = np.lib.stride_tricks.as_strided(padded, (len(text) + 1, _WIDE), (1, 1))
         rows = view[starts[at]]  # a copy
         rows[np.arange(_WIDE) >= lens[at][:, None]] = 0  # a word ends at its length
-        uniq, inverse = np.unique(rows.view(f"S{_WIDE}").reshape(-1), return_inverse=True)
-        yield at, uniq, inverse.reshape(-1)
+        uniq, found = group(rows.view(f"S{_WIDE}").reshape(-1))
+        yield at, uniq, found
     wide = np.flatnonzero(lens > _WIDE)
     if len(wide):
-        yield wide, *_dedupe(text, starts[wide], lens[wide])
+        yield wide, *deduped(starts[wide], lens[wide])
 
 
 def _dedupe(text: bytes, starts: np.ndarray, lens: np.ndarray) -> tuple[list[bytes], np.ndarray]:

@@ -43,6 +43,7 @@ from seqtool.io import (
     atomic_write,
     display_name,
     iter_chunks,
+    iter_chunks_utf8,
     load_json,
     read_npz,
     tsv_escape,
@@ -537,8 +538,8 @@ class _ChunkCounter:
         self.orders = orders
         self.reported = 1  # lexicon entries already sent to the merging process
 
-    def ids(self, index: int, chunk: str) -> np.ndarray:
-        return self.tokenize(chunk, first=index == 0)
+    def ids(self, index: int, chunk: str, utf8: bytes | None = None) -> np.ndarray:
+        return self.tokenize(chunk, first=index == 0, utf8=utf8)
 
     def count(self, index: int, chunk: str) -> _ChunkResult:
         ids = self.ids(index, chunk)
@@ -694,11 +695,12 @@ def count_ngrams(
         settings = Settings(vocab.normalizer, vocab.kind, settings.per_line, vocab.fingerprint)
     elif settings.tokenizer not in TOKENIZERS:
         raise UsageError(f"--tokenizer must be word or char, not {settings.tokenizer!r}")
-    chunks = iter_chunks(paths, encoding, errors, chunk_bytes)
     if workers > 1:
+        chunks = iter_chunks(paths, encoding, errors, chunk_bytes)
         merger = _count_parallel(chunks, settings, orders, vocab, workers, on_chunk)
     else:
-        merger = _count_serial(chunks, settings, orders, vocab, heaps, on_chunk)
+        pieces = iter_chunks_utf8(paths, encoding, errors, chunk_bytes)
+        merger = _count_serial(pieces, settings, orders, vocab, heaps, on_chunk)
     for t in merger.tables.values():
         t.flush()
     counts = NgramCounts(settings, merger.tokens, merger.tables, merger.n_tokens)
@@ -714,7 +716,7 @@ def count_ngrams(
 
 
 def _count_serial(
-    chunks: Iterable[str],
+    chunks: Iterable[tuple[str, bytes | None]],
     settings: Settings,
     orders: tuple[int, ...],
     vocab: Vocab | None,
@@ -725,12 +727,12 @@ def _count_serial(
     merger = _Merger(settings, orders, heaps)
     lex = counter.tokenize.lexicon
     unigrams = orders == (1,) and not heaps
-    for i, chunk in enumerate(chunks):
-        counted = counter.tokenize.unigram_counts(chunk) if unigrams else None
+    for i, (chunk, utf8) in enumerate(chunks):  # utf8: the chunk's bytes as read, or None
+        counted = counter.tokenize.unigram_counts(chunk, utf8) if unigrams else None
         if counted is not None:
             merger.add_unigrams(*counted, len(lex))
         else:
-            merger.add_inline(counter.ids(i, chunk), len(lex))
+            merger.add_inline(counter.ids(i, chunk, utf8), len(lex))
         if on_chunk:
             on_chunk(len(chunk))
     merger.tokens = lex.entries()

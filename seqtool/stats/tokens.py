@@ -157,23 +157,27 @@ class ChunkTokenizer:
             LetterCodes(self.lexicon) if packable and self._collapses and not ordered_ids else None
         )
 
-    def __call__(self, chunk: str, first: bool = False) -> np.ndarray:
-        """Ids of one chunk; ``first`` marks the start of the whole input (char mode)."""
+    def __call__(self, chunk: str, first: bool = False, utf8: bytes | None = None) -> np.ndarray:
+        """Ids of one chunk; ``first`` marks the start of the whole input (char mode);
+        ``utf8``: the chunk's UTF-8 bytes, when known (not encoded again)."""
         if self.vocab is not None:
             return self.lexicon.word_ids(self._subword_tokens(chunk))
         if self.kind == "char":
             return self.lexicon.char_ids(self._code_points(chunk, first))
         if self._codes is not None:
-            packed = self._packable(chunk)
+            packed = self._packable(chunk, utf8)
             if packed is not None:
                 return self._codes.word_ids(*packed)
         return self.lexicon.word_ids(self._word_tokens(chunk))
 
-    def unigram_counts(self, chunk: str) -> tuple[np.ndarray, np.ndarray] | None:
+    def unigram_counts(
+        self, chunk: str, utf8: bytes | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """(distinct ids, counts) of the chunk's tokens when the packed-letters path
-        applies (see :meth:`LetterCodes.word_counts`), else None: call the tokenizer."""
+        applies (see :meth:`LetterCodes.word_counts`), else None: call the tokenizer.
+        ``utf8`` as in :meth:`__call__`."""
         if self._codes is not None:
-            packed = self._packable(chunk)
+            packed = self._packable(chunk, utf8)
             if packed is not None:
                 return self._codes.word_counts(*packed)
         return None
@@ -181,13 +185,15 @@ class ChunkTokenizer:
     def _fast(self, chunk: str) -> bool:
         return self.norm.name == "d2l" or (self.norm.name == "letters" and chunk.isascii())
 
-    def _packable(self, chunk: str) -> tuple[bytes, bool, np.ndarray | None] | None:
+    def _packable(
+        self, chunk: str, utf8: bytes | None = None
+    ) -> tuple[bytes, bool, np.ndarray | None] | None:
         """The chunk as :class:`LetterCodes` takes it: raw bytes (d2l, ASCII text), or
         ``letters`` applied to UTF-8 bytes (flag True, with where the non-ASCII
         letters start); None: use the normaliser."""
         if self._fast(chunk):
-            return chunk.encode("utf-8"), False, None
-        spaced = letter_bytes(chunk, self.norm.lower)
+            return utf8 or chunk.encode("utf-8"), False, None
+        spaced = letter_bytes(chunk, self.norm.lower, utf8=utf8)
         return None if spaced is None else (spaced.text, True, spaced.letters)
 
     def _letters(self, chunk: str, line_mark: bool) -> bytes | None:

@@ -155,19 +155,25 @@ def byte_table(lower: bool, line_mark: bool, keep_high: bool = True) -> bytes:
     return bytes(table)
 
 
-def letter_bytes(text: str, lower: bool, line_mark: bool = False) -> Spaced | None:
+def letter_bytes(
+    text: str, lower: bool, line_mark: bool = False, utf8: bytes | None = None
+) -> Spaced | None:
     """UTF-8 bytes of ``text`` with the tokens of ``letters`` separated by spaces.
 
-    ``line_mark``: line breaks become NUL bytes instead.  None when the text
-    cannot be encoded (lone surrogates): use the normaliser itself.
+    ``line_mark``: line breaks become NUL bytes instead.  ``utf8``: the text's UTF-8
+    bytes when the caller has them (as read from the file): not encoded again.  None
+    when the text cannot be encoded (lone surrogates): use the normaliser itself.
     """
     table = byte_table(lower, line_mark)
     if text.isascii():
-        return Spaced(text.encode("ascii").translate(table), _NONE)
-    try:
-        raw = text.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
+        return Spaced((utf8 or text.encode("ascii")).translate(table), _NONE)
+    if utf8 is not None:
+        raw = utf8
+    else:
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
     arr = np.frombuffer(raw, dtype=np.uint8)
     lead = np.flatnonzero(arr >= 0xC0)
     size = 2 + (arr[lead] >= 0xE0) + (arr[lead] >= 0xF0)  # UTF-8 length of each character
