@@ -159,3 +159,20 @@ def test_decode_refuses_ids_outside_the_vocabulary() -> None:
     v = Vocab.build(["a b"])
     with pytest.raises(InputError, match="outside this vocabulary"):
         v.decode([4, 99])
+
+
+@pytest.mark.parametrize("kind", ["bpe", "unigram"])
+def test_subword_pieces_with_a_narrow_no_break_space_round_trip(tmp_path: Path, kind: str) -> None:
+    """French puts U+202F before "?" and "!": sentencepiece keeps it inside pieces
+    (only the ASCII space is a word boundary to it), so a vocabulary train-mt wrote
+    from fra-eng must load again (it was refused as "holds white space")."""
+    lines = [f"Qui est-ce\u202f? Comment vas-tu\u202f? Viens ici\u202f! {i}" for i in range(200)]
+    v = Vocab.build(lines, kind=kind, vocab_size=40)
+    assert any("\u202f" in t for t in v.tokens)
+    p = tmp_path / "v.json"
+    v.save(p)
+    again = Vocab.load(p)
+    assert again.tokens == v.tokens
+    assert again.decode(again.encode(lines[0])) == lines[0]
+    with pytest.raises(CheckpointError, match="white space"):
+        Vocab.from_dict({**v.to_dict(), "tokens": [*v.to_dict()["tokens"], ["a b", 1]]}, "x")

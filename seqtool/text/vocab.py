@@ -360,6 +360,18 @@ def _tokens_and_counts(entries: Any, source: str) -> tuple[list[str], list[int]]
     return tokens, counts
 
 
+# What a sentencepiece piece never holds: the space it turns into "▁", and line
+# breaks (it reads lines).  Other white space (the narrow no-break space French
+# puts before "?") is an ordinary character to it: str.split breaks words on it,
+# so only word vocabularies refuse all of str.isspace.
+_PIECE_BREAKS = frozenset(" \n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def breaks_piece(kind: str, token: str) -> bool:
+    """Does ``token`` hold a character a ``bpe``/``unigram`` tokenizer never produces?"""
+    return kind in ("bpe", "unigram") and any(ch in _PIECE_BREAKS for ch in token)
+
+
 def _check_tokens(kind: str, tokens: list[str], source: str) -> None:
     """Tokens a tokenizer of ``kind`` can produce, each once, all valid Unicode."""
     seen: set[str] = set()
@@ -377,7 +389,7 @@ def _check_tokens(kind: str, tokens: list[str], source: str) -> None:
             raise CheckpointError(
                 f"{source}: token {tok!r} of a char vocabulary is not one character"
             )
-        if kind != "char" and any(ch.isspace() for ch in tok):
+        if (kind == "word" and any(ch.isspace() for ch in tok)) or breaks_piece(kind, tok):
             raise CheckpointError(
                 f"{source}: token {tok!r} holds white space, which a {kind} tokenizer never produces"
             )
