@@ -47,6 +47,7 @@ from seqtool import __version__
 from seqtool.errors import CheckpointError, InputError, SeqtoolError
 from seqtool.io import atomic_write
 from seqtool.models import build_model
+from seqtool.train.signals import signals_held
 from seqtool.train.torchfile import FORMAT, FORMAT_VERSION, checkpoint_header
 
 # The largest integer any config setting may hold (the index range of int32); a
@@ -74,7 +75,7 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> No
     crc = get_crc32_options()
     set_crc32_options(True)  # the CRCs are what load_checkpoint verifies
     try:
-        with atomic_write(path, "wb") as f:
+        with signals_held(), atomic_write(path, "wb") as f:
             torch.save(data, f)
     finally:
         set_crc32_options(crc)
