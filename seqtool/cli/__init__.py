@@ -161,10 +161,6 @@ def main() -> int:
         signal.signal(signal.SIGTERM, _terminate)
     from typer.main import get_command
 
-    from seqtool.cli.train_options import quiet_cpu_threads
-
-    quiet_cpu_threads()  # before anything imports torch
-
     args = sys.argv[1:]
     command = get_command(load_commands(_command_of(args)))
     code = command.main(args=args, prog_name="seqtool", standalone_mode=False)

@@ -24,7 +24,6 @@ from seqtool.cli.train_options import (
     TrainFlags,
     TrainProgress,
     defaults_epilog,
-    quiet_cpu_threads,
     train_options,
     valid_fields,
 )
@@ -192,7 +191,6 @@ _valid_part = valid_fields(
 
 
 def _load(path: Path, device: str) -> Classifier:
-    quiet_cpu_threads()
     from seqtool.tasks.classify import Classifier
 
     return Classifier.load(path, device)
@@ -371,7 +369,6 @@ def demo_step(ctx: Any, epochs: int = 60) -> None:
     """`seqtool demo`: a bag-of-words sentiment classifier trained on the bundled
     labelled sample (200 sentences, pos/neg, all of them: it is too small to hold
     some out), then three sentences it has not seen labelled."""
-    quiet_cpu_threads()
     from seqtool.datasets import sample_path
     from seqtool.tasks.classify import ClassifyConfig, train_classify
     from seqtool.train.runner import TrainOptions

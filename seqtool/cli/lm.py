@@ -22,7 +22,6 @@ from seqtool.cli.train_options import (
     TrainFlags,
     TrainProgress,
     defaults_epilog,
-    quiet_cpu_threads,
     train_options,
     valid_fields,
 )
@@ -183,7 +182,6 @@ def generate(
 
     Example: seqtool generate lm.pt --prefix "the time traveller" --max-tokens 100
     """
-    quiet_cpu_threads()
     import json
 
     from seqtool.tasks.lm import LanguageModel
@@ -247,7 +245,6 @@ def eval_lm(
 
     Example: seqtool eval-lm lm.pt valid.txt --format json
     """
-    quiet_cpu_threads()
     from seqtool.io import check_encoding
     from seqtool.metrics.perplexity import Perplexity
     from seqtool.tasks.lm import LanguageModel
@@ -284,7 +281,6 @@ def demo_step(ctx: Any, steps: int = DEMO_LM_STEPS) -> None:
     """`seqtool demo`: a small character Transformer trained for ``steps`` steps (times
     the demo's scale) on the demo corpus, then a sample.  Steps, not a time budget, so
     that a loaded machine shows the same results as a quiet one, only later."""
-    quiet_cpu_threads()
     from seqtool.tasks.lm import LMConfig, train_lm
     from seqtool.train.device import describe
     from seqtool.train.runner import TrainOptions

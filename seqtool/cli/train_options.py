@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,20 +175,6 @@ def defaults_epilog(*tables: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def quiet_cpu_threads() -> None:
-    """Let idle OpenMP threads sleep instead of spin (unless the user set a policy).
-
-    Must run before torch is imported.  With the default policy, torch's two CPU
-    threads spin-wait for each other; when anything else runs on the machine one
-    of them is descheduled and training slowed down 30 to 100 times in our
-    measurements (2 cores, char LMs), and beam-search decoding with 2 threads took
-    86 s instead of 3 s; the passive policy costs nothing measurable.  ``cli.main()``
-    calls this for every command; commands that use torch call it again so that
-    in-process runs (tests, CliRunner) get it too.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Add the shared training flags to a typer command; it receives ``train: TrainFlags``."""
     sig = inspect.signature(fn, eval_str=True)
@@ -206,7 +191,6 @@ def train_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        quiet_cpu_threads()
         values = {name: kwargs.pop(name) for name in SHARED if name in kwargs}
         quiet = bool(values.pop("quiet", False))
         if values.get("time_budget") is not None:

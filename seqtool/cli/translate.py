@@ -26,7 +26,6 @@ from seqtool.cli.train_options import (
     TrainFlags,
     TrainProgress,
     defaults_epilog,
-    quiet_cpu_threads,
     train_options,
     valid_fields,
 )
@@ -448,7 +447,6 @@ def train_mt(
 
     Example: seqtool train-mt --src train.de.gz --tgt train.en.gz --valid-src val.de.gz --valid-tgt val.en.gz --time-budget 20m -o de-en.pt
     """
-    quiet_cpu_threads()
     from seqtool.tasks.mt import MTConfig
     from seqtool.tasks.mt import train_mt as train_model
 
@@ -565,7 +563,6 @@ def translate(
 
     Example: seqtool translate de-en.pt val.de --eval-bleu --ref val.en > hyp.en
     """
-    quiet_cpu_threads()
     from seqtool.decode.beam import SearchConfig
     from seqtool.decode.translate import BLOCK_LINES, TranslateStats
     from seqtool.tasks.mt import Translator, score, scores_record
@@ -724,7 +721,6 @@ def demo_step(ctx: Any, steps: int = DEMO_MT_STEPS) -> None:
     steps (times the demo's scale) on the demo's parallel text, then a few
     translations and the held-out pairs scored.  Steps, not a time budget, so that a
     loaded machine shows the same results as a quiet one, only later."""
-    quiet_cpu_threads()
     from seqtool.metrics.bleu import d2l_sentence_scores
     from seqtool.tasks.mt import MTConfig, MTTask, Translator, score
     from seqtool.train.device import describe
