@@ -231,7 +231,7 @@ def test_naive2_continues_a_purely_seasonal_series_exactly() -> None:
 
 
 def test_baselines_refuse_bad_settings() -> None:
-    with pytest.raises(UsageError, match="horizon must be >= 1, not 0"):
+    with pytest.raises(UsageError, match="`horizon` must be at least 1, not 0"):
         forecast_baseline("naive", INSAMPLE, 0, 1)
     with pytest.raises(UsageError, match="unknown baseline 'theta'"):
         forecast_baseline("theta", INSAMPLE, 2, 1)

@@ -166,7 +166,7 @@ def test_baselines_write_model_files_that_predict(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "error", "message"),
     [
-        ({"horizon": 0}, UsageError, "`horizon` must be >= 1, not 0"),
+        ({"horizon": 0}, UsageError, "`horizon` must be at least 1, not 0"),
         ({"model": "prophet"}, UsageError, "unknown `model` 'prophet'"),
         ({"strategy": "dirty"}, UsageError, "unknown `strategy`"),
         ({"context": 60}, InputError, r"t.csv:1: series 't0' has 40 values, fewer than context"),
@@ -242,7 +242,7 @@ def test_cli_baseline_from_stdin_and_naive2_scores_one(tmp_path: Path, cli) -> N
         ('"V1","V2","V3"\n"a","1","2"\n"b","1","2","3"\n', [], "3: 4 fields, but the header has 3"),
         ("a,1,2,x,4\n", [], "1: field 4: 'x' is not a number"),
         ("a," + ",".join(["1"] * 10) + "\n", [], "has 10 values, fewer than context"),
-        ("a," + ",".join(["1"] * 50) + "\n", ["-H", "0"], "--horizon must be >= 1, not 0"),
+        ("a," + ",".join(["1"] * 50) + "\n", ["-H", "0"], "--horizon must be at least 1, not 0"),
     ],
 )
 def test_cli_bad_input_one_line(tmp_path: Path, cli, text: str, args: list, message: str) -> None:
@@ -265,4 +265,4 @@ def test_cli_bad_input_one_line(tmp_path: Path, cli, text: str, args: list, mess
     err = [line for line in r.stderr.splitlines() if line.startswith("seqtool: error:")]
     assert len(err) == 1 and message in err[0], r.stderr
     if message == "horizon":  # `horizon` here, --horizon once the CLI rewrites names into flags
-        assert "must be >= 1, not 0" in err[0]
+        assert "must be at least 1, not 0" in err[0]

@@ -9,7 +9,6 @@ result.  The library is imported when a command runs (``--help`` stays cheap).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.options import Device, Encoding, Errors, Format, Inputs, Lower, Quiet
+from seqtool.cli.options import (
+    Device,
+    Encoding,
+    Errors,
+    Format,
+    Inputs,
+    Lower,
+    Quiet,
+    quick_numpy,
+)
 from seqtool.cli.root import app
 from seqtool.cli.train_options import (
     TrainFlags,
@@ -149,9 +157,7 @@ def train_cmd(
     Example: seqtool classify train sst2/train.tsv --valid sst2/dev.tsv -m cnn -o clf.pt
     """
     if model == "bow":
-        # The numpy engine's matrices are tiny: one BLAS thread (set before numpy loads;
-        # BLAS threads spin-waiting on a busy machine made training 6x slower).
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(train.settings.threads or 1))
+        quick_numpy(train.settings.threads or 1)
     from seqtool.tasks.classify_bow import train_bow_numpy, use_numpy
     from seqtool.tasks.classify_config import ClassifyConfig
 

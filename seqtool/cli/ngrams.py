@@ -9,7 +9,6 @@ are imported inside the commands, so ``--help`` stays fast.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from seqtool.cli.options import (
     Quiet,
     inputs_or_stdin,
     normalize_help,
+    quick_numpy,
 )
 from seqtool.cli.root import app
 from seqtool.errors import UsageError
@@ -38,16 +38,6 @@ if TYPE_CHECKING:
     from seqtool.stats.ngrams import NgramCounts
 
 PROGRESS_BYTES = 64 << 20  # show progress only for inputs that take a while
-
-
-def quick_numpy() -> None:
-    """Import numpy without starting OpenBLAS's thread pool.
-
-    Counting and fitting make no BLAS calls, and starting the pool costs about
-    50 ms, a third of a small run.  Only effective when numpy is not loaded yet.
-    """
-    if "numpy" not in sys.modules:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 ngrams_app = typer.Typer(

@@ -6,7 +6,6 @@ The work is in :mod:`seqtool.rank` (TextRank, LexRank, keywords) and
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from seqtool.cli import render
-from seqtool.cli.options import Encoding, Errors, Format, Inputs, Quiet, inputs_or_stdin
+from seqtool.cli.options import (
+    Encoding,
+    Errors,
+    Format,
+    Inputs,
+    Quiet,
+    inputs_or_stdin,
+    quick_numpy,
+)
 from seqtool.cli.root import app
 from seqtool.errors import InputError, UsageError
 from seqtool.io import check_encoding, display_name, read_lines, read_text
@@ -152,9 +159,8 @@ def summarize(
 
     Example: seqtool summarize timemachine.txt --sentences 3
     """
-    if similarity != "vectors" and "numpy" not in sys.modules:
-        # no BLAS call happens here: skip starting OpenBLAS's thread pool (~50 ms)
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if similarity != "vectors":
+        quick_numpy()
     from seqtool.rank.summarize import SummaryConfig
 
     render.set_quiet(quiet)

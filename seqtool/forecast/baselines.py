@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from seqtool.errors import UsageError
+from seqtool.errors import UsageError, check_at_least
 
 BASELINES = ("naive", "snaive", "naive2", "drift")
 TCRIT = 1.645  # one-sided 90%
@@ -112,10 +112,8 @@ def forecast_baseline(
     """The ``(len(series), horizon)`` forecasts of baseline ``name`` for each series."""
     if name not in BASELINES:
         raise UsageError(f"unknown baseline {name!r}; choose {', '.join(BASELINES)}")
-    if horizon < 1:
-        raise UsageError(f"horizon must be >= 1, not {horizon}")
-    if season < 1:
-        raise UsageError(f"season must be >= 1, not {season}")
+    check_at_least("horizon", horizon)
+    check_at_least("season", season)
     out = np.empty((len(series), horizon))
     for i, x in enumerate(series):
         x = np.asarray(x, dtype=np.float64)

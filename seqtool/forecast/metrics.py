@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqtool.errors import UsageError
+from seqtool.errors import UsageError, check_at_least
 
 
 def smape(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
@@ -97,8 +97,7 @@ def evaluate(
 ) -> Scores:
     """Score ``forecast`` against ``actual`` (both ``(series, horizon)``), relative
     to the Naive2 forecasts ``naive2`` of the same series, with MASE's lag ``season``."""
-    if season < 1:
-        raise UsageError(f"season must be >= 1, not {season}")
+    check_at_least("season", season)
     actual = np.asarray(actual, dtype=np.float64)
     if actual.ndim != 2 or actual.shape[0] != len(insample) or actual.shape[1] < 1:
         raise UsageError(

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from seqtool.errors import UsageError
+from seqtool.errors import UsageError, check_at_least
 
 
 class WindowSampler:
@@ -38,10 +38,9 @@ class WindowSampler:
         history: int | None = None,
         stream: int = 0,
     ) -> None:
-        if batch_size < 1 or batches_per_epoch < 1:
-            raise UsageError("batch_size and batches_per_epoch must be >= 1")
-        if history is not None and history < 1:
-            raise UsageError(f"history must be >= 1, not {history}")
+        check_at_least("batch_size", batch_size)
+        check_at_least("batches_per_epoch", batches_per_epoch)
+        check_at_least("history", history)
         self.context, self.outputs = context, outputs
         self.batch_size, self.per_epoch, self.seed = batch_size, batches_per_epoch, seed
         self.stream = stream  # e.g. the rank: each stream draws its own windows

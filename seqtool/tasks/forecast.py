@@ -35,7 +35,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from seqtool.errors import CheckpointError, InputError, UsageError, check_choice, check_fraction
+from seqtool.errors import (
+    CheckpointError,
+    InputError,
+    UsageError,
+    check_at_least,
+    check_choice,
+    check_fraction,
+)
 from seqtool.forecast.baselines import BASELINES, forecast_baseline
 from seqtool.forecast.data import LAYOUTS, SeriesSet, check_fill, read_series
 from seqtool.forecast.metrics import Scores, evaluate
@@ -94,10 +101,8 @@ class ForecastConfig:
 
     def check(self) -> None:
         """Refuse impossible settings, naming the parameter."""
-        if self.horizon < 1:
-            raise UsageError(f"`horizon` must be >= 1, not {self.horizon}")
-        if self.season < 1:
-            raise UsageError(f"`season` must be >= 1, not {self.season}")
+        check_at_least("horizon", self.horizon)
+        check_at_least("season", self.season)
         check_choice("model", self.model, MODELS)
         if self.strategy not in STRATEGIES:
             raise UsageError(f"unknown `strategy` {self.strategy!r}; choose direct or recursive")
@@ -110,10 +115,7 @@ class ForecastConfig:
         if self.loss not in LOSSES:
             raise UsageError(f"unknown `loss` {self.loss!r}; choose {', '.join(LOSSES)}")
         for name in ("context", "history", "batch_size", "batches_per_epoch"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                shown = name if "_" in name else f"`{name}`"
-                raise UsageError(f"{shown} must be >= 1, not {value}")
+            check_at_least(name, getattr(self, name))
 
     def read_data(self) -> SeriesSet:
         """The series of ``data``, read with these layout and fill settings."""
@@ -345,8 +347,7 @@ class ForecastModel:
         ``(len(series), horizon)``; a recursive model runs past its horizon, a direct
         one only up to it."""
         h = self.horizon if horizon is None else horizon
-        if h < 1:
-            raise UsageError(f"`horizon` must be >= 1, not {h}")
+        check_at_least("horizon", h)
         if self.net is None:
             check_lengths(series, 1, "one value")
             return forecast_baseline(self.name, series.values, h, self.season)
