@@ -251,6 +251,7 @@ class Batches:
     local: np.ndarray  # (N,) where each line's rows start, from its batch's first row
     inv: np.ndarray  # (N,) float32: 1 / rows of the line (0 if none)
     labels: np.ndarray  # (N,) class ids in the shuffled order
+    gold: np.ndarray  # (N,) label * lines of the batch + line within it: index into (K, B)
     member: np.ndarray  # (F + batches,) the line of each occurrence within its batch
     slot: np.ndarray  # (F + batches,) the occurrence's row among its batch's unique rows
     unique: np.ndarray  # the distinct rows of each batch, batch after batch
@@ -279,6 +280,8 @@ class Batches:
             local=offsets[:-1] - bounds[np.arange(n) // size],
             inv=_inverse_counts(counts),
             labels=np.asarray(labels)[order],
+            gold=np.asarray(labels)[order] * np.diff(np.append(first, n))[np.arange(n) // size]
+            + np.arange(n) % size,
             member=np.insert(line - batch * size, pads, 0),
             slot=np.insert(slot, pads, 0),
             unique=pairs - owner * span,
@@ -300,24 +303,31 @@ def fixed_output_step(
     v: np.ndarray, batches: Batches, b: int, lr: float, scale: float = OUTPUT_SCALE
 ) -> float:
     """One SGD step on batch ``b`` for the input table's first K columns ``v``
-    (K, rows), the output layer held at ``scale`` times the identity; the gradient
+    (K, rows, C-contiguous), the output layer held at ``scale`` times the identity; the gradient
     is that of the batch's mean cross-entropy.  Returns the batch's summed loss."""
     lo = b * batches.size
     hi = min(lo + batches.size, len(batches.inv))
     a, z = batches.at[b], batches.at[b + 1]
     inv = batches.inv[lo:hi]
     p = _softmax_columns(_line_sums(v, batches.rows[a:z], batches.local[lo:hi]) * (inv * scale))
-    cols = np.arange(hi - lo)
-    labels = batches.labels[lo:hi]
-    loss = float(-np.log(np.maximum(p[labels, cols], 1e-30)).sum())
-    p[labels, cols] -= 1.0
+    gold = batches.gold[lo:hi]  # where each line's label is in the flat p
+    picked = p.reshape(-1).take(gold)
+    loss = float(-np.log(np.maximum(picked, 1e-30)).sum())
+    p.reshape(-1).put(gold, picked - 1.0)
     p *= inv * np.float32(lr * scale / (hi - lo))  # (K, B): the step on each row of a line
-    # each distinct row takes the sum of its occurrences' steps
+    # each distinct row takes the sum of its occurrences' steps (take/put on the flat
+    # table: numpy's fancy indexing along the second axis is ten times slower)
     u0, u1 = batches.unique_at[b], batches.unique_at[b + 1]
     k, u = len(v), u1 - u0
-    keys = batches.slot[a : z - 1] + u * np.arange(k)[:, None]  # (K, F_b)
-    step = np.bincount(keys.ravel(), p[:, batches.member[a : z - 1]].ravel(), k * u)
-    v[:, batches.unique[u0:u1]] -= step.reshape(k, u)
+    classes = np.arange(k)[:, None]
+    sums = np.bincount(
+        (batches.slot[a : z - 1] + u * classes).ravel(),
+        p.take(batches.member[a : z - 1], axis=1).ravel(),
+        k * u,
+    )
+    at = (batches.unique[u0:u1] + v.shape[1] * classes).ravel()
+    flat = v.reshape(-1)  # a view: v is contiguous
+    flat.put(at, flat.take(at) - sums)
     return loss
 
 
