@@ -6,7 +6,10 @@ fastText trains SST-2 in less than that.  So ``bow`` trains here, with
 checkpoint the runner would (:mod:`seqtool.train.torchfile`): kind
 ``classifier``, the :class:`~seqtool.models.classifier.BagOfWords` config and
 weights, vocabulary, labels, split, metrics, so ``classify predict``/``eval`` and
-:class:`~seqtool.tasks.classify.Classifier` load it as any other.
+:class:`~seqtool.tasks.classify.Classifier` load it as any other.  With at least as
+many dimensions as classes the output layer is held at a fixed scaled identity and
+only the input table trains (``train_config["output_layer"]`` says which; see
+:mod:`seqtool.train.bow_numpy`).
 
 What the engine does of the shared training options: the stopping rules
 (``epochs``, ``max_steps``, ``time_budget``, ``patience``), ``eval_every``,
