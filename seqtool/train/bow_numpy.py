@@ -245,10 +245,9 @@ def _inverse_counts(counts: np.ndarray) -> np.ndarray:
 class Batches:
     """One shuffle of the lines cut into fixed mini-batches, laid out for
     :func:`fixed_output_step`: batch ``b`` holds lines ``b*size`` up to
-    ``(b+1)*size`` of the shuffled order, their rows are
-    ``rows[at[b]:at[b+1]]`` (the last one a ``<pad>`` row, always zero, so that
-    every line start is a valid index), and ``unique[unique_at[b]:unique_at[b+1]]``
-    are the batch's distinct rows, ``slot`` saying which of them each occurrence is."""
+    ``(b+1)*size`` of the shuffled order, and their rows are
+    ``rows[at[b]:at[b+1]]``, the last one a ``<pad>`` row (always zero) so that
+    every line start is a valid index."""
 
     size: int
     rows: np.ndarray  # (F + batches,) the lines' feature rows, batch after batch
@@ -258,9 +257,6 @@ class Batches:
     labels: np.ndarray  # (N,) class ids in the shuffled order
     gold: np.ndarray  # (N,) label * lines of the batch + line within it: index into (K, B)
     member: np.ndarray  # (F + batches,) the line of each occurrence within its batch
-    slot: np.ndarray  # (F + batches,) the occurrence's row among its batch's unique rows
-    unique: np.ndarray  # the distinct rows of each batch, batch after batch
-    unique_at: np.ndarray  # (batches + 1,)
 
     @classmethod
     def plan(cls, feats: Features, labels: np.ndarray, size: int, order: np.ndarray) -> Batches:
@@ -271,12 +267,6 @@ class Batches:
         bounds = offsets[np.append(first, n)]  # each batch's first occurrence
         line = np.repeat(np.arange(n), counts)
         batch = line // size
-        # the distinct (batch, row) pairs, sorted: each batch's rows and each occurrence's slot
-        span = int(rows.max(initial=0)) + 1
-        pairs, inverse = np.unique(batch * span + rows, return_inverse=True)
-        owner = pairs // span
-        unique_at = np.searchsorted(owner, np.arange(len(first) + 1))
-        slot = inverse.reshape(-1) - unique_at[batch]
         pads = bounds[1:]  # np.insert puts a <pad> row before each of these: after each batch
         return cls(
             size=size,
@@ -288,9 +278,6 @@ class Batches:
             gold=np.asarray(labels)[order] * np.diff(np.append(first, n))[np.arange(n) // size]
             + np.arange(n) % size,
             member=np.insert(line - batch * size, pads, 0),
-            slot=np.insert(slot, pads, 0),
-            unique=pairs - owner * span,
-            unique_at=unique_at,
         )
 
     def __len__(self) -> int:
@@ -320,19 +307,10 @@ def fixed_output_step(
     loss = float(-np.log(np.maximum(picked, 1e-30)).sum())
     p.reshape(-1).put(gold, picked - 1.0)
     p *= inv * np.float32(lr * scale / (hi - lo))  # (K, B): the step on each row of a line
-    # each distinct row takes the sum of its occurrences' steps (take/put on the flat
-    # table: numpy's fancy indexing along the second axis is ten times slower)
-    u0, u1 = batches.unique_at[b], batches.unique_at[b + 1]
-    k, u = len(v), u1 - u0
-    classes = np.arange(k)[:, None]
-    sums = np.bincount(
-        (batches.slot[a : z - 1] + u * classes).ravel(),
-        p.take(batches.member[a : z - 1], axis=1).ravel(),
-        k * u,
-    )
-    at = (batches.unique[u0:u1] + v.shape[1] * classes).ravel()
-    flat = v.reshape(-1)  # a view: v is contiguous
-    flat.put(at, flat.take(at) - sums)
+    # every occurrence of a row steps it (numpy >= 1.25 scatters a 1-D ufunc.at fast)
+    rows = batches.rows[a : z - 1] + v.shape[1] * np.arange(len(v))[:, None]  # (K, F_b)
+    steps = p.take(batches.member[a : z - 1], axis=1)  # (K, F_b)
+    np.subtract.at(v.reshape(-1), rows.ravel(), steps.ravel())  # v is contiguous: a view
     return loss
 
 
