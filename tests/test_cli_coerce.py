@@ -3,10 +3,7 @@ typer's own conversion gives, or the same error."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -62,23 +59,3 @@ CASES = [
 @pytest.mark.parametrize("args", CASES, ids=[" ".join(c) or "defaults" for c in CASES])
 def test_cheap_conversion_is_typers(args: list[str]) -> None:
     assert run(args, cheap=True) == run(args, cheap=False)
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("typer._adapters") is None, reason="this typer has no pydantic step"
-)
-def test_a_command_runs_without_importing_pydantic(tmp_path: Path) -> None:
-    out = tmp_path / "v.json"
-    text = tmp_path / "t.txt"
-    text.write_text("the cat sat\n", encoding="utf-8")
-    code = (
-        "import sys\n"
-        "from seqtool.cli import main\n"
-        f"sys.argv = ['seqtool', 'vocab', 'build', {str(text)!r}, '-o', {str(out)!r}, '-q']\n"
-        "code = main()\n"
-        "assert 'pydantic' not in sys.modules, 'pydantic was imported'\n"
-        "sys.exit(code)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert out.exists()
