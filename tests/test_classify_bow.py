@@ -3,6 +3,7 @@ engine choice, stopping rules and its checkpoints."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -16,8 +17,18 @@ import torch.nn.functional as F
 from seqtool.errors import UsageError
 from seqtool.models.classifier import build_classifier, collate
 from seqtool.tasks.classify import Classifier, ClassifyConfig, train_classify
-from seqtool.tasks.classify_bow import numpy_refusal, train_bow_numpy, use_numpy
-from seqtool.train.bow_numpy import BowWeights, Features, probs, sgd_step
+from seqtool.tasks.classify_bow import _tokens, numpy_refusal, train_bow_numpy, use_numpy
+from seqtool.text.normalize import Normalizer
+from seqtool.train.bow_numpy import (
+    Batches,
+    BowWeights,
+    Features,
+    fixed_output_probs,
+    fixed_output_step,
+    fixed_output_weights,
+    probs,
+    sgd_step,
+)
 from seqtool.train.options import TrainOptions
 from tests.conftest import assert_one_line_error
 from tests.test_classify_task import labelled_lines
@@ -90,6 +101,120 @@ def test_one_sgd_step_is_torch_sgd_on_the_mean_cross_entropy() -> None:
             assert np.allclose(w.state_dict()[name], stepped.numpy(), atol=1e-6), name
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_features_from_flat_ids_are_those_of_the_lines(n: int) -> None:
+    flat = np.array([i for line in LINES for i in line])
+    built = Features.build(LINES, n, 7, 10)
+    flat_built = Features.from_flat(flat, [len(line) for line in LINES], n, 7, 10)
+    assert np.array_equal(built.rows, flat_built.rows)
+    assert np.array_equal(built.offsets, flat_built.offsets)
+
+
+TEXTS = [
+    "It's a GOOD film, 10/10!",
+    "",
+    "  \t ",
+    "n't -- dull_plot ; (bad)",
+    "x",
+]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [TEXTS, [*TEXTS, "déjà vu: naïve"], [*TEXTS, "two\nlines"], ["a b"], []],
+    ids=["ascii", "accents", "line-break", "one", "none"],
+)
+@pytest.mark.parametrize(
+    "rule", [("letters", None), ("letters", False), ("d2l", None), ("nfkc", None), ("none", None)]
+)
+def test_tokens_are_those_of_each_normalised_line(
+    texts: list[str], rule: tuple[str, bool | None]
+) -> None:
+    norm = Normalizer.make(*rule)
+    words, lengths = _tokens(texts, norm)
+    per_line = [norm.line(t).split() for t in texts]
+    assert words == [w for line in per_line for w in line]
+    assert lengths.tolist() == [len(line) for line in per_line]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 9])
+def test_batches_hold_every_line_once_with_its_rows(size: int) -> None:
+    feats = Features.build(LINES, 2, 7, 10)
+    order = np.array([3, 1, 4, 0, 2])
+    batches = Batches.plan(feats, np.arange(5), size, order)
+    assert len(batches) == -(-5 // size) and batches.labels.tolist() == order.tolist()
+    for b in range(len(batches)):
+        a, z = batches.at[b], batches.at[b + 1]
+        assert batches.rows[z - 1] == 0  # the <pad> row closing the batch
+        lines = order[b * size : (b + 1) * size]
+        for j, line in enumerate(lines):
+            start = a + batches.local[b * size + j]
+            mine = batches.rows[start : start + feats.counts[line]]
+            theirs = feats.rows[feats.offsets[line] : feats.offsets[line + 1]]
+            assert sorted(mine.tolist()) == sorted(theirs.tolist())
+            assert (batches.member[start : start + feats.counts[line]] == j).all()
+
+
+def fixed_model(words: int, buckets: int, dim: int, v: np.ndarray) -> torch.nn.Module:
+    model = build_classifier(
+        "bow", vocab_size=words, classes=len(v), dim=dim, word_ngrams=2, buckets=buckets
+    )
+    w = fixed_output_weights(v, dim, words)
+    model.load_state_dict({k: torch.from_numpy(a.copy()) for k, a in w.state_dict().items()})
+    return model
+
+
+def test_fixed_output_probabilities_are_bagofwords_ones() -> None:
+    words, buckets, dim = 10, 7, 6
+    v = np.random.default_rng(3).normal(size=(3, words + buckets + 1)).astype(np.float32)
+    v[:, 0] = v[:, words] = 0.0  # <pad>, "no n-gram"
+    x, lengths = collate(LINES)
+    logits, _ = fixed_model(words, buckets, dim, v)(x, lengths)
+    expected = torch.softmax(logits, -1).detach().numpy()
+    feats = Features.build(LINES, 2, buckets, words)
+    assert np.allclose(fixed_output_probs(v, feats), expected, atol=1e-6)
+    assert np.allclose(probs(fixed_output_weights(v, dim, words), feats), expected, atol=1e-6)
+
+
+def test_fixed_output_step_is_torch_sgd_with_the_output_layer_frozen() -> None:
+    words, buckets, dim, lr = 10, 7, 4, 0.3
+    v = np.random.default_rng(4).normal(size=(2, words + buckets + 1)).astype(np.float32)
+    v[:, 0] = v[:, words] = 0.0
+    model = fixed_model(words, buckets, dim, v)
+    labels = np.array([0, 1, 1, 0, 1])
+    feats = Features.build(LINES, 2, buckets, words)
+    batches = Batches.plan(feats, labels, len(LINES), np.arange(len(LINES)))
+    loss = fixed_output_step(v, batches, 0, lr)
+    x, lengths = collate(LINES)
+    logits, _ = model(x, lengths)
+    torch_loss = F.cross_entropy(logits, torch.from_numpy(labels))
+    torch_loss.backward()
+    assert loss == pytest.approx(float(torch_loss.detach()) * len(LINES), rel=1e-5)
+    stepped = fixed_output_weights(v, dim, words).state_dict()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith("out."):  # held: the step leaves it as it was
+                assert np.allclose(stepped[name], p.numpy()), name
+                continue
+            expected = p - lr * (p.grad.to_dense() if p.grad.is_sparse else p.grad)
+            assert np.allclose(stepped[name], expected.numpy(), atol=1e-6), name
+
+
+def test_more_classes_than_dimensions_train_every_weight(tmp_path: Path) -> None:
+    train, dev = tmp_path / "train.tsv", tmp_path / "dev.tsv"
+    train.write_text("\n".join(labelled_lines(300, 1, classes=3)) + "\n", encoding="utf-8")
+    dev.write_text("\n".join(labelled_lines(60, 2, classes=3)), encoding="utf-8")
+    out = tmp_path / "three.pt"
+    cfg = config(train, dev, dim=2)  # 3 classes in 2 dimensions: the full SGD
+    run = train_bow_numpy(cfg, TrainOptions(epochs=30, seed=1), out)
+    assert run.result.best is not None and run.result.best > 0.9
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["train_config"]["output_layer"] == "trained"
+    assert ckpt["model"]["out.weight"].shape == (3, 2)
+    clf = Classifier.load(out, "cpu")
+    assert clf.predict(["a superb film", "the plot was dull"]) == ["pos", "neg"]
+
+
 def test_trains_keywords_and_the_checkpoint_predicts_the_same(
     tmp_path: Path, data: tuple[Path, Path]
 ) -> None:
@@ -103,6 +228,7 @@ def test_trains_keywords_and_the_checkpoint_predicts_the_same(
     assert len(records) == 12 and records[-1]["best"] == run.result.best
     clf = Classifier.load(out, "cpu")
     assert clf.model_name == "bow" and clf.checkpoint["train_config"]["engine"] == "numpy"
+    assert clf.checkpoint["train_config"]["output_layer"] == "fixed at 16 x identity"
     assert clf.predict(["a superb film", "the plot was dull"]) == ["pos", "neg"]
     from seqtool.text.labels import read_labelled
 
@@ -188,6 +314,8 @@ def test_settings_table_matches_the_model_configs() -> None:
 def test_cli_bow_trains_without_importing_torch(tmp_path: Path, data: tuple[Path, Path]) -> None:
     train, dev = data
     out = tmp_path / "c.pt"
+    # nor pydantic, which typer 0.2x imports to convert flag values (seqtool.cli.coerce)
+    pydantic = "pydantic" if importlib.util.find_spec("typer._adapters") else "no such module"
     code = (
         "import sys\n"
         "from seqtool.cli import main\n"
@@ -195,6 +323,7 @@ def test_cli_bow_trains_without_importing_torch(tmp_path: Path, data: tuple[Path
         f" '-m', 'bow', '--dim', '16', '--epochs', '3', '-o', {str(out)!r}, '-q']\n"
         "code = main()\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        f"assert {pydantic!r} not in sys.modules, 'pydantic was imported'\n"
         "sys.exit(code)\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

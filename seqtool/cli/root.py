@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from seqtool import __version__
-from seqtool.cli import flags, render
+from seqtool.cli import coerce, flags, render
 from seqtool.errors import Interrupted, SeqtoolError, Terminate
 
 # click's exception classes, found through typer's public BadParameter: typer up to
@@ -100,6 +100,7 @@ class SeqtoolGroup(TyperGroup):
     ) -> Any:
         _state["debug"] = False
         render.set_quiet(False)  # in-process runs (CliRunner, notebooks) start afresh
+        coerce.install(self)  # plain flag values without importing pydantic (typer 0.2x)
         argv = list(sys.argv[1:] if args is None else args)
         code = 0
         try:

@@ -6,7 +6,10 @@ fastText trains SST-2 in less than that.  So ``bow`` trains here, with
 checkpoint the runner would (:mod:`seqtool.train.torchfile`): kind
 ``classifier``, the :class:`~seqtool.models.classifier.BagOfWords` config and
 weights, vocabulary, labels, split, metrics, so ``classify predict``/``eval`` and
-:class:`~seqtool.tasks.classify.Classifier` load it as any other.
+:class:`~seqtool.tasks.classify.Classifier` load it as any other.  With at least as
+many dimensions as classes the output layer is held at a fixed scaled identity and
+only the input table trains (``train_config["output_layer"]`` says which; see
+:mod:`seqtool.train.bow_numpy`).
 
 What the engine does of the shared training options: the stopping rules
 (``epochs``, ``max_steps``, ``time_budget``, ``patience``), ``eval_every``,
@@ -27,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +42,8 @@ from seqtool.metrics.classification import classification_scores
 from seqtool.tasks.classify_config import KIND, ClassifyConfig, read_split
 from seqtool.text.labels import LabelSet
 from seqtool.text.normalize import Normalizer
-from seqtool.text.tokenize import word_tokens
-from seqtool.text.vocab import Vocab
-from seqtool.train.bow_numpy import BowWeights, Features, permuted, probs, sgd_step
+from seqtool.text.vocab import UNK, Vocab
+from seqtool.train.bow_numpy import OUTPUT_SCALE, Features, FixedOutputTrainer, FullTrainer
 from seqtool.train.defaults import CLASSIFY_MODEL, CLASSIFY_TRAIN
 from seqtool.train.options import (
     NullReporter,
@@ -158,8 +161,37 @@ class _Settings:
         return self.min_lr + (1.0 - self.min_lr) * shape
 
 
-def _encode(vocab: Vocab, norm: Normalizer, texts: Sequence[str]) -> list[list[int]]:
-    return [vocab.ids(word_tokens(norm.line(t))) for t in texts]
+# ASCII bytes -> what the d2l/letters rules make of them: letters stay (lowercased or
+# not), a line break stays, anything else is a space
+_KEEP_CASE = bytes(
+    c if chr(c).isalpha() or c == 10 else 32 for c in range(128)
+) + b" " * 128  # fmt: skip
+_LOWER_CASE = _KEEP_CASE.lower()
+
+
+def _tokens(texts: Sequence[str], norm: Normalizer) -> tuple[list[str], np.ndarray]:
+    """Every word of ``texts`` in order (``norm.line(text).split()`` of each) and
+    how many each text has.  ASCII text under the d2l/letters rules is cleaned in
+    one pass over all of it, not line by line."""
+    joined = "\n".join(texts)
+    if (
+        norm.name in ("d2l", "letters")
+        and joined.isascii()
+        and joined.count("\n") == len(texts) - 1  # no text holds a line break
+    ):
+        clean = joined.encode("ascii").translate(_LOWER_CASE if norm.lower else _KEEP_CASE)
+        text = clean.decode("ascii")
+        lines = text.split("\n")
+        return text.split(), np.fromiter(map(len, map(str.split, lines)), np.int64, len(texts))
+    per_line = [norm.line(t).split() for t in texts]
+    return list(chain.from_iterable(per_line)), np.fromiter(
+        map(len, per_line), np.int64, len(texts)
+    )
+
+
+def _word_ids(words: list[str], vocab: Vocab) -> np.ndarray:
+    """The vocabulary id of each word (``<unk>`` for the unknown)."""
+    return np.fromiter(map(vocab.index.get, words, repeat(UNK)), np.int64, len(words))
 
 
 def train_bow_numpy(
@@ -192,8 +224,10 @@ def train_bow_numpy(
     labels = LabelSet.from_labels(train.labels, source=train.where[0].rsplit(":", 1)[0])
     norm = Normalizer.make(c.normalize, c.lower)
     # normalise once: the vocabulary is counted from the tokens the lines encode to
-    tokens = [word_tokens(norm.line(t)) for t in train.texts]
-    vocab = _vocab(tokens, norm, c.min_freq)
+    tokens, lengths = _tokens(train.texts, norm)
+    vocab = Vocab.from_counter(
+        Counter(tokens), "word", norm, min_freq=c.min_freq, source="the training text"
+    )
     settings = {**CLASSIFY_MODEL["bow"], **c.model_settings()}
     batch = int(c.batch_size or settings.pop("batch_size"))
     settings.pop("batch_size", None)
@@ -205,15 +239,21 @@ def train_bow_numpy(
     for name, value in (("dim", dim), ("word_ngrams", ngrams), ("buckets", buckets)):
         check_at_least(name, value)
     words, k = len(vocab), len(labels)
-    feats = Features.build([vocab.ids(t) for t in tokens], ngrams, buckets, words)
+    feats = Features.from_flat(_word_ids(tokens, vocab), lengths, ngrams, buckets, words)
+    del tokens
     y = np.asarray(labels.ids(train), dtype=np.int64)
     vfeats = vy = None
     if valid is not None and len(valid.texts):
-        vfeats = Features.build(_encode(vocab, norm, valid.texts), ngrams, buckets, words)
+        vwords, vlengths = _tokens(valid.texts, norm)
+        vfeats = Features.from_flat(_word_ids(vwords, vocab), vlengths, ngrams, buckets, words)
         vy = np.asarray(labels.ids(valid), dtype=np.int64)
 
     rng = np.random.default_rng(s.seed)
-    w = BowWeights.init(words, k, dim, buckets + 1 if ngrams > 1 else 0, rng)
+    rows = words + (buckets + 1 if ngrams > 1 else 0)
+    fixed = k <= dim  # the output layer can be held fixed (see bow_numpy.OUTPUT_SCALE)
+    trainer = (FixedOutputTrainer if fixed else FullTrainer)(
+        feats, y, rows, k, dim, words, min(batch, max(1, len(feats))), rng
+    )
     n = len(feats)
     batch = max(1, min(batch, n))
     per_epoch = math.ceil(n / batch)
@@ -223,9 +263,10 @@ def train_bow_numpy(
     }  # fmt: skip
     reporter.on_message(
         "info",
-        f"classify train: bow ({(w.table.size + w.out_w.size + k) / 1e6:.2f}M parameters) on "
+        f"classify train: bow ({(rows * dim + k * dim + k) / 1e6:.2f}M parameters) on "
         f"{n} lines, {k} classes, {words} words; {0 if vy is None else len(vy)} validation "
-        f"lines; cpu (numpy engine); {per_epoch} batches of {batch} per epoch",
+        f"lines; cpu (numpy engine{', output layer fixed' if fixed else ''}); "
+        f"{per_epoch} batches of {batch} per epoch",
     )
 
     total = None
@@ -244,9 +285,8 @@ def train_bow_numpy(
     records: list[dict[str, Any]] = []
     best: float | None = None
     best_step: int | None = None
-    best_w = w
-    best_is_w = False  # the best weights are w's own arrays, to be copied before a step
-    snapshot: BowWeights | None = None
+    kept: list[np.ndarray] | None = None  # a copy of the best weights, once they changed
+    best_is_now = False  # the best weights are the trainer's own, to be copied before a step
     bad = 0
     step = seen = 0  # optimizer steps, training lines read
     loss_sum, loss_n = 0.0, 0
@@ -255,7 +295,7 @@ def train_bow_numpy(
     log_path.unlink(missing_ok=True)
 
     def evaluate(epoch: float, lr: float) -> None:
-        nonlocal best, best_step, best_w, best_is_w, bad, eval_seconds, reason, loss_sum, loss_n
+        nonlocal best, best_step, best_is_now, bad, eval_seconds, reason, loss_sum, loss_n
         record: dict[str, Any] = {"step": step, "epoch": round(epoch, 4)}
         train_loss = loss_sum / loss_n if loss_n else None
         record["train_loss"] = train_loss
@@ -264,7 +304,7 @@ def train_bow_numpy(
         loss_sum, loss_n = 0.0, 0
         if vfeats is not None and vy is not None:
             te = time.perf_counter()
-            p = probs(w, vfeats)
+            p = trainer.probs(vfeats)
             scores = classification_scores(vy.tolist(), p.argmax(1).tolist(), labels.names)
             picked = p[np.arange(len(vy)), vy]
             record.update(
@@ -275,8 +315,7 @@ def train_bow_numpy(
             eval_seconds = max(eval_seconds, time.perf_counter() - te)
             if best is None or scores.accuracy > best:
                 best, best_step, bad = float(scores.accuracy), step, 0
-                best_w = w  # copied only if training goes on (see the loop)
-                best_is_w = True
+                best_is_now = True  # copied only if training goes on (see the loop)
             else:
                 bad += 1
                 if s.patience and bad >= s.patience:
@@ -292,21 +331,20 @@ def train_bow_numpy(
     lr = s.lr
     stopped = False
     while not stopped:
-        order = rng.permutation(n)
-        rows, offsets = permuted(feats, order)
-        counts, labels_e = feats.counts[order], y[order]
-        for b in range(per_epoch):
-            if best_is_w:  # training goes on: keep the best weights aside
-                snapshot = best_w = w.copy(snapshot)
-                best_is_w = False
-            lo, hi = b * batch, min(n, (b + 1) * batch)
-            a = offsets[lo]
+        order = trainer.epoch(rng)
+        for i, b in enumerate(order):
+            if best_is_now:  # training goes on: keep the best weights aside
+                if kept is None:
+                    kept = [a.copy() for a in trainer.arrays()]
+                else:
+                    for src, dst in zip(trainer.arrays(), kept):
+                        np.copyto(dst, src)
+                best_is_now = False
             lr = s.lr * s.factor(step, progress(step))
-            loss_sum += sgd_step(
-                w, rows[a : offsets[hi]], offsets[lo:hi] - a, counts[lo:hi], labels_e[lo:hi], lr
-            )
-            loss_n += hi - lo
-            seen += hi - lo
+            loss_sum += trainer.step(int(b), lr)
+            lines = trainer.lines(int(b))
+            loss_n += lines
+            seen += lines
             step += 1
             if step % 50 == 0:
                 t = elapsed()
@@ -321,18 +359,21 @@ def train_bow_numpy(
                 stopped = True
             elif s.time_budget and elapsed() + 2 * eval_seconds >= s.time_budget:
                 reason, stopped = "time_budget", True
-            if s.eval_every and step % s.eval_every == 0 and not stopped and b + 1 < per_epoch:
-                evaluate(epoch + (b + 1) / per_epoch, lr)
+            if s.eval_every and step % s.eval_every == 0 and not stopped and i + 1 < per_epoch:
+                evaluate(epoch + (i + 1) / per_epoch, lr)
                 stopped = reason == "early stopping"
             if stopped:
                 break
-        done_epoch = epoch + (b + 1) / per_epoch
+        done_epoch = epoch + (i + 1) / per_epoch
         epoch += 1
         evaluate(done_epoch, lr)
         stopped = stopped or reason == "early stopping"
 
     last = records[-1] if records else None
-    final = best_w if best is not None else w
+    # the best weights: the trainer's own if nothing moved them since (or no validation)
+    final = trainer.weights(
+        trainer.arrays() if best is None or best_is_now or kept is None else kept
+    )
     metrics = {k_: v for k_, v in (last or {}).items() if isinstance(v, (int, float))}
     payload = {
         **checkpoint_header(),
@@ -353,7 +394,12 @@ def train_bow_numpy(
         **(meta or {}),
         "model": final.state_dict(),
         "metrics": metrics | {"best": best, "best_step": best_step, "step": step},
-        "train_config": {"engine": "numpy", **vars(s), "batch_size": batch},
+        "train_config": {
+            "engine": "numpy",
+            **vars(s),
+            "batch_size": batch,
+            "output_layer": f"fixed at {OUTPUT_SCALE:g} x identity" if fixed else "trained",
+        },
     }
     with atomic_write(out, "wb") as f:
         write_torch_file(f, payload)
@@ -366,15 +412,6 @@ def train_bow_numpy(
         f"log in {log_path}",
     )
     return BowRun(result, out, log_path, records=records)
-
-
-def _vocab(tokens: Sequence[Sequence[str]], norm: Normalizer, min_freq: int) -> Vocab:
-    """The word vocabulary of already normalised, tokenised lines (as
-    ``Vocab.build`` counts it), keeping ``norm`` for the lines it will encode."""
-    counter: Counter[str] = Counter()
-    for line in tokens:
-        counter.update(line)
-    return Vocab.from_counter(counter, "word", norm, min_freq=min_freq, source="the training text")
 
 
 __all__ = ["BowRun", "numpy_refusal", "train_bow_numpy", "use_numpy"]

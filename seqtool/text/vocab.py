@@ -136,8 +136,9 @@ class Vocab:
         unk_seen = sum(counter.pop(s, 0) for s in SPECIALS)  # e.g. PTB's literal "<unk>"
         if not counter:
             raise InputError(f"{source}: no tokens found (is it empty after normalisation?)")
-        ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-        keep = [(t, c) for t, c in ranked if c >= min_freq or t in extra_tokens]
+        ranked = sorted(counter)  # by count, most frequent first, ties by code point
+        ranked.sort(key=counter.__getitem__, reverse=True)  # (a stable sort, reversed)
+        keep = [(t, counter[t]) for t in ranked if counter[t] >= min_freq or t in extra_tokens]
         if max_size is not None:
             keep = keep[: max_size - len(SPECIALS)]
         dropped = sum(counter.values()) - sum(c for _, c in keep) + unk_seen

@@ -48,7 +48,7 @@ MT_TRAIN: dict[str, dict[str, Any]] = {
 # bow trains as fastText does: plain SGD on sparse gradients, the rate decayed
 # linearly to 0, 5 epochs, no clipping; the others with AdamW (benchmarks/classify.py).
 CLASSIFY_MODEL: dict[str, dict[str, Any]] = {
-    "bow": {"dim": 100, "word_ngrams": 2, "buckets": 100_000, "batch_size": 64},
+    "bow": {"dim": 16, "word_ngrams": 2, "buckets": 100_000, "batch_size": 64},
     "cnn": {"dim": 128, "maps": 100, "dropout": 0.5, "batch_size": 50},
     "birnn": {"dim": 128, "hidden": 128, "cell": "lstm", "pool": "max", "batch_size": 32},
     "transformer": {"dim": 128, "heads": 4, "layers": 2, "ff_dim": 256, "batch_size": 32},
