@@ -86,12 +86,16 @@ def install(command: Any) -> None:
 
     def give(param: Any) -> None:
         if (
-            isinstance(param, _TyperParameter)
-            and getattr(param, "_runtime_param", 0) is None
-            and _simple(param.type_descriptor)
+            not isinstance(param, _TyperParameter)
+            or getattr(param, "_runtime_param", 0) is not None
         ):
+            return
+        try:
             d = param.type_descriptor
-            param._runtime_param = Plain(d.parameter_info, d.annotation, d)
+            if _simple(d):
+                param._runtime_param = Plain(d.parameter_info, d.annotation, d)
+        except (TypeError, AttributeError):  # a typer whose internals differ: its own way
+            pass
 
     def with_help(get_help_option: Any) -> Any:
         def wrapped(ctx: Any) -> Any:  # --help is made per run, not one of cmd.params
