@@ -99,7 +99,13 @@ def train_cmd(
     model: Annotated[
         str, _opt("--model", "-m", help="bow, cnn, birnn (default) or transformer.")
     ] = "birnn",
-    dim: Annotated[int | None, _opt("--dim", help="Embedding (and model) width.")] = None,
+    dim: Annotated[
+        int | None,
+        _opt(
+            "--dim",
+            help="Embedding (and model) width (default: bow 100, or 16 on its numpy engine; else 128).",
+        ),
+    ] = None,
     word_ngrams: Annotated[
         int | None, _opt("--word-ngrams", help="bow: word n-grams up to this length.")
     ] = None,

@@ -44,7 +44,7 @@ from seqtool.text.labels import LabelSet
 from seqtool.text.normalize import Normalizer
 from seqtool.text.vocab import UNK, Vocab
 from seqtool.train.bow_numpy import OUTPUT_SCALE, Features, FixedOutputTrainer, FullTrainer
-from seqtool.train.defaults import CLASSIFY_MODEL, CLASSIFY_TRAIN
+from seqtool.train.defaults import BOW_NUMPY_DIM, CLASSIFY_MODEL, CLASSIFY_TRAIN
 from seqtool.train.options import (
     NullReporter,
     Reporter,
@@ -228,7 +228,7 @@ def train_bow_numpy(
     vocab = Vocab.from_counter(
         Counter(tokens), "word", norm, min_freq=c.min_freq, source="the training text"
     )
-    settings = {**CLASSIFY_MODEL["bow"], **c.model_settings()}
+    settings = {**CLASSIFY_MODEL["bow"], "dim": BOW_NUMPY_DIM, **c.model_settings()}
     batch = int(c.batch_size or settings.pop("batch_size"))
     settings.pop("batch_size", None)
     dim, ngrams, buckets = (

@@ -48,11 +48,14 @@ MT_TRAIN: dict[str, dict[str, Any]] = {
 # bow trains as fastText does: plain SGD on sparse gradients, the rate decayed
 # linearly to 0, 5 epochs, no clipping; the others with AdamW (benchmarks/classify.py).
 CLASSIFY_MODEL: dict[str, dict[str, Any]] = {
-    "bow": {"dim": 16, "word_ngrams": 2, "buckets": 100_000, "batch_size": 64},
+    "bow": {"dim": 100, "word_ngrams": 2, "buckets": 100_000, "batch_size": 64},
     "cnn": {"dim": 128, "maps": 100, "dropout": 0.5, "batch_size": 50},
     "birnn": {"dim": 128, "hidden": 128, "cell": "lstm", "pool": "max", "batch_size": 32},
     "transformer": {"dim": 128, "heads": 4, "layers": 2, "ff_dim": 256, "batch_size": 32},
 }
+# The numpy engine trains fastText's model in its linear form (the output layer held at a
+# scaled identity): dimensions past the number of classes stay zero, so it stores 16.
+BOW_NUMPY_DIM = 16
 CLASSIFY_TRAIN: dict[str, dict[str, Any]] = {
     "bow": {
         "optimizer": "sgd",
