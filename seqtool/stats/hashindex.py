@@ -23,10 +23,12 @@ def _home(keys: np.ndarray, bits: int) -> np.ndarray:
     return h.view(np.int64)
 
 
-def build(keys: np.ndarray) -> np.ndarray:
-    """The slots of an index over ``keys`` (distinct): a power of two, at least 2 per key."""
+def build(keys: np.ndarray, spread: int = 2) -> np.ndarray:
+    """The slots of an index over ``keys`` (distinct): a power of two, at least
+    ``spread`` per key (more: fewer keys meet another on their home slot, for small
+    tables that stay in the cache anyway)."""
     n = len(keys)
-    bits = max(4, (2 * n - 1).bit_length())
+    bits = max(4, (max(2, spread) * n - 1).bit_length())
     mask = (1 << bits) - 1
     slots = np.full(1 << bits, -1, dtype=np.int32 if n < 2**31 else np.int64)
     todo = np.arange(n, dtype=slots.dtype)
