@@ -72,19 +72,19 @@ def find(slots: np.ndarray, keys: np.ndarray, want: np.ndarray) -> np.ndarray:
     at = _home(np.ascontiguousarray(want, dtype=np.int64), bits)
     # first round over every key at once (most are settled there), then the few
     # that met another key move on, a slot per round
-    out = slots[at]
-    filled = out >= 0
+    out = slots.take(at)
     hit = keys.take(out, mode="clip") == want  # -1 reads keys[0]: masked just below
+    filled = out >= 0
     hit &= filled
     filled ^= hit
     todo = np.flatnonzero(filled)
-    out[filled] = -1
-    look = want[todo]
-    at = at[todo]
+    out[todo] = -1
+    look = want.take(todo)
+    at = at.take(todo)
     while len(todo):
         at += 1
         at &= mask
-        row = slots[at]
+        row = slots.take(at)
         filled = row >= 0
         hit = keys.take(row, mode="clip") == look
         hit &= filled

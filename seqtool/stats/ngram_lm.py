@@ -278,13 +278,13 @@ class NGramLM:
             want *= V
             want += ids.take(cand)
             r = hashindex.find(self._index(k), self.keys[k - 1], want)
-            hit = r >= 0
-            miss = ~hit
-            logp[cand[miss]] += self.logb[k - 2].take(ctx[miss])
-            found = cand[hit]
-            r = r[hit]
-            logp[found] = self.logp[k - 1].take(r)
-            longest[found] = k
+            miss = np.flatnonzero(r < 0)
+            logp[cand.take(miss)] += self.logb[k - 2].take(ctx.take(miss))
+            hit = np.flatnonzero(r >= 0)
+            found = cand.take(hit)
+            r = r.take(hit)
+            np.put(logp, found, self.logp[k - 1].take(r))
+            np.put(longest, found, k)
             if k < N:
                 found += 1
                 ok = ~after.take(found)
