@@ -52,7 +52,7 @@ from seqtool.stats.arpa import SPECIALS, read_arpa, write_arpa
 UNK, BOS, EOS = 0, 1, 2
 FORMAT = "seqtool-ngram-lm"
 FORMAT_VERSION = 1
-_LINES_PER_BATCH = 1 << 14
+BLOCK_LINES = 1 << 14  # lines scored at a time
 
 
 @dataclass
@@ -162,9 +162,9 @@ def _marked(ids: np.ndarray, lines: int) -> tuple[np.ndarray, np.ndarray] | None
 
 
 def _blocks(lines: Iterable[str]) -> Iterator[list[str]]:
-    """Lists of up to _LINES_PER_BATCH lines, without their line ends."""
+    """Lists of up to BLOCK_LINES lines, without their line ends."""
     it = iter(lines)
-    while block := list(itertools.islice(it, _LINES_PER_BATCH)):
+    while block := list(itertools.islice(it, BLOCK_LINES)):
         joined = "".join(block)  # one look at all of them: most come without line ends
         if "\n" in joined or "\r" in joined:
             block = [line.rstrip("\r\n") for line in block]
