@@ -500,7 +500,7 @@ def test_arpa_numbers_are_the_values_float_gives() -> None:
         "99999.5",
         "-0.000000000015",
     ]
-    values += ["+1.5", "inf", "-inf", "1e5", "-1.2e-07", "12345678901234567", "0.123456789012"]
+    values += ["+1.5", "inf", "-inf", "1e5", "-1.2e-07", "12345678901234567", "0.123456789012", "٣"]
     data = ("\t".join(values) + "\n").encode()
     text = arpa._bytes(data)
     starts, ends = wordbytes.spans(text.buf)
@@ -508,7 +508,7 @@ def test_arpa_numbers_are_the_values_float_gives() -> None:
     assert got is not None
     want = np.array([float(v) for v in values])
     assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
-    for junk in ("1x", "--1", "1.2.3", "-", ".", "-.", "1-2", "1.5e", "abc", "1,5", "٣"):
+    for junk in ("1x", "--1", "1.2.3", "-", ".", "-.", "1-2", "1.5e", "abc", "1,5"):
         data = f"-1.5\t{junk}\t2\n".encode()
         text = arpa._bytes(data)
         starts, ends = wordbytes.spans(text.buf)

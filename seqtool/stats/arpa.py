@@ -361,7 +361,7 @@ def _numbers(
     right = lengths - point - 1
     neg = (head & np.uint64(0xFF)) == 45
     ok = (point <= 4) & (right <= 11) & (lengths <= 16)
-    ok &= lengths > neg + (right >= 0)  # some digit
+    ok &= lengths - neg > (right >= 0)  # some digit (bool + bool would be an or)
     which = np.minimum(point, 4) * 26
     which += (np.minimum(right, 11) + 1) * 2
     which += neg
