@@ -220,13 +220,19 @@ def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
 
 # ---------------------------------------------------------------------- reading
 def _read_text(path: str | os.PathLike[str], name: str) -> tuple[str, bytes]:
+    """The file's bytes (checked to be UTF-8) and its header (the text before the
+    first section) as text."""
     with open_binary(path) as f:
         data = f.read()
-    try:
-        return data.decode("utf-8"), data
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise InputError(f"{name}:{line}: invalid UTF-8 in the ARPA file") from None
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise InputError(f"{name}:{line}: invalid UTF-8 in the ARPA file") from None
+    cut = data.find(b"-grams:")  # the header ends with the first section's line
+    cut = data.find(b"\n", cut) + 1 if cut >= 0 else 0
+    return data[: cut or len(data)].decode("utf-8"), data
 
 
 def _section_pieces(text: str, start: int, end: int) -> list[str]:
@@ -576,12 +582,13 @@ def read_arpa(path: str | os.PathLike[str]) -> ArpaArrays:
                         f"{name}: the header promises {declared[k]} {k}-grams, "
                         f"the section has {len(logp)}"
                     )
-                order = np.argsort(key, kind="stable")
-                key, logp = key[order], logp[order]
-                if not top:
-                    logb = logb[order]
-                if len(key) > 1 and (key[1:] == key[:-1]).any():
-                    raise InputError(f"{name}: a {k}-gram is listed twice")
+                if len(key) > 1 and not (key[1:] > key[:-1]).all():  # seqtool's files: sorted
+                    order = np.argsort(key, kind="stable")
+                    key, logp = key[order], logp[order]
+                    if not top:
+                        logb = logb[order]
+                    if (key[1:] == key[:-1]).any():
+                        raise InputError(f"{name}: a {k}-gram is listed twice")
                 keys.append(key)
                 logps.append(np.minimum(logp, 0.0).astype(np.float32))
                 if not top:

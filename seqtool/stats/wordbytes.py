@@ -20,22 +20,24 @@ import numpy as np
 
 from seqtool.stats import hashindex
 
-_OTHER_SPACE = re.compile(
-    rb"[\x0b\x0c\x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]"
-    rb"|\xe2\x81\x9f|\xe3\x80\x80"
-)
+_OTHER_SPACE = re.compile(rb"\xe2\x80[\x80-\x8a\xa8\xa9\xaf]")
 _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=np.uint64)
 
 
 def plain_spaces(data: bytes, buf: np.ndarray) -> bool:
     """Whether ``data`` (``buf``: the same bytes as uint8) splits on ASCII space, tab,
     CR and LF only, as ``str.split`` would split its text."""
-    if not data.isascii():
-        return _OTHER_SPACE.search(data) is None
-    return not any(c in data for c in _ASCII_OTHER)  # a memchr each: faster than array passes
+    if any(c in data for c in _ASCII_OTHER):  # a memchr each: faster than array passes
+        return False
+    if data.isascii():
+        return True
+    if any(c in data for c in _OTHER):
+        return False
+    return b"\xe2\x80" not in data or _OTHER_SPACE.search(data) is None  # U+2000..U+202F
 
 
 _ASCII_OTHER = [bytes([c]) for c in (11, 12, 28, 29, 30, 31)]
+_OTHER = [b"\xc2\x85", b"\xc2\xa0", b"\xe1\x9a\x80", b"\xe2\x81\x9f", b"\xe3\x80\x80"]
 
 
 def spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
