@@ -14,13 +14,10 @@ and callers take their ``str.split`` path for it, so both give the same words.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from seqtool.stats import hashindex
 
-_OTHER_SPACE = re.compile(rb"\xe2\x80[\x80-\x8a\xa8\xa9\xaf]")
 _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=np.uint64)
 
 
@@ -33,7 +30,16 @@ def plain_spaces(data: bytes, buf: np.ndarray) -> bool:
         return True
     if any(c in data for c in _OTHER):
         return False
-    return b"\xe2\x80" not in data or _OTHER_SPACE.search(data) is None  # U+2000..U+202F
+    if b"\xe2\x80" not in data:
+        return True
+    # U+2000..U+200A, U+2028, U+2029, U+202F: E2 80 and one of these (the quotes and
+    # dashes of most European text are E2 80 too: every E2 looked at, as arrays)
+    at = np.flatnonzero(buf[:-2] == 0xE2)
+    third = buf[at + 2]
+    space = (
+        ((third >= 0x80) & (third <= 0x8A)) | (third == 0xA8) | (third == 0xA9) | (third == 0xAF)
+    )
+    return not (space & (buf[at + 1] == 0x80)).any()
 
 
 _ASCII_OTHER = [bytes([c]) for c in (11, 12, 28, 29, 30, 31)]
