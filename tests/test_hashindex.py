@@ -80,9 +80,16 @@ def test_word_bytes_give_the_ids_of_str_split() -> None:
     starts, ends = wordbytes.spans(buf)
     got = wordbytes.WordIndex(*_word_arrays(words)).ids(data, buf, starts, ends, -1)
     assert got.tolist() == [index.get(t, -1) for t in text.split()]
-    for other in ("a\x0bb", "a\x1fb", "a\u00a0b", "a\u2003b", "a\u3000b"):
-        raw = other.encode("utf-8")
-        assert not wordbytes.plain_spaces(raw, np.frombuffer(raw, dtype=np.uint8))
+    import sys
+
+    # every character str.split splits on but ASCII space, tab, CR, LF is refused; its
+    # neighbours (the E2 80 xx quotes and dashes, ...) are not
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+    near = [chr(cp) for cp in range(0x2000, 0x2070)] + ["\u00a1", "\u3001", "\u1681"]
+    for c in spaces + near:
+        raw = f"a{c}b «é» – ’".encode()
+        plain = wordbytes.plain_spaces(raw, np.frombuffer(raw, dtype=np.uint8))
+        assert plain == (c in " \t\r\n" or not c.isspace()), hex(ord(c))
 
 
 def test_scoring_paths_agree(tmp_path: Path, monkeypatch) -> None:
