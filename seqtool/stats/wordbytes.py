@@ -28,22 +28,27 @@ def plain_spaces(data: bytes, buf: np.ndarray) -> bool:
         return False
     if data.isascii():
         return True
-    if any(c in data for c in _OTHER):
-        return False
-    if b"\xe2\x80" not in data:
-        return True
-    # U+2000..U+200A, U+2028, U+2029, U+202F: E2 80 and one of these (the quotes and
-    # dashes of most European text are E2 80 too: every E2 looked at, as arrays)
-    at = np.flatnonzero(buf[:-2] == 0xE2)
-    third = buf[at + 2]
-    space = (
-        ((third >= 0x80) & (third <= 0x8A)) | (third == 0xA8) | (third == 0xA9) | (third == 0xAF)
-    )
-    return not (space & (buf[at + 1] == 0x80)).any()
+    # the other spaces in UTF-8: C2 85, C2 A0, E1 9A 80, E2 80 80..8A, E2 80 A8, E2 80 A9,
+    # E2 80 AF, E2 81 9F, E3 80 80; each lead byte present: its followers as arrays
+    if b"\xc2" in data:
+        second = buf[np.flatnonzero(buf[:-1] == 0xC2) + 1]
+        if ((second == 0x85) | (second == 0xA0)).any():
+            return False
+    for lead, middle, last in ((0xE1, 0x9A, 0x80), (0xE2, 0x81, 0x9F), (0xE3, 0x80, 0x80)):
+        if bytes([lead]) in data:
+            at = np.flatnonzero(buf[:-2] == lead)
+            if ((buf[at + 1] == middle) & (buf[at + 2] == last)).any():
+                return False
+    if b"\xe2\x80" in data:  # quotes and dashes too: look at the third byte
+        at = np.flatnonzero(buf[:-2] == 0xE2)
+        third = buf[at + 2]
+        space = ((third >= 0x80) & (third <= 0x8A)) | (third == 0xA8) | (third == 0xA9)
+        space |= third == 0xAF
+        return not (space & (buf[at + 1] == 0x80)).any()
+    return True
 
 
 _ASCII_OTHER = [bytes([c]) for c in (11, 12, 28, 29, 30, 31)]
-_OTHER = [b"\xc2\x85", b"\xc2\xa0", b"\xe1\x9a\x80", b"\xe2\x81\x9f", b"\xe3\x80\x80"]
 
 
 def spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
