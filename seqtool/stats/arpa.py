@@ -19,8 +19,12 @@ Each line is log10 p, the n-gram, and (below the highest order) the log10
 backoff.  Writing lays out a block of lines as one byte matrix (numbers as
 fixed-width digit fields, tokens as NUL-padded fields, NULs deleted at the end),
 so a 100 MB file takes seconds, not minutes; numbers carry six decimals (at most
-5e-7 from the model's float32 values).  Reading splits a section a few megabytes
-at a time and converts whole columns with numpy.
+5e-7 from the model's float32 values).  Reading works on the file's bytes as
+arrays: the words of a section from a whitespace mask, found in the vocabulary by
+their bytes (:mod:`seqtool.stats.wordbytes`), the numbers parsed as aligned 16-byte
+words with integer digit arithmetic (:func:`_numbers`); a section it cannot take
+that way (lines without a backoff, odd whitespace, an error to report with its line
+number) goes through a line-by-line parser.
 """
 
 from __future__ import annotations
