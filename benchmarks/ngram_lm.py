@@ -16,6 +16,7 @@ figures: the machine is shared, so only same-run ratios mean much.
 
     python benchmarks/ngram_lm.py --lmplz /path/to/lmplz [--orders 3 4 5] [--nltk]
     python benchmarks/ngram_lm.py --zipf        # also the 100 MB Zipf corpus (long)
+    python benchmarks/ngram_lm.py --scoring --query /path/to/query --build-binary /path/to/build_binary
 
 Needs: pip install kenlm nltk; lmplz from ../shared/peers/build-kenlm.sh OUT_DIR.
 """
@@ -38,6 +39,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("SEQTOOL_SHARED_DATA", ROOT.parents[1] / "shared" / "data"))
 PTB = SHARED / "ptb"
+
+
+def cpu_name() -> str:
+    return next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in open("/proc/cpuinfo")
+            if ln.startswith("model name")
+        ),
+        "?",
+    )
 
 
 def load_avg() -> str:
@@ -210,6 +222,178 @@ def zipf(orders: list[int], lmplz: str | None) -> None:
             print(json.dumps(rec), flush=True)
 
 
+# ---------------------------------------------------------------------- scoring (--scoring)
+SCORE_REPEAT = 5  # the valid text scored this many times over (well above timer noise)
+
+
+def cpu_best(fn, reps: int = 3) -> tuple[float, object]:
+    """The least CPU (process) time of ``reps`` calls, and the last result."""
+    best, out = float("inf"), None
+    for _ in range(reps):
+        c = time.process_time()
+        out = fn()
+        best = min(best, time.process_time() - c)
+    return best, out
+
+
+def plain(text: str) -> str:
+    """Non-ASCII spaces (U+00A0, U+202F: in Multi30k and fra-eng) as ASCII spaces:
+    seqtool splits words on every Unicode space (str.split), KenLM on ASCII ones only,
+    so without this the two would score different words."""
+    return re.sub(r"[^\S\n\t\r\x0b\x0c ]", " ", text)
+
+
+def scoring_corpora(work: Path) -> list[tuple[str, Path, Path]]:
+    """(name, train, valid) for the scoring comparison: PTB as it is (a literal <unk>:
+    the unknown word for both tools), Multi30k German (UTF-8, raw) and the French side
+    of fra-eng (every 20th line held out), both with :func:`plain` spaces."""
+    out = [("ptb", PTB / "ptb.train.txt", PTB / "ptb.valid.txt")]
+    m30k = SHARED / "multi30k"
+    if (m30k / "train.de.gz").exists():
+        import gzip
+
+        for split in ("train", "val"):
+            text = gzip.open(m30k / f"{split}.de.gz", "rt", encoding="utf-8").read()
+            (work / f"m30k.{split}.de").write_text(plain(text), encoding="utf-8")
+        out.append(("multi30k-de", work / "m30k.train.de", work / "m30k.val.de"))
+    fra = Path(os.environ.get("SEQTOOL_FRA", Path.home() / ".cache/seqtool/fra-eng/fra.txt"))
+    if fra.exists():
+        lines = fra.read_text(encoding="utf-8").splitlines()
+        french = [plain(ln.split("\t")[1]) for ln in lines]
+        train = [t for i, t in enumerate(french) if i % 20]
+        valid = [t for i, t in enumerate(french) if not i % 20]
+        (work / "fra.train").write_text("\n".join(train) + "\n", encoding="utf-8")
+        (work / "fra.valid").write_text("\n".join(valid) + "\n", encoding="utf-8")
+        out.append(("fra-eng-fr", work / "fra.train", work / "fra.valid"))
+    return out
+
+
+def score_both(arpa: Path, npz: Path, valid: Path, kenlm_binary: Path | None) -> dict:
+    """In-process: loading and scoring by seqtool and by the kenlm module, the same
+    model file (seqtool's ARPA) and the same sentences, interleaved, best of 3 (CPU)."""
+    import kenlm
+
+    from seqtool.stats.ngram_lm import NGramLM
+
+    lines = valid.read_text(encoding="utf-8").splitlines() * SCORE_REPEAT
+    rec: dict = {"sentences": len(lines) // SCORE_REPEAT, "repeat": SCORE_REPEAT}
+    rec["seqtool_arpa_load_s"], _ = cpu_best(lambda: NGramLM.load(arpa), 2)
+    rec["kenlm_arpa_load_s"], _ = cpu_best(lambda: kenlm.Model(str(arpa)), 2)
+    rec["seqtool_npz_load_s"], lm = cpu_best(lambda: NGramLM.load(npz))
+    if kenlm_binary is not None:
+        rec["kenlm_binary_load_s"], _ = cpu_best(lambda: kenlm.Model(str(kenlm_binary)))
+    model = kenlm.Model(str(kenlm_binary or arpa))
+
+    def theirs() -> tuple[float, int]:
+        total, oovs = 0.0, 0
+        for ln in lines:
+            total += model.score(ln, bos=True, eos=True)
+        return total, oovs
+
+    lm.perplexity(lines[:100])  # first use: the word index
+    ours_s, ours = [], None
+    theirs_s, total = [], 0.0
+    for _ in range(5):  # interleaved: both see the same load
+        t, ours = cpu_best(lambda: lm.perplexity(lines), 1)
+        ours_s.append(t)
+        t, (total, _) = cpu_best(theirs, 1)  # type: ignore[misc]
+        theirs_s.append(t)
+    assert ours is not None
+    tokens = ours.tokens  # type: ignore[attr-defined]
+    rec["tokens"] = tokens // SCORE_REPEAT
+    rec["seqtool_score_s"] = min(ours_s)
+    rec["kenlm_score_s"] = min(theirs_s)
+    rec["seqtool_ppl"] = ours.perplexity  # type: ignore[attr-defined]
+    rec["kenlm_ppl"] = 10 ** (-total / tokens)
+    rec["seqtool_ns_per_token"] = 1e9 * rec["seqtool_score_s"] / tokens
+    rec["kenlm_ns_per_token"] = 1e9 * rec["kenlm_score_s"] / tokens
+    return rec
+
+
+def whole_commands(
+    npz: Path, arpa: Path, valid: Path, query: str | None, binary: Path | None
+) -> dict:
+    """Whole processes (start, load, score, print the summary): `seqtool ngrams score`
+    on the .npz and on the ARPA, KenLM's `query -v summary` on its binary and on the
+    ARPA (or, without `query`, a python script of the kenlm module)."""
+    rec: dict = {}
+    seq = [sys.executable, "-m", "seqtool", "ngrams", "score"]
+    rec["seqtool_npz"] = timed([*seq, str(npz), str(valid), "-q", "-f", "json"])
+    rec["seqtool_arpa"] = timed([*seq, str(arpa), str(valid), "-q", "-f", "json"])
+    if query:
+        if binary is not None:
+            rec["query_binary"] = timed([query, "-v", "summary", str(binary)], stdin=valid)
+        rec["query_arpa"] = timed([query, "-v", "summary", str(arpa)], stdin=valid)
+    else:
+        code = (
+            "import sys, kenlm; m = kenlm.Model(sys.argv[1]); "
+            "print(sum(m.score(l) for l in open(sys.argv[2], encoding='utf-8')))"
+        )
+        rec["kenlm_module_arpa"] = timed([sys.executable, "-c", code, str(arpa), str(valid)])
+    return rec
+
+
+def scoring(orders: list[int], query: str | None, build_binary: str | None) -> list[dict]:
+    """--scoring: per corpus and order, seqtool vs KenLM scoring the same sentences
+    with the same model (seqtool's ARPA, as read by both; KenLM's own binary of it
+    too): load and score CPU in-process, and whole commands."""
+    records = []
+    with tempfile.TemporaryDirectory(prefix="ngram-score-bench-") as tmp:
+        work = Path(tmp)
+        for name, train, valid in scoring_corpora(work):
+            for order in orders:
+                arpa, npz = work / f"{name}{order}.arpa", work / f"{name}{order}.npz"
+                cmd = [sys.executable, "-m", "seqtool", "ngrams", "lm", str(train)]
+                subprocess.run(
+                    [*cmd, "-n", str(order), "-o", str(arpa), "--binary", str(npz), "-q"],
+                    check=True,
+                )
+                binary = None
+                if build_binary:
+                    binary = work / f"{name}{order}.kenlm"
+                    subprocess.run(
+                        [build_binary, "probing", str(arpa), str(binary)],
+                        check=True,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                rec: dict = {"corpus": name, "order": order, "load_before": load_avg()}
+                rec["arpa_mb"] = arpa.stat().st_size / 1e6
+                rec["in_process"] = score_both(arpa, npz, valid, binary)
+                rec["commands"] = whole_commands(npz, arpa, valid, query, binary)
+                rec["load_after"] = load_avg()
+                records.append(rec)
+                print(json.dumps(rec), flush=True)
+    print()
+    print(
+        "| corpus | order | tokens | seqtool score CPU s | kenlm module CPU s | ratio | "
+        "ns/token seqtool / kenlm | ARPA load seqtool / kenlm s | seqtool .npz load s | "
+        "kenlm binary load s | load avg |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in records:
+        t = r["in_process"]
+        print(
+            f"| {r['corpus']} | {r['order']} | {t['tokens'] * t['repeat']:,} "
+            f"| {t['seqtool_score_s']:.3f} | {t['kenlm_score_s']:.3f} "
+            f"| {t['kenlm_score_s'] / t['seqtool_score_s']:.2f}x "
+            f"| {t['seqtool_ns_per_token']:.0f} / {t['kenlm_ns_per_token']:.0f} "
+            f"| {t['seqtool_arpa_load_s']:.2f} / {t['kenlm_arpa_load_s']:.2f} "
+            f"| {t['seqtool_npz_load_s']:.3f} | {t.get('kenlm_binary_load_s', float('nan')):.3f} "
+            f"| {r['load_before']} |"
+        )
+    print()
+    print("| corpus | order | command | CPU s | wall s | peak MB |")
+    print("|---|---|---|---|---|---|")
+    for r in records:
+        for what, c in r["commands"].items():
+            print(
+                f"| {r['corpus']} | {r['order']} | {what} | {c['cpu_s']:.2f} | {c['wall_s']:.2f} "
+                f"| {c['peak_mb']:.0f} |"
+            )
+    return records
+
+
 def renamed(src: Path, dst: Path) -> Path:
     dst.write_text(src.read_text(encoding="utf-8").replace("<unk>", "UNKWORD"), encoding="utf-8")
     return dst
@@ -225,19 +409,27 @@ def main() -> None:
     ap.add_argument("--nltk-sentences", type=int, default=20)
     ap.add_argument("--json", type=Path, help="append result records here")
     ap.add_argument("--zipf", type=int, nargs="*", help="only the 100 MB Zipf corpus, these orders")
+    ap.add_argument(
+        "--scoring",
+        action="store_true",
+        help="only scoring: seqtool vs KenLM (module, query) on the same model and sentences, "
+        "PTB, Multi30k German and French fra-eng",
+    )
+    ap.add_argument("--query", default=shutil.which("query"), help="KenLM's query binary")
+    ap.add_argument("--build-binary", default=shutil.which("build_binary"))
     args = ap.parse_args()
     if args.zipf is not None:
         zipf(args.zipf or [3], args.lmplz)
         return
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in open("/proc/cpuinfo")
-            if ln.startswith("model name")
-        ),
-        "?",
-    )
-    print(f"# CPU: {cpu}, {os.cpu_count()} cores; {load_avg()}")
+    if args.scoring:
+        print(f"# CPU: {cpu_name()}, {os.cpu_count()} cores; {load_avg()}")
+        records = scoring(args.orders, args.query, args.build_binary)
+        if args.json:
+            with open(args.json, "a", encoding="utf-8") as f:
+                for r in records:
+                    f.write(json.dumps(r) + "\n")
+        return
+    print(f"# CPU: {cpu_name()}, {os.cpu_count()} cores; {load_avg()}")
     records = []
     with tempfile.TemporaryDirectory(prefix="ngram-lm-bench-") as tmp:
         work = Path(tmp)

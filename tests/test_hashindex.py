@@ -80,26 +80,44 @@ def test_word_bytes_give_the_ids_of_str_split() -> None:
     starts, ends = wordbytes.spans(buf)
     got = wordbytes.WordIndex(*_word_arrays(words)).ids(data, buf, starts, ends, -1)
     assert got.tolist() == [index.get(t, -1) for t in text.split()]
-    for other in ("a\x0bb", "a\x1fb", "a\u00a0b", "a\u2003b", "a\u3000b"):
-        raw = other.encode("utf-8")
-        assert not wordbytes.plain_spaces(raw, np.frombuffer(raw, dtype=np.uint8))
+    import sys
+
+    # every character str.split splits on but ASCII space, tab, CR, LF is refused; its
+    # neighbours (the E2 80 xx quotes and dashes, ...) are not
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+    near = [chr(cp) for cp in range(0x2000, 0x2070)] + ["\u00a1", "\u3001", "\u1681"]
+    for c in spaces + near:
+        raw = f"a{c}b «é» – ’".encode()
+        plain = wordbytes.plain_spaces(raw, np.frombuffer(raw, dtype=np.uint8))
+        assert plain == (c in " \t\r\n" or not c.isspace()), hex(ord(c))
 
 
-def test_scoring_paths_agree(tmp_path: Path) -> None:
+def test_scoring_paths_agree(tmp_path: Path, monkeypatch) -> None:
     # the byte path, the str.split path (other whitespace) and per-sentence scoring
+    from seqtool.stats import wordbytes
+
     lm = estimate_lm([SAMPLE], 3, discount_fallback=(0.5, 1, 1.5))
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()[:50]
-    lines += ["", "  spaced\tout  words ", "unknownword another", "naïve café"]
+    lines += ["", "  spaced\tout  words ", "unknownword another", "naïve café", "a\nb"]
     fast = lm.score_text(lines)
-    assert lm._text_ids(lines) is not None
+    assert lm._line_ids(lines) is not None
     slow = lm.score_sentences([ln.split() for ln in lines])
     assert np.array_equal(fast.ids, slow.ids) and np.array_equal(fast.order, slow.order)
     assert np.array_equal(fast.logprob, slow.logprob)
+    assert np.array_equal(fast.line_of, slow.line_of)
     odd = [*lines, "vertical\x0btab"]
-    assert lm._text_ids(odd) is None
-    assert np.allclose(lm.score_text(odd).logprob[: len(fast.logprob)], fast.logprob)
-    with_marker = [*lines, "a literal <s> here"]
-    assert lm._text_ids(with_marker) is None
+    assert not wordbytes.plain_spaces(b"\x0b", np.frombuffer(b"\x0b", dtype=np.uint8))
+    assert np.array_equal(lm.score_text(odd).logprob[: len(fast.logprob)], fast.logprob)
+    monkeypatch.setattr(wordbytes, "plain_spaces", lambda data, buf: False)  # str.split path
+    split = lm.score_text(lines)
+    assert np.array_equal(split.ids, fast.ids) and np.array_equal(split.logprob, fast.logprob)
+    monkeypatch.undo()
+    with_marker = [*lines, "a literal <s> here", "and </s>"]
+    assert lm._line_ids(with_marker) is None
+    marked = lm.score_text(with_marker)  # each line through tokenize: the markers as words
+    per = lm.score_sentences([ln.split() for ln in with_marker])
+    assert np.array_equal(marked.logprob, per.logprob)
+    assert np.array_equal(marked.line_of, per.line_of)
 
 
 def test_arpa_read_with_arrays_matches_the_line_parser(tmp_path: Path, monkeypatch) -> None:

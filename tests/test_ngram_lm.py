@@ -394,3 +394,122 @@ def test_arpa_words_are_written_as_they_are(tmp_path: Path) -> None:
     back = NGramLM.load(path)
     assert back.words == lm.words and back.counts() == lm.counts()
     assert back.score("a 1\\/2 b") == pytest.approx(lm.score("a 1\\/2 b"), abs=1e-5)
+
+
+# ---------------------------------------------------------------------- scoring paths
+def test_score_stdin_answers_each_line_as_it_arrives(tmp_path: Path) -> None:
+    # a co-process writes a line and waits for its answer before writing the next
+    import os
+    import select
+    import subprocess
+    import sys
+
+    lm = estimate_lm([SAMPLE], 3, discount_fallback=(0.5, 1, 1.5))
+    model = tmp_path / "m.npz"
+    lm.save(model)
+    want = lm.score_text(["the cat", "zzz qqq"])
+    for mode, rows_per_line in (("--per-line", (1, 1)), ("--per-word", (3, 3))):
+        cmd = [
+            sys.executable,
+            "-m",
+            "seqtool",
+            "ngrams",
+            "score",
+            str(model),
+            "-",
+            mode,
+            "-f",
+            "tsv",
+        ]
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        got = []
+        for line, rows in zip((b"the cat\n", b"zzz qqq\n"), rows_per_line):
+            proc.stdin.write(line)
+            proc.stdin.flush()
+            answer = b""
+            while answer.count(b"\n") < rows:  # every row of it before the next line
+                ready, _, _ = select.select([proc.stdout], [], [], 60)
+                assert ready, f"{mode}: no answer to {line!r} while the input stays open"
+                answer += os.read(proc.stdout.fileno(), 1 << 16)
+            got += [r.split("\t") for r in answer.decode().splitlines()]
+        proc.stdin.close()
+        assert proc.stdout.read() == b"" and proc.wait(timeout=60) == 0
+        if mode == "--per-line":
+            assert [int(r[3]) for r in got] == want.per_line(2)[2].tolist()  # OOVs
+            assert int(got[1][3]) == 2
+            assert [float(r[1]) for r in got] == pytest.approx(
+                np.bincount(want.line_of, weights=want.logprob).tolist(), abs=1e-5
+            )
+        else:
+            assert [r[1] for r in got] == ["the", "cat", "</s>", "zzz", "qqq", "</s>"]
+            assert [int(r[2]) for r in got] == want.order.tolist()
+            assert [float(r[3]) for r in got] == pytest.approx(want.logprob.tolist(), abs=1e-5)
+
+
+def test_per_word_orders_oovs_and_blocks_agree_with_one_at_a_time(tmp_path: Path) -> None:
+    lm = estimate_lm([SAMPLE], 4, discount_fallback=(0.5, 1, 1.5))
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()[:40]
+    lines += ["", "unknownword the", "the unknownword unknownword", "  tabs\tand  spaces "]
+    whole = lm.score_text(lines)
+    one = [lm.score_text([ln]) for ln in lines]
+    assert np.array_equal(whole.logprob, np.concatenate([s.logprob for s in one]))
+    assert np.array_equal(whole.order, np.concatenate([s.order for s in one]))
+    oovs = [sum(w not in lm.index for w in ln.split()) for ln in lines]
+    assert whole.per_line(len(lines))[2].tolist() == oovs and oovs[-3:-1] == [1, 2]
+    assert set(whole.order.tolist()) <= {1, 2, 3, 4} and 4 in whole.order.tolist()
+    oov = whole.ids == 0
+    assert (whole.order[oov] == 1).all()  # an unknown word: its unigram (<unk>)
+    # perplexity() sums what score_text gives, in blocks of lines with line ends
+    monkey = [ln + "\n" for ln in lines]
+    p = lm.perplexity(monkey)
+    assert p.tokens == len(whole.ids) and p.oovs == int(oov.sum())
+    assert p.log10_prob == pytest.approx(float(whole.logprob.sum()), abs=1e-9)
+    assert p.oov_log10_prob == pytest.approx(float(whole.logprob[oov].sum()), abs=1e-9)
+    import seqtool.stats.ngram_lm as ngram_lm
+
+    small = ngram_lm.BLOCK_LINES
+    try:
+        ngram_lm.BLOCK_LINES = 7  # blocks cut anywhere give the same sums
+        q = lm.perplexity(monkey)
+    finally:
+        ngram_lm.BLOCK_LINES = small
+    assert (q.tokens, q.oovs, q.sentences) == (p.tokens, p.oovs, p.sentences)
+    assert q.log10_prob == pytest.approx(p.log10_prob, abs=1e-9)
+
+
+def test_arpa_numbers_are_the_values_float_gives() -> None:
+    from seqtool.stats import arpa, wordbytes
+
+    rng = np.random.default_rng(3)
+    forms = ["%.6f", "%.7g", "%g", "%.3f", "%.11f", "%.15g", "%.1e", "%.8g", "%.0f"]
+    values = [
+        forms[i % len(forms)] % (-rng.random() * 10.0 ** rng.integers(-4, 5)) for i in range(5000)
+    ]
+    values += [
+        "0",
+        "-0",
+        "-99",
+        "1.",
+        ".5",
+        "-.5",
+        "1234.5",
+        "-1234.5",
+        "99999.5",
+        "-0.000000000015",
+    ]
+    values += ["+1.5", "inf", "-inf", "1e5", "-1.2e-07", "12345678901234567", "0.123456789012", "٣"]
+    data = ("\t".join(values) + "\n").encode()
+    text = arpa._bytes(data)
+    starts, ends = wordbytes.spans(text.buf)
+    got = arpa._numbers(data, text.win, starts, ends)
+    assert got is not None
+    want = np.array([float(v) for v in values])
+    assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+    for junk in ("1x", "--1", "1.2.3", "-", ".", "-.", "1-2", "1.5e", "abc", "1,5"):
+        data = f"-1.5\t{junk}\t2\n".encode()
+        text = arpa._bytes(data)
+        starts, ends = wordbytes.spans(text.buf)
+        assert arpa._numbers(data, text.win, starts, ends) is None, junk

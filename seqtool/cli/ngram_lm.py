@@ -10,7 +10,9 @@ The library does the work (:mod:`seqtool.stats.kneser_ney`,
 
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -241,8 +243,8 @@ def score(
     """
     render.set_quiet(quiet)
     quick_numpy()
-    from seqtool.io import read_lines
-    from seqtool.stats.ngram_lm import NGramLM, Perplexity
+    from seqtool.io import read_line_batches, read_lines
+    from seqtool.stats.ngram_lm import BLOCK_LINES, NGramLM, Perplexity
 
     if per_line and per_word:
         raise UsageError("choose one of --per-line and --per-word")
@@ -254,9 +256,8 @@ def score(
     start = time.perf_counter()
     lm = NGramLM.load(model)
     loaded = time.perf_counter() - start
-    lines = read_lines(paths, encoding, errors)
     if not (per_line or per_word):
-        result = lm.perplexity(lines)
+        result = lm.perplexity(read_lines(paths, encoding, errors))
         if not result.sentences:
             raise InputError(f"{_names(paths)}: empty input (no lines to score)")
         record = _summary(result, lm, model)
@@ -266,6 +267,9 @@ def score(
         )
         return
     totals = Perplexity(0.0, 0, 0, 0.0, 0)
+    # blocks of lines as they come: from a pipe or terminal each line is answered
+    # before the next is read (a co-process can wait for its answer)
+    lines = _flushed(b for p in paths for b in read_line_batches(p, BLOCK_LINES, encoding, errors))
     if per_line:
         columns: tuple[str, ...] = ("line", "log10_prob", "tokens", "oovs", "perplexity", "text")
         rows = _line_rows(lm, lines, totals)
@@ -281,6 +285,14 @@ def score(
         )
 
 
+def _flushed(blocks: Iterator[list[str]]) -> Iterator[list[str]]:
+    """The blocks, stdout flushed before the next is read (the rows of the one before
+    are written by then)."""
+    for block in blocks:
+        yield block
+        sys.stdout.flush()
+
+
 def _names(paths: list[str]) -> str:
     return ", ".join(display_name(p) for p in paths)
 
@@ -292,9 +304,9 @@ def _summary(result: Any, lm: Any, model: Path) -> dict[str, Any]:
     return record
 
 
-def _line_rows(lm: Any, lines: Any, totals: Any) -> Any:
+def _line_rows(lm: Any, blocks: Any, totals: Any) -> Any:
     done = 0
-    for batch, s in lm.score_lines(lines):
+    for batch, s in lm.score_blocks(blocks):
         totals.add(s, len(batch))
         logp, tokens, oovs = s.per_line(len(batch))
         ppl = 10 ** (-logp / tokens)
@@ -310,9 +322,9 @@ def _line_rows(lm: Any, lines: Any, totals: Any) -> Any:
         done += len(batch)
 
 
-def _word_rows(lm: Any, lines: Any, totals: Any) -> Any:
+def _word_rows(lm: Any, blocks: Any, totals: Any) -> Any:
     done = 0
-    for batch, s in lm.score_lines(lines):
+    for batch, s in lm.score_blocks(blocks):
         totals.add(s, len(batch))
         words = [lm.tokenize(ln) + ["</s>"] for ln in batch]
         at = [0] * len(batch)

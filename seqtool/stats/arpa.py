@@ -19,8 +19,12 @@ Each line is log10 p, the n-gram, and (below the highest order) the log10
 backoff.  Writing lays out a block of lines as one byte matrix (numbers as
 fixed-width digit fields, tokens as NUL-padded fields, NULs deleted at the end),
 so a 100 MB file takes seconds, not minutes; numbers carry six decimals (at most
-5e-7 from the model's float32 values).  Reading splits a section a few megabytes
-at a time and converts whole columns with numpy.
+5e-7 from the model's float32 values).  Reading works on the file's bytes as
+arrays: the words of a section from a whitespace mask, found in the vocabulary by
+their bytes (:mod:`seqtool.stats.wordbytes`), the numbers parsed as aligned 16-byte
+words with integer digit arithmetic (:func:`_numbers`); a section it cannot take
+that way (lines without a backoff, odd whitespace, an error to report with its line
+number) goes through a line-by-line parser.
 """
 
 from __future__ import annotations
@@ -220,13 +224,19 @@ def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
 
 # ---------------------------------------------------------------------- reading
 def _read_text(path: str | os.PathLike[str], name: str) -> tuple[str, bytes]:
+    """The file's bytes (checked to be UTF-8) and its header (the text before the
+    first section) as text."""
     with open_binary(path) as f:
         data = f.read()
-    try:
-        return data.decode("utf-8"), data
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise InputError(f"{name}:{line}: invalid UTF-8 in the ARPA file") from None
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise InputError(f"{name}:{line}: invalid UTF-8 in the ARPA file") from None
+    cut = data.find(b"-grams:")  # the header ends with the first section's line
+    cut = data.find(b"\n", cut) + 1 if cut >= 0 else 0
+    return data[: cut or len(data)].decode("utf-8"), data
 
 
 def _section_pieces(text: str, start: int, end: int) -> list[str]:
@@ -298,60 +308,107 @@ class ArpaArrays(NamedTuple):
     meta: dict[str, Any]
 
 
-_POW10 = 10.0 ** np.arange(23)  # exact doubles
+def _byte_masks() -> tuple[np.ndarray, np.ndarray]:
+    """Byte masks (pairs of uint64, little-endian) for :func:`_numbers`: the first n
+    of 16 bytes; and for a number shifted so that its point sits at byte 4, its
+    digits: the ``left`` bytes before the point (less a leading minus) and the
+    ``right`` (-1 to 11) after it."""
+    head = np.zeros((17, 16), dtype=np.uint8)
+    for n in range(17):
+        head[n, :n] = 255
+    digits = np.zeros((5, 13, 2, 16), dtype=np.uint8)  # (left, right + 1, minus, byte)
+    for left in range(5):
+        for right in range(-1, 12):
+            for neg in (0, 1):
+                digits[left, right + 1, neg, 4 - left + neg : 4] = 255
+                digits[left, right + 1, neg, 5 : 5 + max(right, 0)] = 255
+    return head.view(np.uint64).reshape(17, 2), digits.view(np.uint64).reshape(-1, 2)
 
 
-def _decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
-    """Numbers written ``[-]digits[.digits][e[+-]digits]`` (at most 15 digits before
-    the exponent) as float64, the values ``float()`` gives: an exact integer times or
-    over an exact power of ten, rounded once.  None if any number has another form
-    (inf, nan, a leading +, ...)."""
+_HEAD, _DIGITS = _byte_masks()
+_ONES = np.uint64(0x0101010101010101)
+_BYTE_OF = np.uint64(0x0001020304050607)  # 2**(8b) times this: b in the top byte
+
+
+def _swar8(x: np.ndarray) -> np.ndarray:
+    """8 decimal digits, one per byte (the first byte the most significant), as their
+    number (three multiply-and-shift steps over the whole array)."""
+    x = (x * np.uint64(10 * 256 + 1)) >> np.uint64(8)
+    x &= np.uint64(0x00FF00FF00FF00FF)
+    x = (x * np.uint64(100 * 65536 + 1)) >> np.uint64(16)
+    x &= np.uint64(0x0000FFFF0000FFFF)
+    x = (x * np.uint64(10000 * (1 << 32) + 1)) >> np.uint64(32)
+    return x
+
+
+def _numbers(
+    data: bytes, win: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray | None:
+    """The numbers at ``data[starts:ends]`` as float64, the values ``float()`` gives
+    (None if one is not a number: the line parser then says where).  ``win[i + 8]``
+    holds the 8 bytes of ``data`` from offset i (i >= -8; zeros past its ends).
+
+    Each number is read as 8 bytes to find its point (or its end), then as 16 bytes
+    shifted so that the point sits at byte 4: the digits become one 15-digit integer
+    with whole-array integer steps (SWAR: 8 digits a uint64), exact, and that over
+    10**11, rounded once, is the decimal's value.  Up to 4 characters before the
+    point and 11 after; other forms (an exponent, more digits) go one by one
+    through numpy's own conversion.
+    """
+    m = len(starts)
+    value = np.empty(m)
+    if not m:
+        return value
     lengths = ends - starts
-    width = int(lengths.max(initial=0))
-    if width > 30:
+    head = win[starts + 8]  # fancy indexing: take() would copy the strided view
+    head &= _HEAD[np.minimum(lengths, 8), 0]
+    # the first '.' byte of the first 8: the lowest zero byte of head ^ '........'
+    y = head ^ np.uint64(0x2E2E2E2E2E2E2E2E)
+    zero = (y - _ONES) & ~y & np.uint64(0x8080808080808080)
+    low = zero & (~zero + np.uint64(1))  # its top bit alone, 2**(8b + 7) (0: no point)
+    point = ((low >> np.uint64(7)) * _BYTE_OF) >> np.uint64(56)  # b
+    point = np.where(low == 0, lengths, point.view(np.int64))
+    right = lengths - point - 1
+    neg = (head & np.uint64(0xFF)) == 45
+    ok = (point <= 4) & (right <= 11) & (lengths <= 16)
+    ok &= lengths - neg > (right >= 0)  # some digit (bool + bool would be an or)
+    which = np.minimum(point, 4) * 26
+    which += (np.minimum(right, 11) + 1) * 2
+    which += neg
+    at = starts + point + 4  # win[at]: from 4 bytes before the point
+    first = win[at]
+    first ^= np.uint64(0x3030303030303030)  # '0'..'9' -> 0..9, others >= 10
+    first &= _DIGITS[:, 0].take(which)
+    second = win[at + 8]
+    second ^= np.uint64(0x3030303030303030)
+    second &= _DIGITS[:, 1].take(which)
+    big = (first + np.uint64(0x7676767676767676)) | first  # a byte > 9: its top bit
+    big |= (second + np.uint64(0x7676767676767676)) | second
+    big &= np.uint64(0x8080808080808080)
+    ok &= big == 0
+    # first: the digits IIII0fff (the point as a 0), second: 8 more after the point
+    mant = _swar8(first) * np.uint64(10**7)  # IIII0fff * 10**7 = IIII * 10**11 + fff * 10**7
+    mant += _swar8(first & np.uint64(0xFFFFFF0000000000)) * np.uint64(9 * 10**7)
+    mant += _swar8(second)
+    np.divide(mant, 1e11, out=value)
+    np.negative(value, out=value, where=neg)
+    other = np.flatnonzero(~ok)
+    return _slow_numbers(data, starts, ends, other, value) if len(other) else value
+
+
+def _slow_numbers(
+    data: bytes, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray, value: np.ndarray
+) -> np.ndarray | None:
+    """``value`` with the numbers of ``rows`` converted one by one (as the line parser
+    converts them); None if one is not a number."""
+    texts = [
+        data[a:b].decode("utf-8", "replace")
+        for a, b in zip(starts[rows].tolist(), ends[rows].tolist())
+    ]
+    try:
+        value[rows] = np.asarray(texts, dtype=np.float64)
+    except ValueError:
         return None
-    n = len(starts)
-    mant = np.zeros(n, dtype=np.int64)
-    frac = np.zeros(n, dtype=np.int64)
-    digits = np.zeros(n, dtype=np.int64)
-    expo = np.zeros(n, dtype=np.int64)
-    exp_digits = np.zeros(n, dtype=np.int64)
-    exp_neg = np.zeros(n, dtype=bool)
-    point = np.zeros(n, dtype=bool)
-    in_exp = np.zeros(n, dtype=bool)
-    after_e = np.zeros(n, dtype=bool)
-    last = len(buf) - 1
-    for j in range(width):
-        inside = lengths > j
-        c = buf[np.minimum(starts + j, last)].astype(np.int64)
-        digit = (c >= 48) & (c <= 57) & inside
-        dot = (c == 46) & inside & ~in_exp & ~point
-        e = ((c == 101) | (c == 69)) & inside & ~in_exp & (digits > 0)
-        sign = ((c == 45) | (c == 43)) & inside & after_e
-        ok = digit | dot | e | sign
-        if j == 0:
-            ok |= c == 45
-        if not ok[inside].all():
-            return None
-        in_mant = digit & ~in_exp
-        mant = np.where(in_mant, mant * 10 + (c - 48), mant)
-        frac += in_mant & point
-        digits += in_mant
-        exp_digit = digit & in_exp
-        expo = np.where(exp_digit, expo * 10 + (c - 48), expo)
-        exp_digits += exp_digit
-        exp_neg |= sign & (c == 45)
-        point |= dot
-        in_exp |= e
-        after_e = e
-    if n and (digits.min() == 0 or digits.max() > 15 or (in_exp & (exp_digits == 0)).any()):
-        return None
-    power = frac - np.where(exp_neg, -expo, expo)  # value = mant / 10**power
-    if n and (np.abs(power).max() > 22):
-        return None
-    down = power >= 0
-    value = np.where(down, mant / _POW10[np.abs(power)], mant * _POW10[np.abs(power)])
-    value[buf[np.minimum(starts, last)] == 45] *= -1.0
     return value
 
 
@@ -360,8 +417,53 @@ def _word_index(words: list[str]) -> wordbytes.WordIndex:
     return wordbytes.WordIndex(b"".join(encoded), np.cumsum([len(e) for e in encoded]))
 
 
+class _Bytes(NamedTuple):
+    """An ARPA file's bytes for the array parser."""
+
+    data: bytes
+    buf: np.ndarray  # the same bytes as uint8
+    win: np.ndarray  # win[i + 8]: the 8 bytes from offset i, little-endian (zeros past the ends)
+
+
+def _bytes(data: bytes) -> _Bytes:
+    padded = np.empty(len(data) + 32, dtype=np.uint8)
+    padded[:8] = 0
+    padded[8 + len(data) :] = 0
+    buf = padded[8 : 8 + len(data)]
+    buf[:] = np.frombuffer(data, dtype=np.uint8)
+    win = np.ndarray((len(data) + 24,), dtype="<u8", buffer=padded, strides=(1,))
+    return _Bytes(data, buf, win)
+
+
+def _one_line_each(
+    text: _Bytes, body: int, end: int, starts: np.ndarray, ends: np.ndarray, fields: int
+) -> bool:
+    """Whether the words at ``starts:ends`` of the section ``body:end`` come
+    ``fields`` to a line: a line break before every ``fields``-th, none elsewhere."""
+    buf = text.buf
+    lead = text.data.count(b"\n", body, int(starts[0]))
+    trail = text.data.count(b"\n", int(ends[-1]), end)
+    breaks = np.count_nonzero(buf[body:end] == 10)
+    if lead and (buf[starts[fields::fields] - 1] == 10).all():
+        # one break just before each line's first word: then no other break if
+        # they add up (the common layout, checked with two passes)
+        if breaks == lead + len(starts) // fields - 1 + trail:
+            return True
+    # in general: where the breaks fall among the gaps between words
+    broken = np.zeros(len(starts), dtype=bool)
+    broken[0] = lead > 0
+    gap = starts[1:] - ends[:-1]
+    broken[1:] = buf[starts[1:] - 1] == 10
+    wide = np.flatnonzero(gap > 1) + 1  # a longer gap: look at every byte of it
+    if len(wide):
+        at = np.flatnonzero(buf[body:end] == 10) + body
+        broken[wide] = np.searchsorted(at, starts[wide]) > np.searchsorted(at, ends[wide - 1])
+    layout = broken.reshape(-1, fields)
+    return bool(layout[:, 0].all() and not layout[:, 1:].any())
+
+
 def _fast_section(
-    data: bytes,
+    text: _Bytes,
     body: int,
     end: int,
     k: int,
@@ -371,45 +473,35 @@ def _fast_section(
     slots: dict[int, np.ndarray],
     V: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(log10 p, log10 backoff, key) of the lines of a k-gram section (k >= 2), parsed
-    with array work on its bytes; None when the section needs the line-by-line parser
-    (lines without a backoff, other whitespace or number forms, unknown words, missing
-    prefixes: the cases it reports or allows)."""
-    raw = data[body:end]
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    if not wordbytes.plain_spaces(raw, buf):
-        return None
-    starts, ends = wordbytes.spans(buf)
+    """(log10 p, log10 backoff, key) of the lines of a k-gram section (k >= 2) at
+    ``body:end`` of a file whose only whitespace is ASCII space, tab, CR and LF,
+    parsed with array work on its bytes; None when the section needs the
+    line-by-line parser (lines without a backoff, numbers that are not numbers,
+    unknown words, missing prefixes: the cases it reports or allows)."""
+    buf = text.buf
+    starts, ends = wordbytes.spans(buf[body:end])
+    starts += body
+    ends += body
     fields = k + 1 if top else k + 2
     if len(starts) % fields:
         return None
     m = len(starts) // fields
-    # a line break before a field (in the spaces since the previous one) must come
-    # exactly before every line's first field
-    broken = np.zeros(len(starts), dtype=bool)
-    if len(starts):
-        broken[0] = 10 in raw[: starts[0]]
-        gap = starts[1:] - ends[:-1]
-        broken[1:] = buf[starts[1:] - 1] == 10
-        wide = np.flatnonzero(gap > 1) + 1  # a longer gap: look at every byte of it
-        breaks = np.flatnonzero(buf == 10) if len(wide) else np.zeros(0, dtype=np.int64)
-        broken[wide] = np.searchsorted(breaks, starts[wide]) > np.searchsorted(
-            breaks, ends[wide - 1]
-        )
-    layout = broken.reshape(m, fields)
-    if m and not (layout[:, 0].all() and not layout[:, 1:].any()):
+    if m and not _one_line_each(text, body, end, starts, ends, fields):
         return None  # not every line holds all its fields
-    starts = starts.reshape(m, fields)
-    ends = ends.reshape(m, fields)
-    logp = _decimals(buf, starts[:, 0], ends[:, 0])
-    logb = _decimals(buf, starts[:, -1], ends[:, -1]) if not top else np.zeros(0)
+    # one field a column: strided views (fancy indexing takes them as they are)
+    logp = _numbers(text.data, text.win, starts[0::fields], ends[0::fields])
+    if top:
+        logb: np.ndarray | None = np.zeros(0)
+    else:
+        logb = _numbers(
+            text.data, text.win, starts[fields - 1 :: fields], ends[fields - 1 :: fields]
+        )
     if logp is None or logb is None:
         return None
     ids = []
+    win = text.win[8:]
     for j in range(1, k + 1):
-        col = index.ids(
-            raw, buf, np.ascontiguousarray(starts[:, j]), np.ascontiguousarray(ends[:, j]), -1
-        )
+        col = index.ids(text.data, buf, starts[j::fields], ends[j::fields], -1, win)
         if len(col) and col.min() < 0:
             return None
         ids.append(col)
@@ -429,7 +521,6 @@ def read_arpa(path: str | os.PathLike[str]) -> ArpaArrays:
     makes the model); a missing ``<unk>`` gets log10 p -100."""
     name = display_name(path)
     text, data = _read_text(path, name)
-    ascii_text = data.isascii()  # then character offsets are byte offsets
     start = text.find("\\data\\")
     if start < 0 or text[:start].strip():
         raise InputError(f"{name}: not an ARPA file (no \\data\\ header)")
@@ -452,22 +543,26 @@ def read_arpa(path: str | os.PathLike[str]) -> ArpaArrays:
     N = max(declared, default=0)
     if not declared or sorted(declared) != list(range(1, N + 1)):
         raise InputError(f"{name}: the ARPA header must list every order from 1 up")
+    at = len(text[:pos].encode("utf-8"))  # from here on, byte offsets
     sections: dict[int, tuple[int, int]] = {}
     for k in range(1, N + 1):
-        marker = f"\\{k}-grams:"
-        s = text.find(marker, pos)
+        marker = f"\\{k}-grams:".encode("ascii")
+        s = data.find(marker, at)
         if s < 0:
             raise InputError(f"{name}: the ARPA file has no {k}-gram section")
         body = s + len(marker)
-        end = text.find("\n\\", body)
+        end = data.find(b"\n\\", body)
         if end < 0:
             raise InputError(
                 f"{name}: the ARPA file is truncated (its {k}-gram section does not end)"
             )
         sections[k] = (body, end + 1)
-        pos = end + 1
-    if text.find("\\end\\", pos) < 0:
+        at = end + 1
+    if data.find(b"\\end\\", at) < 0:
         raise InputError(f"{name}: the ARPA file is truncated (no \\end\\)")
+    del text  # the sections are read from the bytes
+    arrays: _Bytes | None = None  # made for the first section of order 2 or more
+    plain = N > 1 and wordbytes.plain_spaces(data, np.frombuffer(data, dtype=np.uint8))
     words: list[str] = []
     index = _Ids()
     keys: list[np.ndarray] = []
@@ -477,15 +572,13 @@ def read_arpa(path: str | os.PathLike[str]) -> ArpaArrays:
     slots: dict[int, np.ndarray] = {}  # hash indexes of the orders read, built when needed
     for k in range(1, N + 1):
         body, end = sections[k]
-        line0 = text.count("\n", 0, body)
         top = k == N
-        if k > 1:
-            b0, b1 = (
-                (body, end) if ascii_text else (len(text[:body].encode()), len(text[:end].encode()))
-            )
+        if k > 1 and plain:
             if word_index is None:
                 word_index = _word_index(words)
-            fast = _fast_section(data, b0, b1, k, top, word_index, keys, slots, len(words))
+            if arrays is None:
+                arrays = _bytes(data)
+            fast = _fast_section(arrays, body, end, k, top, word_index, keys, slots, len(words))
             if fast is not None:
                 logp, logb, key = fast
                 if len(logp) != declared[k]:
@@ -493,19 +586,22 @@ def read_arpa(path: str | os.PathLike[str]) -> ArpaArrays:
                         f"{name}: the header promises {declared[k]} {k}-grams, "
                         f"the section has {len(logp)}"
                     )
-                order = np.argsort(key, kind="stable")
-                key, logp = key[order], logp[order]
-                if not top:
-                    logb = logb[order]
-                if len(key) > 1 and (key[1:] == key[:-1]).any():
-                    raise InputError(f"{name}: a {k}-gram is listed twice")
+                if len(key) > 1 and not (key[1:] > key[:-1]).all():  # seqtool's files: sorted
+                    order = np.argsort(key, kind="stable")
+                    key, logp = key[order], logp[order]
+                    if not top:
+                        logb = logb[order]
+                    if (key[1:] == key[:-1]).any():
+                        raise InputError(f"{name}: a {k}-gram is listed twice")
                 keys.append(key)
                 logps.append(np.minimum(logp, 0.0).astype(np.float32))
                 if not top:
                     logbs.append(logb.astype(np.float32))
                 continue
         ps, bs, cols = [], [], [[] for _ in range(k)]  # type: list[np.ndarray], list[np.ndarray], list[list[str]]
-        for piece in _section_pieces(text, body, end):
+        section = data[body:end].decode("utf-8")  # valid: the whole file was decoded
+        line0 = data.count(b"\n", 0, body)
+        for piece in _section_pieces(section, 0, len(section)):
             p, c, b = _parse_piece(piece, k, top, name, line0)
             line0 += piece.count("\n")
             ps.append(p)

@@ -23,10 +23,12 @@ def _home(keys: np.ndarray, bits: int) -> np.ndarray:
     return h.view(np.int64)
 
 
-def build(keys: np.ndarray) -> np.ndarray:
-    """The slots of an index over ``keys`` (distinct): a power of two, at least 2 per key."""
+def build(keys: np.ndarray, spread: int = 2) -> np.ndarray:
+    """The slots of an index over ``keys`` (distinct): a power of two, at least
+    ``spread`` per key (more: fewer keys meet another on their home slot, for small
+    tables that stay in the cache anyway)."""
     n = len(keys)
-    bits = max(4, (2 * n - 1).bit_length())
+    bits = max(4, (max(2, spread) * n - 1).bit_length())
     mask = (1 << bits) - 1
     slots = np.full(1 << bits, -1, dtype=np.int32 if n < 2**31 else np.int64)
     todo = np.arange(n, dtype=slots.dtype)
@@ -70,19 +72,19 @@ def find(slots: np.ndarray, keys: np.ndarray, want: np.ndarray) -> np.ndarray:
     at = _home(np.ascontiguousarray(want, dtype=np.int64), bits)
     # first round over every key at once (most are settled there), then the few
     # that met another key move on, a slot per round
-    out = slots[at]
-    filled = out >= 0
+    out = slots.take(at)
     hit = keys.take(out, mode="clip") == want  # -1 reads keys[0]: masked just below
+    filled = out >= 0
     hit &= filled
     filled ^= hit
     todo = np.flatnonzero(filled)
-    out[filled] = -1
-    look = want[todo]
-    at = at[todo]
+    out[todo] = -1
+    look = want.take(todo)
+    at = at.take(todo)
     while len(todo):
         at += 1
         at &= mask
-        row = slots[at]
+        row = slots.take(at)
         filled = row >= 0
         hit = keys.take(row, mode="clip") == look
         hit &= filled

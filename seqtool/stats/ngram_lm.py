@@ -33,6 +33,7 @@ Estimation lives in :mod:`seqtool.stats.kneser_ney` (:func:`~seqtool.stats.knese
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import zipfile
@@ -51,7 +52,7 @@ from seqtool.stats.arpa import SPECIALS, read_arpa, write_arpa
 UNK, BOS, EOS = 0, 1, 2
 FORMAT = "seqtool-ngram-lm"
 FORMAT_VERSION = 1
-_LINES_PER_BATCH = 1 << 14
+BLOCK_LINES = 1 << 14  # lines scored at a time
 
 
 @dataclass
@@ -83,11 +84,18 @@ class Perplexity:
 
     def add(self, scores: Scores, sentences: int) -> None:
         """Count in the scores of a batch of ``sentences`` sentences."""
-        oov = scores.ids == UNK
-        self.log10_prob += float(scores.logprob.sum())
-        self.oov_log10_prob += float(scores.logprob[oov].sum())
-        self.tokens += len(scores.ids)
-        self.oovs += int(oov.sum())
+        self.add_tokens(scores.ids, scores.logprob, sentences, 0)
+
+    def add_tokens(
+        self, ids: np.ndarray, logprob: np.ndarray, sentences: int, bos: int = 1
+    ) -> None:
+        """Count in the tokens of ``sentences`` sentences with ``bos`` ``<s>`` each
+        among them (their log10 p 0: context only)."""
+        oov = np.flatnonzero(ids == UNK)
+        self.log10_prob += float(logprob.sum())
+        self.oov_log10_prob += float(logprob.take(oov).sum())
+        self.tokens += len(ids) - bos * sentences
+        self.oovs += len(oov)
         self.sentences += sentences
 
     @property
@@ -142,6 +150,25 @@ def lookup_sorted(table: np.ndarray, want: np.ndarray) -> np.ndarray:
     out = np.empty(len(want), dtype=np.int64)
     out[order] = np.searchsorted(table, want[order])
     return out
+
+
+def _marked(ids: np.ndarray, lines: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ids, where the <s> are) of ``lines`` sentences written ``<s> .. </s>``; None
+    when a line holds a literal <s> or </s> (more of them than lines)."""
+    first = ids == BOS
+    if np.count_nonzero(first) != lines or np.count_nonzero(ids == EOS) != lines:
+        return None
+    return ids, first
+
+
+def _blocks(lines: Iterable[str]) -> Iterator[list[str]]:
+    """Lists of up to BLOCK_LINES lines, without their line ends."""
+    it = iter(lines)
+    while block := list(itertools.islice(it, BLOCK_LINES)):
+        joined = "".join(block)  # one look at all of them: most come without line ends
+        if "\n" in joined or "\r" in joined:
+            block = [line.rstrip("\r\n") for line in block]
+        yield block
 
 
 class _UnkDict(dict[str, int]):
@@ -223,41 +250,46 @@ class NGramLM:
         ``ids`` is a flat run of sequences; ``offset`` is each position's place in its
         sequence (0 at its first token, which is only context).  Returns (n,) arrays;
         positions with offset 0 get 0 and length 0.
+        """
+        return self._score_ids(ids, np.asarray(offset) == 0)
+
+    def _score_ids(self, ids: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`score_ids` with ``first`` marking the first token of every sequence.
 
         Order by order, the k-grams ending at the positions whose (k-1)-gram context
-        is in the model are looked up (hash index); the longest found gives the
-        probability, and the backoffs of the longer contexts found are added.
+        is in the model are looked up, all at once (hash index): where one is found
+        its probability replaces what the position had; where not, the position
+        backs off and pays the context's backoff.  So every position ends with the
+        probability of its longest n-gram found plus the backoffs of the longer
+        contexts found (the ARPA rule), added in the same order as one at a time.
         """
         n = len(ids)
         V = self.vocab_size
         N = self.order
-        logp = self.logp[0][ids].astype(np.float64)
+        logp = self.logp[0].take(ids).astype(np.float64)
         longest = np.ones(n, dtype=np.int64)
-        # per order k: the positions whose (k-1)-gram context is in the model, and
-        # the row of that context
-        cand = [np.zeros(0, dtype=np.int64), np.flatnonzero(offset >= 1)]
-        ctx = [np.zeros(0, dtype=np.int64), ids[cand[1] - 1]]
+        after = np.append(first, True)  # "not a context for the next position"
+        cand = np.flatnonzero(~first)  # positions whose (k-1)-gram context is in the model
+        ctx = ids[cand - 1]  # the row of that context in the order k-1 arrays
         for k in range(2, N + 1):
-            want = ctx[k - 1].astype(np.int64)  # rows may come as int32
+            if not len(cand):
+                break
+            want = ctx.astype(np.int64)  # rows may come as int32
             want *= V
-            want += ids[cand[k - 1]]
+            want += ids.take(cand)
             r = hashindex.find(self._index(k), self.keys[k - 1], want)
-            hit = r >= 0
-            found = cand[k - 1][hit]
-            r = r[hit]
-            logp[found] = self.logp[k - 1][r]
-            longest[found] = k
+            miss = np.flatnonzero(r < 0)
+            logp[cand.take(miss)] += self.logb[k - 2].take(ctx.take(miss))
+            hit = np.flatnonzero(r >= 0)
+            found = cand.take(hit)
+            r = r.take(hit)
+            np.put(logp, found, self.logp[k - 1].take(r))
+            np.put(longest, found, k)
             if k < N:
                 found += 1
-                ok = found < n
-                ok[ok] = offset[found[ok]] >= 1
-                cand.append(found[ok])
-                ctx.append(r[ok])
-        # backoffs of the contexts longer than the n-gram used: the j-gram ending just before
-        for j in range(1, N):
-            use = longest[cand[j]] <= j
-            logp[cand[j][use]] += self.logb[j - 1][ctx[j][use]]
-        first = offset == 0
+                ok = ~after.take(found)
+                cand = found[ok]
+                ctx = r[ok]
         logp[first] = 0.0
         longest[first] = 0
         return logp, longest
@@ -305,60 +337,58 @@ class NGramLM:
 
     def score_text(self, lines: Sequence[str]) -> Scores:
         """Scores of every token of every line (each a sentence with ``<s>``, ``</s>``)."""
-        plain = self.meta.get("tokenizer", "word") == "word" and self.meta.get(
+        ids, first, logp, used = self._score_text(lines)
+        keep = ~first
+        line = np.cumsum(first)
+        line -= 1
+        return Scores(ids[keep], logp[keep], used[keep], line[keep])
+
+    def _score_text(self, lines: Sequence[str]) -> tuple[np.ndarray, ...]:
+        """Every token of ``<s> line </s>`` for every line: (ids, whether it is the
+        ``<s>``, log10 p, n-gram length); the ``<s>`` get 0 and 0."""
+        got = self._line_ids(lines) if lines and self._plain() else None
+        if got is None:  # the model's normaliser or tokenizer, or a literal <s> / </s>
+            sentences = [self.tokenize(ln) for ln in lines]
+            lens = np.fromiter(map(len, sentences), np.int64, len(sentences)) + 2
+            ids = np.fromiter(
+                (i for s in sentences for i in (BOS, *map(self._lookup().__getitem__, s), EOS)),
+                np.int64,
+                int(lens.sum()),
+            )
+            first = np.zeros(len(ids), dtype=bool)
+            first[np.cumsum(lens) - lens] = True
+        else:
+            ids, first = got
+        logp, used = self._score_ids(ids, first)
+        return ids, first, logp, used
+
+    def _plain(self) -> bool:
+        """Whether the model's lines are plain whitespace-separated words."""
+        return self.meta.get("tokenizer", "word") == "word" and self.meta.get(
             "normalizer", {"name": "none", "lower": False}
         ) == {"name": "none", "lower": False}
-        if plain and lines:
-            got = self._text_ids(lines)
-            if got is not None:
-                ids, lens = got
-                starts = np.cumsum(lens) - lens
-                offset = np.arange(len(ids)) - np.repeat(starts, lens)
-                logp, used = self.score_ids(ids, offset)
-                keep = offset >= 1
-                line = np.repeat(np.arange(len(lines)), lens)
-                return Scores(ids[keep], logp[keep], used[keep], line[keep])
-            # One split and one C-level lookup for the whole batch (as in estimation).
-            toks = ("<s> " + " </s>\n<s> ".join(lines) + " </s>").split()
-            ids = np.fromiter(map(self._lookup().__getitem__, toks), np.int64, len(toks))
-            ends = np.flatnonzero(ids == EOS)
-            if len(ends) == len(lines) and np.count_nonzero(ids == BOS) == len(lines):
-                lens = np.diff(ends, prepend=-1)
-                starts = ends - lens + 1
-                offset = np.arange(len(ids)) - np.repeat(starts, lens)
-                logp, used = self.score_ids(ids, offset)
-                keep = offset >= 1
-                line = np.repeat(np.arange(len(lines)), lens)
-                return Scores(ids[keep], logp[keep], used[keep], line[keep])
-        return self.score_sentences([self.tokenize(ln) for ln in lines])
 
-    def _text_ids(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        """Ids of ``<s> words </s>`` of every line, and each line's length, with array
-        work on the UTF-8 bytes (:mod:`seqtool.stats.wordbytes`); None when the text
-        needs the ``str.split`` path (other whitespace, line breaks inside a line, or a
-        literal ``<s>``/``</s>``)."""
-        data = "\n".join(lines).encode("utf-8", "surrogatepass")
+    def _line_ids(self, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ids of ``<s> words </s>`` of every line and where each ``<s>`` is; None
+        when a line holds a literal ``<s>`` or ``</s>``.
+
+        Array work on the text's UTF-8 bytes (:mod:`seqtool.stats.wordbytes`), or
+        for text with other whitespace (which ``str.split`` splits on) one split and
+        one C-level dict lookup for the whole batch.
+        """
+        text = "<s> " + " </s>\n<s> ".join(lines) + " </s>"
+        data = text.encode("utf-8", "surrogatepass")
         buf = np.frombuffer(data, dtype=np.uint8)
-        newlines = np.flatnonzero(buf == 10)
-        if len(newlines) != len(lines) - 1 or not wordbytes.plain_spaces(data, buf):
-            return None
-        if self._word_bytes is None:
-            blob, ends = self._word_arrays or _word_arrays(self.words)
-            self._word_bytes = wordbytes.WordIndex(blob, ends)
-        starts, ends = wordbytes.spans(buf)
-        words = self._word_bytes.ids(data, buf, starts, ends, UNK)
-        if np.count_nonzero(words <= EOS) != np.count_nonzero(words == UNK):
-            return None  # a literal <s> or </s>
-        line_of = np.searchsorted(newlines, starts)
-        lens = np.bincount(line_of, minlength=len(lines)) + 2
-        ids = np.empty(int(lens.sum()), dtype=np.int64)
-        first = np.cumsum(lens) - lens
-        ids[first] = BOS
-        ids[first + lens - 1] = EOS
-        line_of *= 2
-        line_of += np.arange(1, len(words) + 1)
-        ids[line_of] = words
-        return ids, lens
+        if wordbytes.plain_spaces(data, buf):
+            if self._word_bytes is None:
+                blob, ends = self._word_arrays or _word_arrays(self.words)
+                self._word_bytes = wordbytes.WordIndex(blob, ends)
+            starts, ends = wordbytes.spans(buf)
+            ids = self._word_bytes.ids(data, buf, starts, ends, UNK)
+        else:
+            toks = text.split()
+            ids = np.fromiter(map(self._lookup().__getitem__, toks), np.int64, len(toks))
+        return _marked(ids, len(lines))
 
     def _lookup(self) -> dict[str, int]:
         if self._unk_lookup is None:
@@ -367,20 +397,21 @@ class NGramLM:
 
     def score_lines(self, lines: Iterable[str]) -> Iterator[tuple[list[str], Scores]]:
         """Stream of (lines, their scores), a batch of lines at a time."""
-        batch: list[str] = []
-        for line in lines:
-            batch.append(line.rstrip("\r\n"))
-            if len(batch) >= _LINES_PER_BATCH:
-                yield batch, self.score_text(batch)
-                batch = []
-        if batch:
-            yield batch, self.score_text(batch)
+        return self.score_blocks(_blocks(lines))
+
+    def score_blocks(self, blocks: Iterable[list[str]]) -> Iterator[tuple[list[str], Scores]]:
+        """(block, its scores) for every block of lines as it comes (lines without their
+        line ends): a reader of live input (:func:`seqtool.io.read_line_batches`)
+        gets each line's answer before the next line arrives."""
+        for block in blocks:
+            yield block, self.score_text(block)
 
     def perplexity(self, lines: Iterable[str]) -> Perplexity:
         """Corpus perplexity with and without OOVs, as KenLM's ``query`` reports it."""
         result = Perplexity(0.0, 0, 0, 0.0, 0)
-        for batch, s in self.score_lines(lines):
-            result.add(s, len(batch))
+        for block in _blocks(lines):
+            ids, _, logp, _ = self._score_text(block)
+            result.add_tokens(ids, logp, len(block))  # the <s> count for nothing
         return result
 
     # ------------------------------------------------------------------ files

@@ -14,45 +14,72 @@ and callers take their ``str.split`` path for it, so both give the same words.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from seqtool.stats import hashindex
 
-_OTHER_SPACE = re.compile(
-    rb"[\x0b\x0c\x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]"
-    rb"|\xe2\x81\x9f|\xe3\x80\x80"
-)
 _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=np.uint64)
 
 
 def plain_spaces(data: bytes, buf: np.ndarray) -> bool:
     """Whether ``data`` (``buf``: the same bytes as uint8) splits on ASCII space, tab,
     CR and LF only, as ``str.split`` would split its text."""
-    if not data.isascii():
-        return _OTHER_SPACE.search(data) is None
-    other = (buf == 11) | (buf == 12)
-    other |= (buf >= 28) & (buf <= 31)
-    return not other.any()
+    if any(c in data for c in _ASCII_OTHER):  # a memchr each: faster than array passes
+        return False
+    if data.isascii():
+        return True
+    # the other spaces in UTF-8: C2 85, C2 A0, E1 9A 80, E2 80 80..8A, E2 80 A8, E2 80 A9,
+    # E2 80 AF, E2 81 9F, E3 80 80; each lead byte present: its followers as arrays
+    if b"\xc2" in data:
+        second = buf[np.flatnonzero(buf[:-1] == 0xC2) + 1]
+        if ((second == 0x85) | (second == 0xA0)).any():
+            return False
+    for lead, middle, last in ((0xE1, 0x9A, 0x80), (0xE2, 0x81, 0x9F), (0xE3, 0x80, 0x80)):
+        if bytes([lead]) in data:
+            at = np.flatnonzero(buf[:-2] == lead)
+            if ((buf[at + 1] == middle) & (buf[at + 2] == last)).any():
+                return False
+    if b"\xe2\x80" in data:  # quotes and dashes too: look at the third byte
+        at = np.flatnonzero(buf[:-2] == 0xE2)
+        third = buf[at + 2]
+        space = ((third >= 0x80) & (third <= 0x8A)) | (third == 0xA8) | (third == 0xA9)
+        space |= third == 0xAF
+        return not (space & (buf[at + 1] == 0x80)).any()
+    return True
+
+
+_ASCII_OTHER = [bytes([c]) for c in (11, 12, 28, 29, 30, 31)]
 
 
 def spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end offsets of the words (runs of non-space bytes) of a uint8 array."""
     word = np.ones(len(buf) + 2, dtype=bool)
     inner = word[1:-1]
-    for space in (9, 10, 13, 32):
-        inner &= buf != space
+    np.greater(buf, 32, out=inner)  # one pass; exact when the only control bytes are spaces
+    control = np.count_nonzero(buf < 32)
+    for space in (10, 9, 13):
+        if control:
+            control -= np.count_nonzero(buf == space)
+    if control:
+        np.not_equal(buf, 32, out=inner)
+        for space in (9, 10, 13):
+            inner &= buf != space
     word[0] = word[-1] = False
     edge = np.flatnonzero(word[1:] != word[:-1])
     return edge[0::2], edge[1::2]
 
 
-def _packed(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Each word's first 8 bytes as a little-endian uint64 (zero-padded), viewed as int64."""
+def windows(buf: np.ndarray) -> np.ndarray:
+    """(len(buf),) uint64: the 8 bytes from every offset of ``buf``, little-endian,
+    zero past its end (overlapping views of one padded copy, made once per text)."""
     padded = np.concatenate((buf, np.zeros(8, dtype=np.uint8)))
-    windows = np.ndarray((len(buf),), dtype="<u8", buffer=padded, strides=(1,))
-    out = windows[starts]  # a gather of unaligned 8-byte reads
+    return np.ndarray((len(buf),), dtype="<u8", buffer=padded, strides=(1,))
+
+
+def _packed(win: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each word's first 8 bytes as a little-endian uint64 (zero-padded), viewed as
+    int64; ``win``: the text's :func:`windows`."""
+    out = win[starts]  # a gather of unaligned 8-byte reads
     out &= _MASKS[np.minimum(lengths, 8)]
     return out.view(np.int64)
 
@@ -78,16 +105,18 @@ class WordIndex:
     def __init__(self, blob: bytes, ends: np.ndarray) -> None:
         """``blob``: the words' bytes concatenated; ``ends``: each word's end offset."""
         buf = np.frombuffer(blob, dtype=np.uint8)
+        win = windows(buf)
         ends = np.asarray(ends, dtype=np.int64)
         starts = np.concatenate(([0], ends[:-1])).astype(np.int64)
         lengths = ends - starts
         short = np.flatnonzero((lengths >= 1) & (lengths <= 8))
-        self.keys = _packed(buf, starts[short], lengths[short])
+        self.keys = _packed(win, starts[short], lengths[short])
         self.rows = short
-        self.slots = hashindex.build(self.keys)
+        self.slots = hashindex.build(self.keys, spread=4)  # mostly one slot read a word
+        self._rows_or: dict[int, np.ndarray] = {}
         mid = np.flatnonzero((lengths > 8) & (lengths <= 16))
-        self.low = _packed(buf, starts[mid], np.full(len(mid), 8))
-        self.high = _packed(buf, starts[mid] + 8, lengths[mid] - 8)
+        self.low = _packed(win, starts[mid], np.full(len(mid), 8))
+        self.high = _packed(win, starts[mid] + 8, lengths[mid] - 8)
         mixes = _mixed(self.low, self.high)
         self.mid_rows = mid
         self.mid_keys, first = np.unique(mixes, return_index=True)  # distinct, for the index
@@ -96,32 +125,45 @@ class WordIndex:
         self.long = {blob[starts[i] : ends[i]]: int(i) for i in np.flatnonzero(lengths > 8)}
 
     def ids(
-        self, data: bytes, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, missing: int
+        self,
+        data: bytes,
+        buf: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        missing: int,
+        win: np.ndarray | None = None,
     ) -> np.ndarray:
         """The id of every word ``data[starts[i]:ends[i]]`` (``missing`` when unknown);
-        ``buf`` is ``data`` as a uint8 array."""
+        ``buf`` is ``data`` as a uint8 array, ``win`` its :func:`windows` (made here
+        when not given)."""
+        if win is None:
+            win = windows(buf)
         lengths = ends - starts
-        out = np.full(len(starts), missing, dtype=np.int64)
-        short = lengths <= 8
-        at = np.flatnonzero(short)
-        row = hashindex.find(self.slots, self.keys, _packed(buf, starts[at], lengths[at]))
-        hit = row >= 0
-        out[at[hit]] = self.rows[row[hit]]
-        slow = np.zeros(len(starts), dtype=bool)
-        mid = np.flatnonzero(~short & (lengths <= 16))
+        # every word's first 8 bytes, looked up among the short words at once; a
+        # longer word can share them with a short one, so those are settled below
+        row = hashindex.find(self.slots, self.keys, _packed(win, starts, lengths))
+        rows_or = self._rows_or.get(missing)
+        if rows_or is None:  # row -1 (not found) reads the last entry: missing
+            rows_or = self._rows_or[missing] = np.append(self.rows, missing)
+        out = rows_or[row]
+        longer = lengths > 8
+        mid = np.flatnonzero(longer & (lengths <= 16))
+        if not len(mid) and not longer.any():
+            return out
+        out[longer] = missing
+        slow = lengths > 16
         if len(mid):
-            low = _packed(buf, starts[mid], np.full(len(mid), 8))
-            high = _packed(buf, starts[mid] + 8, lengths[mid] - 8)
+            low = _packed(win, starts[mid], np.full(len(mid), 8))
+            high = _packed(win, starts[mid] + 8, lengths[mid] - 8)
             row = hashindex.find(self.mid_slots, self.mid_keys, _mixed(low, high))
             hit = row >= 0
             word = self.mid_at[row[hit]]
             same = (self.low[word] == low[hit]) & (self.high[word] == high[hit])
             out[mid[hit][same]] = self.mid_rows[word[same]]
             slow[mid[hit][~same]] = True  # another word with the same mix: ask the dict
-        slow |= lengths > 16
-        longer = np.flatnonzero(slow)
-        if len(longer):
+        rest = np.flatnonzero(slow)
+        if len(rest):
             get = self.long.get
-            s, e = starts[longer].tolist(), ends[longer].tolist()
-            out[longer] = [get(data[a:b], missing) for a, b in zip(s, e)]
+            s, e = starts[rest].tolist(), ends[rest].tolist()
+            out[rest] = [get(data[a:b], missing) for a, b in zip(s, e)]
         return out
