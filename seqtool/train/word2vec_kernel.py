@@ -12,9 +12,10 @@ words, so the up to ``1 + negative`` output rows of a window stay in the L1 cach
 while its context rows stream past.  The sigmoid is word2vec.c's table (1,000 steps
 on [-6, 6], saturated outside).
 
-numba compiles the loop on first use (about ``COMPILE_SECONDS``) and caches the
+numba compiles the loop on first use (4-6 s on a busy 2-core Zen 3) and caches the
 machine code (``cache=True``): next to this file in ``__pycache__``, or, when the
-package folder is read-only, in numba's per-user cache folder (or ``NUMBA_CACHE_DIR``).
+package folder is read-only, in numba's per-user cache folder (``~/.cache/numba``, or
+``NUMBA_CACHE_DIR``); loading it back takes 1-2 s, mostly numba's own start-up.
 The function releases the GIL (``nogil=True``), so Python threads running it on
 different parts of the corpus train at once on the shared tables without locks
 (Hogwild), as word2vec.c's threads and gensim's workers do.  With one thread the
@@ -27,11 +28,11 @@ Example::
     >>> out = np.zeros((3, 4), dtype=np.float32)
     >>> words = np.array([0, 1], dtype=np.int32)  # one line: "w0 w1"
     >>> lines = np.zeros(2, dtype=np.int32)
-    >>> reach = np.ones(2, dtype=np.int8)
-    >>> noise = np.array([[1], [0]], dtype=np.int32)
+    >>> reach = np.array([1, 0], dtype=np.int8)  # only w0 is trained as a centre word
+    >>> noise = np.array([[1], [1]], dtype=np.int32)  # with w1 as its noise word
     >>> train_windows(inp, out, words, lines, reach, noise, 0.5, 0.5, sigmoid_table())
-    >>> bool(out[0, 0] > 0)  # w1 predicted w0: w0's output vector moved towards w1's input
-    True
+    >>> [round(float(x), 4) for x in out[:2, 0]]  # σ(0) = 0.5: ±(0.5 x lr 0.5 x input 0.1)
+    [0.025, -0.025]
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from numba import njit
 
 MAX_EXP = 6.0  # scores beyond +-MAX_EXP saturate the sigmoid (word2vec.c)
 TABLE_SIZE = 1000  # steps of the sigmoid table on [-MAX_EXP, MAX_EXP]
-COMPILE_SECONDS = 3  # measured cold compile on a 2-core Zen 3 VM, rounded up
 
 
 def sigmoid_table(size: int = TABLE_SIZE, max_exp: float = MAX_EXP) -> np.ndarray:
