@@ -5,8 +5,8 @@ subsampled words whose windows and noise words were drawn beforehand
 (:func:`seqtool.train.word2vec.draw_windows`), updating the weight tables in place.
 It is word2vec.c's inner loop: for every centre word, each context word's input
 vector in turn predicts the centre word's output vector (label 1) and the noise
-words' (label 0); each output row is updated as soon as its score is known, and the
-input row once per context word with the summed gradient.  As in pWord2Vec (Ji et
+words' (label 0): all of its scores first, then the output rows' updates, and its
+input row once with the summed gradient.  As in pWord2Vec (Ji et
 al. 2016) the noise words are drawn once per centre word and shared by its context
 words, so the up to ``1 + negative`` output rows of a window stay in the L1 cache
 while its context rows stream past.  The sigmoid is word2vec.c's table (1,000 steps
