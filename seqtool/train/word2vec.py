@@ -518,6 +518,7 @@ def train(
 
         shared.kernel = word2vec_kernel.train_windows
         shared.sigmoid = word2vec_kernel.sigmoid_table()
+        _load_kernel(shared)
     model.to(device)
     start_epoch = shared.epoch
     report.start(corpus, cfg, start_epoch)
@@ -561,6 +562,24 @@ def train(
         batch_size=cfg.batch_size,
         start_epoch=start_epoch,
         engine=engine,
+    )
+
+
+def _load_kernel(shared: _Shared) -> None:
+    """Compile the numba loop, or load it from numba's cache, before the clock starts:
+    one call on an empty block with the argument types of the real ones."""
+    assert shared.kernel is not None and shared.sigmoid is not None
+    words = np.empty(0, dtype=np.int32)
+    shared.kernel(
+        shared.model.inp.detach().numpy(),
+        shared.model.out.detach().numpy(),
+        words,
+        words,
+        np.empty(0, dtype=np.int8),
+        np.empty((0, shared.cfg.negative), dtype=np.int32),
+        0.0,
+        0.0,
+        shared.sigmoid,
     )
 
 
