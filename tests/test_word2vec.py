@@ -168,13 +168,17 @@ def test_prepared_steps_reuse_scratch_counters_without_carry_over() -> None:
 
 
 # ---------------------------------------------------------------------- training
+@pytest.mark.parametrize("engine", ["numba", "torch"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_planted_groups_are_each_others_nearest_neighbours(threads: int) -> None:
-    # calibrated: 0 failures in 300 seeds with 5 epochs (and in 100 with 3)
+def test_planted_groups_are_each_others_nearest_neighbours(threads: int, engine: str) -> None:
+    # calibrated: 0 failures in 300 seeds with 5 epochs (and in 100 with 3), each engine
     lines = planted(seed=threads)
     corpus = corpus_of(lines)
-    cfg = SkipGramConfig(dim=16, window=3, sample=0, epochs=5, threads=threads, seed=threads)
+    cfg = SkipGramConfig(
+        dim=16, window=3, sample=0, epochs=5, threads=threads, seed=threads, engine=engine
+    )
     result = train(corpus, cfg)
+    assert result.engine == engine
     wv = WordVectors(corpus.words, result.vectors)
     for word in wv.words:
         neighbours = [w for w, _ in wv.most_similar([word], top=4)]
@@ -184,9 +188,10 @@ def test_planted_groups_are_each_others_nearest_neighbours(threads: int) -> None
     )
 
 
-def test_one_thread_is_reproducible_and_the_seed_matters() -> None:
+@pytest.mark.parametrize("engine", ["numba", "torch"])
+def test_one_thread_is_reproducible_and_the_seed_matters(engine: str) -> None:
     corpus = corpus_of(planted(seed=0, lines=60))
-    cfg = SkipGramConfig(dim=8, window=2, epochs=2, threads=1, batch_size=32)
+    cfg = SkipGramConfig(dim=8, window=2, epochs=2, threads=1, batch_size=32, engine=engine)
     a, b = train(corpus, cfg).vectors, train(corpus, cfg).vectors
     np.testing.assert_array_equal(a, b)
     cfg.seed = 1
@@ -212,7 +217,9 @@ def test_the_row_cap_keeps_large_steps_from_diverging() -> None:
     words = np.where(rng.random(20_000) < 0.5, "the", other)
     lines = [" ".join(words[i : i + 20]) for i in range(0, len(words), 20)]
     corpus = corpus_of(lines)
-    cfg = SkipGramConfig(dim=32, sample=0, epochs=2, threads=1, batch_size=8192, lr=0.05)
+    cfg = SkipGramConfig(
+        dim=32, sample=0, epochs=2, threads=1, batch_size=8192, lr=0.05, engine="torch"
+    )
     assert np.abs(train(corpus, cfg).vectors).max() < 10
     cfg.row_cap = 0  # plain summed updates overshoot (measured: |v| ~ 3e11)
     assert not np.abs(train(corpus, cfg).vectors).max() < 1e3

@@ -42,27 +42,33 @@ def interrupt_after(monkeypatch: pytest.MonkeyPatch, blocks: int, signum: int) -
     real = w2v._train_block
     calls = [0]
 
-    def counting(*args: object) -> None:
-        real(*args)  # type: ignore[arg-type]
+    def counting(*args: object) -> int:
+        effective = real(*args)  # type: ignore[arg-type]
         calls[0] += 1
         if calls[0] == blocks:
             os.kill(os.getpid(), signum)
+        return effective
 
     monkeypatch.setattr(w2v, "_train_block", counting)
 
 
-@pytest.mark.parametrize(("blocks", "signum"), [(2, signal.SIGINT), (7, signal.SIGTERM)])
+@pytest.mark.parametrize(
+    ("blocks", "signum", "engine"),
+    [(2, signal.SIGINT, "numba"), (7, signal.SIGTERM, "numba"), (2, signal.SIGINT, "torch")],
+)
 def test_stop_and_resume_equals_a_straight_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocks: int, signum: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocks: int, signum: int, engine: str
 ) -> None:
     lines = text()
-    straight_run = w2v.train_word2vec(lines, w2v.Word2VecConfig(**CFG))
+    cfg = {**CFG, "engine": engine}
+    straight_run = w2v.train_word2vec(lines, w2v.Word2VecConfig(**cfg))
+    assert straight_run.train.engine == engine
     straight = straight_run.vectors
     last = tmp_path / "v.last.pt"
     with monkeypatch.context() as m:
         interrupt_after(m, blocks, signum)
         with pytest.raises(TrainingInterrupted) as stopped:
-            w2v.train_word2vec(lines, w2v.Word2VecConfig(**CFG), checkpoint=last)
+            w2v.train_word2vec(lines, w2v.Word2VecConfig(**cfg), checkpoint=last)
     assert stopped.value.exit_code == 128 + signum and str(last) in stopped.value.message
     assert " in epoch " in stopped.value.message and stopped.value.label is None
     saved = torch.load(last, weights_only=True)  # loads without unpickling code
@@ -70,6 +76,7 @@ def test_stop_and_resume_equals_a_straight_run(
     assert [p.name for p in tmp_path.iterdir()] == ["v.last.pt"]  # no temp files left
     resumed = w2v.train_word2vec(lines, resume=last, checkpoint=last)
     assert resumed.train.start_epoch == saved["train_state"]["epoch"]
+    assert resumed.train.engine == engine
     assert resumed.vectors.words == straight.words
     np.testing.assert_array_equal(resumed.vectors.vectors, straight.vectors)
     assert resumed.train.raw_words == straight_run.train.raw_words

@@ -73,8 +73,16 @@ def train_cmd(
         float, typer.Option("--lr", help="Initial learning rate (decays linearly to 0.0001).")
     ] = 0.025,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Centre words per step (per thread).")
+        int, typer.Option("--batch-size", help="Centre words per step (per thread; torch engine).")
     ] = 256,  # seqtool.train.word2vec.BATCH (that module imports torch)
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="auto (default: numba's compiled loop on the CPU, torch on a GPU), numba or "
+            "torch (batched steps of --batch-size).",
+        ),
+    ] = "auto",
     threads: Annotated[
         int, typer.Option("--threads", help="CPU threads (0: all cores; 1: reproducible).")
     ] = 0,
@@ -124,6 +132,7 @@ def train_cmd(
         device=device,
         min_count=min_count,
         max_vocab=max_vocab,
+        engine=engine,
     )
     cfg.check()
     if vocab_file is not None and (normalize is not None or lower is not None):

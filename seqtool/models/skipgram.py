@@ -36,11 +36,12 @@ class SkipGram(nn.Module):
     :meth:`sgd_step`, which is what training runs.
     """
 
-    def __init__(self, n_words: int, dim: int, seed: int = 0) -> None:
+    def __init__(self, n_words: int, dim: int, seed: int = 0, spread: float = 0.5) -> None:
         super().__init__()
         rng = np.random.default_rng(seed)
-        # word2vec.c's initialisation: inputs uniform in ±0.5/dim, outputs zero
-        inp = (rng.random((n_words + 1, dim), dtype=np.float32) - 0.5) / dim
+        # inputs uniform in ±spread/dim, outputs zero: word2vec.c's spread is 0.5,
+        # gensim 4's 1.0
+        inp = (rng.random((n_words + 1, dim), dtype=np.float32) - 0.5) / (dim / (2 * spread))
         inp[n_words] = 0.0
         self.pad = n_words
         self.inp = nn.Parameter(torch.from_numpy(inp), requires_grad=False)

@@ -1,4 +1,4 @@
-"""word2vec training: skip-gram with negative sampling, in large vectorised steps.
+"""word2vec training: skip-gram with negative sampling, with two engines.
 
 :func:`train_word2vec` is the whole job (text -> vocabulary -> corpus ids ->
 training -> :class:`~seqtool.wordvectors.WordVectors`); :func:`train` trains on an
@@ -19,17 +19,31 @@ object (:class:`Reporter`; the library never prints), a resumable checkpoint
 SIGINT/SIGTERM, exact resumption with one thread, and a seed that fixes the result
 with one thread.
 
-Why it is fast without a C extension (measurements in README.md, "seqtool word2vec"):
+Two engines (``Word2VecConfig.engine``; ``auto`` takes numba on the CPU and torch
+on a GPU, or on a CPU without numba).  Both start from the same draws
+(:func:`draw_windows`: numpy subsamples a block of the corpus, shrinks every
+window and draws the noise words at once, a word2vec.c-style table lookup), and on
+the CPU both run ``threads`` Python threads on disjoint parts of the corpus at once,
+on shared weights without locks ("Hogwild", what gensim's workers and word2vec.c's
+threads do).  Measurements are in README.md, "seqtool word2vec".
 
-1. numpy makes the training examples of a block of the corpus at once: the
-   subsampling draw, the random window of every centre word, the context matrix
-   (one column per offset, filled by slicing rather than gathering) and the noise
-   words (a word2vec.c-style table lookup).
-2. A step trains ``batch_size`` centre words at once.  The noise words of a centre
-   word are shared by all of its context words (Ji et al. 2016, "pWord2Vec"), so a
-   step is three batched matrix products over (contexts x (centre + noise)) blocks
-   instead of millions of separate dot products.  Rows are sorted by window size in
-   short spans so the padded context dimension is tight.
+numba (:mod:`seqtool.train.word2vec_kernel`): a compiled loop over the centre words
+of a block, gensim's and word2vec.c's sequential SGD with one change, the noise
+words of a centre word shared by its context words (Ji et al. 2016, "pWord2Vec"),
+so a window's output rows stay in the L1 cache.  It releases the GIL.  Its input
+vectors start uniform in ±1/dim, as gensim 4's do (word2vec.c's ±0.5/dim cost
+about a third of the analogy accuracy on gensim's 330,000-word Wikipedia sample,
+3 seeds, and made no measurable difference on PTB).
+
+torch (GPUs, and the CPU without numba), in large vectorised steps:
+
+1. numpy lays a block's examples out as a context matrix (one column per offset,
+   filled by slicing rather than gathering).
+2. A step trains ``batch_size`` centre words at once.  With the noise words shared
+   by the context words, a step is three batched matrix products over
+   (contexts x (centre + noise)) blocks instead of millions of separate dot
+   products.  Rows are sorted by window size in short spans so the padded context
+   dimension is tight.
 3. The gradients are written by hand (no autograd graph) and only the touched rows
    are updated, with ``index_add_``.  A block's targets (noise words equal to their
    centre replaced by the padding row) and the counter index of point 4 are made
@@ -40,10 +54,7 @@ Why it is fast without a C extension (measurements in README.md, "seqtool word2v
    SGD would have corrected course after each hit; summed, those updates overshoot
    and can diverge.  So a row hit more than ``row_cap`` times in a step has its
    updates scaled by ``row_cap / hits``.
-5. On the CPU, ``threads`` Python threads train disjoint parts of the corpus at once
-   on shared weights without locks ("Hogwild", what gensim's workers and
-   word2vec.c's threads do); torch releases the GIL inside each operation.  On a GPU
-   one thread feeds the device.
+5. torch releases the GIL inside each operation; on a GPU one thread feeds the device.
 
 Randomness: every block of every thread's shard draws from its own generator seeded
 by ``(seed, shard, epoch, block)``, so a run can stop at any block boundary and go
@@ -63,6 +74,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import threading
@@ -76,7 +88,14 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from seqtool.errors import CheckpointError, InputError, UsageError, check_finite, check_seed
+from seqtool.errors import (
+    CheckpointError,
+    InputError,
+    UsageError,
+    check_choice,
+    check_finite,
+    check_seed,
+)
 from seqtool.io import check_output_path
 from seqtool.limits import check_threads
 from seqtool.models.skipgram import SkipGram, StepRows
@@ -100,6 +119,7 @@ NOISE_POWER = 0.75
 BATCH = 256
 SORT_SPAN = 16  # rows are sorted by window size within spans of this many steps
 BLOCK = 1 << 18  # tokens per block (at least 64 steps): the unit of randomness and resumption
+ENGINES = ("auto", "numba", "torch")
 
 
 @dataclass
@@ -120,6 +140,7 @@ class Word2VecConfig:
     row_cap: int = 32  # see the module docstring, point 4; 0 turns the cap off
     min_count: int = 5  # words seen fewer times are dropped
     max_vocab: int | None = None  # keep only this many most frequent words
+    engine: str = "auto"  # auto: numba on the CPU, torch elsewhere; or numba, torch
 
     def check(self) -> None:
         """Refuse impossible settings before any work, naming the parameter."""
@@ -146,11 +167,14 @@ class Word2VecConfig:
             raise UsageError(f"min_count must be at least 1, not {self.min_count}")
         if self.max_vocab is not None and self.max_vocab < 2:
             raise UsageError(f"max_vocab must be at least 2, not {self.max_vocab}")
+        check_choice("engine", self.engine, ENGINES)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], name: str) -> Word2VecConfig:
         """The config stored in checkpoint ``name``, refusing unknown or missing fields."""
         known = {f.name for f in fields(cls)}
+        if "engine" not in data:  # written before the numba engine: torch trained it
+            data = {**data, "engine": "torch"}
         if set(data) != known:
             raise CheckpointError(f"{name}: malformed word2vec checkpoint (config fields differ)")
         cfg = cls(**data)
@@ -298,6 +322,44 @@ class Examples:
     raw_words: int  # tokens in the block before subsampling
 
 
+@dataclass
+class Windows:
+    """A block of text after the random draws: what the numba engine trains on.
+
+    The subsampled words in corpus order, each with its line, its shrunk window and
+    its noise words; the context words are the neighbours within ``reach`` on the
+    same line (the kernel finds them).
+    """
+
+    words: np.ndarray  # (n,) int32
+    lines: np.ndarray  # (n,) int32, non-decreasing
+    reach: np.ndarray  # (n,) int8, 1..window
+    noise: np.ndarray  # (n, negative) int32
+    raw_words: int  # tokens in the block before subsampling
+
+
+def draw_windows(
+    ids: np.ndarray,
+    sentences: np.ndarray,
+    keep: np.ndarray,
+    table: np.ndarray,
+    window: int,
+    negative: int,
+    rng: np.random.Generator,
+) -> Windows:
+    """Subsample a block, shrink each window at random and draw the noise words.
+
+    Both engines make the same draws from ``rng`` in the same order, so a seed gives
+    them the same subsampling, windows and noise words.
+    """
+    survive = rng.random(len(ids), dtype=np.float32) < keep[ids]
+    words, lines = ids[survive], sentences[survive]
+    n = len(words)
+    reach = (window - rng.integers(0, window, n, dtype=np.int8)).astype(np.int8)  # 1..window
+    noise = table[rng.integers(0, len(table), (n, negative))]
+    return Windows(words, lines, reach, noise, len(ids))
+
+
 def make_examples(
     ids: np.ndarray,
     sentences: np.ndarray,
@@ -309,11 +371,11 @@ def make_examples(
     rng: np.random.Generator,
     span: int,
 ) -> Examples:
-    """Subsample a block, shrink each window at random, and list contexts and noise."""
-    survive = rng.random(len(ids), dtype=np.float32) < keep[ids]
-    words, lines = ids[survive], sentences[survive]
+    """Subsample a block, shrink each window at random, and list contexts and noise
+    (:func:`draw_windows`, then the context matrix the torch engine's steps take)."""
+    drawn = draw_windows(ids, sentences, keep, table, window, negative, rng)
+    words, lines, reach = drawn.words, drawn.lines, drawn.reach
     n = len(words)
-    reach = (window - rng.integers(0, window, n, dtype=np.int8)).astype(np.int8)  # 1..window
     contexts = np.full((n, 2 * window), pad, dtype=np.int32)
     for off in range(1, min(window, n - 1) + 1):
         same_line = lines[off:] == lines[:-off]  # token i and token i+off
@@ -322,9 +384,8 @@ def make_examples(
             contexts[:-off, 2 * off - 1], words[off:], where=same_line & (reach[:-off] >= off)
         )
         np.copyto(contexts[off:, 2 * off - 2], words[:-off], where=same_line & (reach[off:] >= off))
-    noise = table[rng.integers(0, len(table), (n, negative))]
     order = _sort_by_reach(reach, span, window)
-    return Examples(words[order], contexts[order], noise, reach[order], len(ids))
+    return Examples(words[order], contexts[order], drawn.noise, reach[order], len(ids))
 
 
 def _sort_by_reach(reach: np.ndarray, span: int, window: int) -> np.ndarray:
@@ -386,6 +447,7 @@ class TrainResult:
     threads: int
     batch_size: int
     start_epoch: int = 0  # > 0: resumed from a checkpoint
+    engine: str = "torch"  # what trained: "numba" (compiled CPU loop) or "torch"
 
 
 @dataclass
@@ -395,6 +457,7 @@ class _Shared:
     model: SkipGram
     cfg: Word2VecConfig
     device: torch.device
+    engine: str  # "numba" or "torch"
     keep: np.ndarray
     table: np.ndarray
     shards: list[tuple[int, int]]
@@ -407,6 +470,8 @@ class _Shared:
     pause: threading.Event = field(default_factory=threading.Event)  # quit at a block's end
     signum: int | None = None
     errors: list[BaseException] = field(default_factory=list)
+    kernel: Callable[..., None] | None = None  # numba: the compiled loop
+    sigmoid: np.ndarray | None = None  # numba: its sigmoid table
 
 
 def train(
@@ -428,13 +493,16 @@ def train(
     cfg.check()
     report = reporter or SilentReporter()
     device = resolve_device(cfg.device)
+    engine = resolve_engine(cfg.engine, device)
     threads = 1 if device.type != "cpu" else (cfg.threads or _cpu_count())
-    model = SkipGram(len(corpus.words), cfg.dim, cfg.seed)
+    # numba: gensim's sequential SGD, with gensim's wider initial vectors (docstring)
+    model = SkipGram(len(corpus.words), cfg.dim, cfg.seed, 1.0 if engine == "numba" else 0.5)
     shards = _shards(corpus.sentences, threads)
     shared = _Shared(
         model,
         cfg,
         device,
+        engine,
         keep_probability(corpus.counts, cfg.sample).astype(np.float32),
         noise_table(corpus.counts),
         shards,
@@ -445,6 +513,12 @@ def train(
     )
     if resume is not None:
         _restore(shared, resume, corpus)
+    if engine == "numba":
+        from seqtool.train import word2vec_kernel
+
+        shared.kernel = word2vec_kernel.train_windows
+        shared.sigmoid = word2vec_kernel.sigmoid_table()
+        _load_kernel(shared)
     model.to(device)
     start_epoch = shared.epoch
     report.start(corpus, cfg, start_epoch)
@@ -487,7 +561,46 @@ def train(
         threads=len(shards),
         batch_size=cfg.batch_size,
         start_epoch=start_epoch,
+        engine=engine,
     )
+
+
+def _load_kernel(shared: _Shared) -> None:
+    """Compile the numba loop, or load it from numba's cache, before the clock starts:
+    one call on an empty block with the argument types of the real ones."""
+    assert shared.kernel is not None and shared.sigmoid is not None
+    words = np.empty(0, dtype=np.int32)
+    shared.kernel(
+        shared.model.inp.detach().numpy(),
+        shared.model.out.detach().numpy(),
+        words,
+        words,
+        np.empty(0, dtype=np.int8),
+        np.empty((0, shared.cfg.negative), dtype=np.int32),
+        0.0,
+        0.0,
+        shared.sigmoid,
+    )
+
+
+def resolve_engine(name: str, device: torch.device) -> str:
+    """``numba`` or ``torch``: ``auto`` is numba on the CPU (when numba is installed)
+    and torch on other devices."""
+    check_choice("engine", name, ENGINES)
+    if name == "torch":
+        return name
+    if device.type != "cpu":
+        if name == "numba":
+            raise UsageError(
+                f"`engine` numba runs on the CPU only, not on `device` {device.type}",
+                hint="use `engine` torch (or auto) on a GPU",
+            )
+        return "torch"
+    if importlib.util.find_spec("numba") is None:
+        if name == "numba":
+            raise UsageError("`engine` numba needs the numba package", hint="pip install numba")
+        return "torch"
+    return "numba"
 
 
 def _cpu_count() -> int:
@@ -569,35 +682,27 @@ def _worker(shared: _Shared, corpus: Corpus, index: int, total: int) -> None:
 
 
 def _run_shard(shared: _Shared, corpus: Corpus, index: int, total: int) -> None:
-    cfg, model = shared.cfg, shared.model
+    cfg = shared.cfg
     lo, hi = shared.shards[index]
     block = max(BLOCK, 64 * cfg.batch_size)
     shard_total = (hi - lo) * cfg.epochs
-    rows = StepRows(model, cfg.batch_size * (2 * cfg.window + 1 + cfg.negative), 1 + cfg.negative)
+    rows = None
+    if shared.engine == "torch":
+        size = cfg.batch_size * (2 * cfg.window + 1 + cfg.negative)
+        rows = StepRows(shared.model, size, 1 + cfg.negative)
     while shared.positions[index] < hi:
         if shared.stop.is_set() or shared.pause.is_set():
             return
         b_lo = shared.positions[index]
         b_hi = min(b_lo + block, hi)
         rng = np.random.default_rng([cfg.seed, index, shared.epoch, (b_lo - lo) // block])
-        ex = make_examples(
-            corpus.ids[b_lo:b_hi],
-            corpus.sentences[b_lo:b_hi],
-            shared.keep,
-            shared.table,
-            cfg.window,
-            cfg.negative,
-            model.pad,
-            rng,
-            SORT_SPAN * cfg.batch_size,
-        )
         done = shared.epoch * (hi - lo) + (b_lo - lo)  # this shard's words before the block
-        _train_block(shared, ex, done, shard_total, index, rows)
+        effective = _train_block(shared, corpus, b_lo, b_hi, rng, done, shard_total, index, rows)
         if shared.stop.is_set():
             return  # the block is half done: an error elsewhere, nothing will be saved
         shared.positions[index] = b_hi
-        shared.raw[index] += ex.raw_words
-        shared.effective[index] += len(ex.centres)
+        shared.raw[index] += b_hi - b_lo
+        shared.effective[index] += effective
 
 
 def lr_at(cfg: Word2VecConfig, progress: float) -> float:
@@ -606,9 +711,54 @@ def lr_at(cfg: Word2VecConfig, progress: float) -> float:
 
 
 def _train_block(
+    shared: _Shared,
+    corpus: Corpus,
+    lo: int,
+    hi: int,
+    rng: np.random.Generator,
+    done: int,
+    total: int,
+    index: int,
+    rows: StepRows | None,
+) -> int:
+    """Train on corpus tokens ``lo:hi`` (one block) with the run's engine, the learning
+    rate decaying by shard progress (``done`` of ``total`` words); returns how many
+    words survived subsampling."""
+    cfg, model = shared.cfg, shared.model
+    ids, sentences = corpus.ids[lo:hi], corpus.sentences[lo:hi]
+    kernel = shared.kernel
+    if kernel is not None:  # numba: the compiled loop walks the windows itself
+        drawn = draw_windows(
+            ids, sentences, shared.keep, shared.table, cfg.window, cfg.negative, rng
+        )
+        lr_to = lr_at(cfg, (done + drawn.raw_words) / total)
+        if len(drawn.words):
+            kernel(
+                model.inp.detach().numpy(),
+                model.out.detach().numpy(),
+                drawn.words,
+                drawn.lines,
+                drawn.reach,
+                drawn.noise,
+                lr_at(cfg, done / total),
+                lr_to,
+                shared.sigmoid,
+            )
+        shared.lr[index] = lr_to
+        return len(drawn.words)
+    span = SORT_SPAN * cfg.batch_size
+    ex = make_examples(
+        ids, sentences, shared.keep, shared.table, cfg.window, cfg.negative, model.pad, rng, span
+    )
+    assert rows is not None  # the torch engine's scratch buffers (see _run_shard)
+    _torch_steps(shared, ex, done, total, index, rows)
+    return len(ex.centres)
+
+
+def _torch_steps(
     shared: _Shared, ex: Examples, done: int, total: int, index: int, rows: StepRows
 ) -> None:
-    """Run the steps of one block, with the learning rate decaying by shard progress."""
+    """The torch engine: the steps of one block, ``batch_size`` centre words each."""
     cfg, model, batch, device = shared.cfg, shared.model, shared.cfg.batch_size, shared.device
     n = len(ex.centres)
     if n == 0:
