@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -198,24 +199,87 @@ def _lines(
 
 def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
     """Write the model as an ARPA file (atomically; ``.gz`` etc. are not compressed)."""
-    toks = TokenBytes(model.words, escape=False)  # ARPA words as they are: no TSV escapes
-    if toks.padded is not None and toks.padded.dtype.itemsize > PAD_WIDTH:
-        toks.padded = None
-    N = model.order
-    narrow: dict[int, np.ndarray] = {}  # token tables cut to narrower fields, made once
-    with atomic_write(path, "wb") as f:
-        head = ["\\data\\"] + [f"ngram {k}={c}" for k, c in enumerate(model.counts(), 1)]
-        f.write(("\n".join(head) + "\n\n").encode("ascii"))
+
+    def blocks() -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
+        N = model.order
         for k in range(1, N + 1):
-            f.write(f"\\{k}-grams:\n".encode("ascii"))
             m = len(model.keys[k - 1])
             for s in range(0, m, _BLOCK):
                 e = min(m, s + _BLOCK)
-                rows = model.ngram_rows(k, s, e)
                 logb = model.logb[k - 1][s:e] if k < N else None
-                f.write(_lines(toks, rows, model.logp[k - 1][s:e], logb, narrow))
-            f.write(b"\n")
-        f.write(b"\\end\\\n")
+                yield k, model.ngram_rows(k, s, e), model.logp[k - 1][s:e], logb
+
+    write_arpa_blocks(path, model.words, model.counts(), blocks())
+
+
+def write_arpa_blocks(
+    path: str | os.PathLike[str],
+    words: list[str],
+    counts: list[int],
+    blocks: Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]],
+) -> None:
+    """Write an ARPA file (atomically) from its n-grams as they come: ``blocks`` gives
+    (order k, (m, k) word id rows, log10 p, log10 backoff or None for the highest
+    order) in file order, ``counts`` the n-grams of every order (the header).  Lines
+    are made _BLOCK n-grams at a time whatever the blocks' sizes, so the bytes do not
+    depend on how the n-grams are handed over."""
+    toks = TokenBytes(words, escape=False)  # ARPA words as they are: no TSV escapes
+    if toks.padded is not None and toks.padded.dtype.itemsize > PAD_WIDTH:
+        toks.padded = None
+    N = len(counts)
+    narrow: dict[int, np.ndarray] = {}  # token tables cut to narrower fields, made once
+    written = [0] * (N + 1)
+    with atomic_write(path, "wb") as f:
+        head = ["\\data\\"] + [f"ngram {k}={c}" for k, c in enumerate(counts, 1)]
+        f.write(("\n".join(head) + "\n\n").encode("ascii"))
+        order = 0
+        waiting: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+
+        def flush(everything: bool) -> None:
+            """Write the waiting n-grams of the current order in _BLOCK lines."""
+            if not waiting:
+                return
+            rows = np.concatenate([w[0] for w in waiting]) if len(waiting) > 1 else waiting[0][0]
+            logp = np.concatenate([w[1] for w in waiting]) if len(waiting) > 1 else waiting[0][1]
+            logb = None
+            if waiting[0][2] is not None:
+                logb = (
+                    np.concatenate([w[2] for w in waiting])  # type: ignore[misc]
+                    if len(waiting) > 1
+                    else waiting[0][2]
+                )
+            waiting.clear()
+            m = len(rows)
+            whole = m if everything else m - m % _BLOCK
+            for s in range(0, whole, _BLOCK):
+                e = min(whole, s + _BLOCK)
+                f.write(
+                    _lines(toks, rows[s:e], logp[s:e], None if logb is None else logb[s:e], narrow)
+                )
+            if whole < m:
+                waiting.append((rows[whole:], logp[whole:], None if logb is None else logb[whole:]))
+
+        for k, rows, logp, logb in blocks:
+            while order < k:
+                flush(True)
+                if order:
+                    f.write(b"\n")
+                order += 1
+                f.write(f"\\{order}-grams:\n".encode("ascii"))
+            waiting.append((rows, logp, logb))
+            written[k] += len(rows)
+            if sum(len(w[0]) for w in waiting) >= _BLOCK:
+                flush(False)
+        while order < N:
+            flush(True)
+            if order:
+                f.write(b"\n")
+            order += 1
+            f.write(f"\\{order}-grams:\n".encode("ascii"))
+        flush(True)
+        if written[1:] != list(counts):  # the file is not committed then
+            raise AssertionError(f"ARPA blocks gave {written[1:]} n-grams, not {list(counts)}")
+        f.write(b"\n\\end\\\n")
 
 
 # ---------------------------------------------------------------------- reading
