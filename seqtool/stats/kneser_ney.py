@@ -23,6 +23,11 @@ does a literal ``<unk>`` in the text (the Penn Treebank convention), so ``<unk>`
 estimated like any word from the places it occurs; with no ``<unk>`` in the text
 it keeps only its share of the uniform distribution, as in ``lmplz``.
 
+Memory: the counts' tables (one int64 key and one count, in the narrowest integer
+type that holds it, per distinct n-gram), then, order by order, the suffix rows
+and probabilities of two orders; :func:`estimate_arpa_from` writes each order's
+ARPA section as soon as its backoffs are known and never holds the model whole.
+
 Pruning (``prune[k-1]``, non-decreasing, unigrams never): n-grams of order k seen
 at most that often are dropped after the adjusted counts and discounts are known;
 their discounted mass moves to their context's backoff, as in ``lmplz --prune``.
@@ -42,6 +47,7 @@ import numpy as np
 
 from seqtool.errors import InputError, UsageError
 from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
+from seqtool.stats import heap
 from seqtool.stats.arpa import write_arpa_blocks
 from seqtool.stats.keys import count_unique
 from seqtool.stats.ngram_lm import (
@@ -60,7 +66,7 @@ from seqtool.text.normalize import Normalizer
 MAX_ORDER = 16
 _BLOCK = 1 << 20  # rows computed at a time (bounds the temporary arrays)
 _ARPA_ROWS = 1 << 18  # n-grams turned into ARPA lines at a time
-_RANGE = 1 << 23  # rows whose continuation counts are taken at a time (int64 temporaries)
+_RANGE = 1 << 22  # rows whose continuation counts are taken at a time (int64 temporaries)
 COUNTS_FORMAT = "seqtool-lm-counts"
 LMPLZ_FALLBACK = (0.5, 1.0, 1.5)  # lmplz's --discount_fallback values
 
@@ -331,11 +337,14 @@ def count_sentences(
     if len(unigrams) < len(words.tokens):
         unigrams = np.concatenate((unigrams, np.zeros(len(words.tokens) - len(unigrams), np.int64)))
     keys, counts = counter.finish(len(words.tokens))
+    tokens_of = words.tokens
+    del counter, words
+    heap.release()  # the batches' temporaries and the word index
     tokens = int(unigrams.sum() - unigrams[BOS] - unigrams[EOS])
     if sentences == 0 or tokens == 0:
         raise InputError(f"{names}: empty corpus (no tokens to estimate a language model from)")
     return SentenceCounts(
-        words.tokens, unigrams, keys, counts, sentences, tokens, normalizer, tokenizer
+        tokens_of, unigrams, keys, counts, sentences, tokens, normalizer, tokenizer
     )
 
 
@@ -450,22 +459,26 @@ def _starts(table: np.ndarray, V: int, prefixes: np.ndarray) -> np.ndarray:
 
 def _continuation_into(out: np.ndarray, suffix: np.ndarray) -> None:
     """``out[r]`` = how many n-grams have suffix row r (the continuation counts), a
-    range of rows at a time: no int64 array of every row; out keeps its dtype
-    (raw counts, which continuation counts never exceed)."""
+    range of rows at a time: no int64 array of every row or every suffix; out keeps
+    its dtype (raw counts, which continuation counts never exceed)."""
     m = len(out)
     limit = np.iinfo(out.dtype).max
     for lo in range(0, m, _RANGE):
         hi = min(m, lo + _RANGE)
-        if lo == 0 and hi == m:
-            part = np.bincount(suffix, minlength=m)
-        else:
-            sel = suffix >= lo
-            sel &= suffix < hi
-            part = np.bincount(suffix[sel] - lo, minlength=hi - lo)
-            del sel
-        if part.max(initial=0) > limit:  # cannot happen: a count above its raw count
+        picked = []
+        for s in range(0, len(suffix), _BLOCK):
+            part = suffix[s : s + _BLOCK]
+            sel = part >= lo
+            sel &= part < hi
+            picked.append(part[sel].astype(np.int64))
+        rows = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+        del picked
+        rows -= lo
+        seen = np.bincount(rows, minlength=hi - lo)
+        del rows
+        if seen.max(initial=0) > limit:  # cannot happen: a count above its raw count
             raise AssertionError("a continuation count exceeds its raw count's type")
-        out[lo:hi] = part
+        out[lo:hi] = seen
 
 
 def _row_of(keys: list[np.ndarray], V: int, words: list[int]) -> int:
@@ -724,6 +737,7 @@ class _Estimate:
             if k == 2:
                 a[BOS] = 0
         del suffix, starts
+        heap.release()
         if N == 1:
             adjusted[0][BOS] = 0
         fixes = _lmplz_fixes(
@@ -816,6 +830,9 @@ class _Estimate:
             adjusted[k - 1] = np.zeros(0, dtype=np.int64)
             lower = prob
             del prob
+            if k + 1 in self.spill.where:  # else kept to compute the next order's again
+                suffix = np.zeros(0, dtype=self.small)
+            heap.release()
         else:  # a unigram model
             for s in range(0, len(lower), _BLOCK):
                 yield 1, s, min(len(lower), s + _BLOCK), _log10(lower[s : s + _BLOCK]), None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqtool.errors import InputError
+from seqtool.stats import heap
 
 EOS = 2  # the id of </s>, which ends every sentence
 MIN_BITS = 10
@@ -128,6 +129,7 @@ class PrefixCounter:
                 pref[at[order]] = local[rank]
                 del order, rank, local
             del at
+        heap.release()  # the batch's temporaries: the heap stays at the tables' size
 
     def _renumber(self, k: int, remap: np.ndarray) -> None:
         """Order-k keys after the order-(k-1) rows moved (``remap``: old row -> new row)."""
