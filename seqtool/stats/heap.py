@@ -17,9 +17,16 @@ _trim: Callable[[int], int] | None = None
 _looked = False
 
 
-def release() -> None:
-    """Return the heap's free pages to the operating system (glibc only)."""
+WORTH = 256 << 20  # below this much data the page faults after a trim cost more
+
+
+def release(data_bytes: int = WORTH) -> None:
+    """Return the heap's free pages to the operating system (glibc only), when the job
+    holds ``data_bytes`` >= :data:`WORTH` (a small one gains little and pays for the
+    pages it takes back)."""
     global _trim, _looked
+    if data_bytes < WORTH:
+        return
     if not _looked:
         _looked = True
         try:

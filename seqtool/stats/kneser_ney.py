@@ -339,7 +339,7 @@ def count_sentences(
     keys, counts = counter.finish(len(words.tokens))
     tokens_of = words.tokens
     del counter, words
-    heap.release()  # the batches' temporaries and the word index
+    heap.release(sum(t.nbytes for t in keys.values()))  # the batches' temporaries, the word index
     tokens = int(unigrams.sum() - unigrams[BOS] - unigrams[EOS])
     if sentences == 0 or tokens == 0:
         raise InputError(f"{names}: empty corpus (no tokens to estimate a language model from)")
@@ -737,7 +737,8 @@ class _Estimate:
             if k == 2:
                 a[BOS] = 0
         del suffix, starts
-        heap.release()
+        self.size = sum(t.nbytes for t in keys)
+        heap.release(self.size)
         if N == 1:
             adjusted[0][BOS] = 0
         fixes = _lmplz_fixes(
@@ -832,7 +833,7 @@ class _Estimate:
             del prob
             if k + 1 in self.spill.where:  # else kept to compute the next order's again
                 suffix = np.zeros(0, dtype=self.small)
-            heap.release()
+            heap.release(self.size)
         else:  # a unigram model
             for s in range(0, len(lower), _BLOCK):
                 yield 1, s, min(len(lower), s + _BLOCK), _log10(lower[s : s + _BLOCK]), None

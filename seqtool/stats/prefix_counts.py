@@ -129,7 +129,8 @@ class PrefixCounter:
                 pref[at[order]] = local[rank]
                 del order, rank, local
             del at
-        heap.release()  # the batch's temporaries: the heap stays at the tables' size
+        # the batch's temporaries: the heap stays at the tables' size
+        heap.release(sum(t.nbytes for t in self.keys.values()))
 
     def _renumber(self, k: int, remap: np.ndarray) -> None:
         """Order-k keys after the order-(k-1) rows moved (``remap``: old row -> new row)."""
