@@ -100,3 +100,24 @@ def test_cli_arpa_alone_is_streamed_with_the_same_bytes(cli, tmp_path: Path) -> 
     r = cli("ngrams", "lm", SAMPLE, "-n", "4", "-o", both, "--binary", npz, "--discount-fallback")
     assert r.exit_code == 0, r.stderr
     assert alone.read_bytes() == both.read_bytes()
+
+
+def test_arpa_with_words_longer_than_the_padded_fields(tmp_path: Path) -> None:
+    # A word of 40 UTF-8 bytes among short ones: its lines are made one at a time,
+    # the others in the padded layout; the file reads back to the same model.
+    from seqtool.stats.kneser_ney import estimate_lm
+    from seqtool.stats.ngram_lm import NGramLM
+
+    long = "Donaudampfschifffahrtsgesellschaftsküche"  # 41 bytes
+    lines = [f"die {long} ist groß", "die Küche ist klein", f"{long} und Küche"] * 5
+    path = tmp_path / "de.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lm = estimate_lm([path], 3, discount_fallback=(0.5, 1.0, 1.5))
+    out = tmp_path / "de.arpa"
+    lm.write_arpa(out)
+    text = out.read_text(encoding="utf-8")
+    assert f"\tdie {long}\t" in text and f"\t<s> die {long}\n" in text
+    again = NGramLM.load(out)
+    assert again.counts() == lm.counts()
+    for ln in [*lines[:3], f"{long} ist klein"]:
+        assert again.score(ln) == pytest.approx(lm.score(ln), abs=1e-5)

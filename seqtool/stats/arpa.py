@@ -161,9 +161,12 @@ def _lines(
     p = number_fields(logp)
     b = number_fields(logb) if logb is not None else None
     padded = toks.padded
-    if padded is not None and int(toks.length.max(initial=0)) <= padded.dtype.itemsize:
+    longest = int(toks.length.max(initial=0))
+    if padded is not None and (k > 1 or longest <= padded.dtype.itemsize):
         # Narrow fields for the lines whose tokens are all short (most of them):
-        # fewer padding bytes to copy and delete.  Line order does not matter in ARPA.
+        # fewer padding bytes to copy and delete; the few lines with a token longer
+        # than the widest field are made one at a time.  Line order does not matter
+        # in ARPA (but unigrams keep theirs, the ids).
         need = toks.length[rows].max(axis=1) if m else np.zeros(0, np.int64)
         full = padded.dtype.itemsize
         tables = narrow if narrow is not None else {}
@@ -175,7 +178,7 @@ def _lines(
 
         parts = []
         low = -1
-        widths = (8, 16, full) if k > 1 else (full,)  # unigrams keep their order (the ids)
+        widths = (8, 16, full) if k > 1 else (full,)
         for width in sorted({w for w in widths if w <= full}):
             sel = np.flatnonzero((need > low) & (need <= width))
             low = width
@@ -185,9 +188,21 @@ def _lines(
                 parts.append(
                     _padded_lines(cut(width), rows[sel], p[sel], b[sel] if b is not None else None)
                 )
+        if longest > full:
+            sel = np.flatnonzero(need > full)
+            parts.append(_plain_lines(toks, rows[sel], p[sel], b[sel] if b is not None else None))
         return b"".join(parts)
-    # tokens too long for the padded layout (or holding NULs): one line at a time
-    words = [bytes(toks.blob[s : s + n]) for s, n in zip(toks.start, toks.length)]
+    # tokens too long for the padded layout (unigrams) or holding NULs
+    return _plain_lines(toks, rows, p, b)
+
+
+def _plain_lines(toks: TokenBytes, rows: np.ndarray, p: np.ndarray, b: np.ndarray | None) -> bytes:
+    """ARPA lines made one at a time (number fields from :func:`number_fields`)."""
+    used = np.unique(rows)
+    words = {
+        int(w): bytes(toks.blob[s : s + n])
+        for w, s, n in zip(used.tolist(), toks.start[used].tolist(), toks.length[used].tolist())
+    }
     ps = [r.tobytes().replace(b"\x00", b"") for r in p]
     bs = [r.tobytes().replace(b"\x00", b"") for r in b] if b is not None else None
     parts = []
