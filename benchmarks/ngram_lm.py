@@ -160,6 +160,18 @@ def kenlm_score(arpa: Path, valid: Path) -> dict:
     }
 
 
+def lmplz_run(lmplz: str, order: int, train: Path, valid: Path, arpa: Path) -> dict:
+    """lmplz -S 10% on train (CPU, wall, peak memory, ARPA size), then the kenlm
+    module's load and scoring of valid when it is installed."""
+    r = timed([lmplz, "-o", str(order), "-S", "10%"], stdin=train, stdout=arpa)
+    r["arpa_mb"] = arpa.stat().st_size / 1e6
+    try:
+        r.update(kenlm_score(arpa, valid))
+    except ImportError:
+        pass
+    return r
+
+
 def nltk_run(train: Path, valid: Path, sentences: int) -> dict:
     """NLTK KneserNeyInterpolated 3-gram: fit on train, perplexity on the first sentences."""
     code = f"""
@@ -265,13 +277,7 @@ def utf8(orders: list[int], lmplz: str | None) -> list[dict]:
                 rec["seqtool"].update(seqtool_score(ours, valid, work))
                 if lmplz:
                     theirs = work / f"lmplz-{corpus}{order}.arpa"
-                    r = timed([lmplz, "-o", str(order), "-S", "10%"], stdin=train, stdout=theirs)
-                    r["arpa_mb"] = theirs.stat().st_size / 1e6
-                    try:
-                        r.update(kenlm_score(theirs, valid))
-                    except ImportError:
-                        pass
-                    rec["lmplz"] = r
+                    rec["lmplz"] = lmplz_run(lmplz, order, train, valid, theirs)
                     rec["vs_lmplz"] = compare(ours, theirs)
                 rec["load_after"] = load_avg()
                 records.append(rec)
@@ -354,13 +360,7 @@ def main() -> None:
             rec["seqtool_renamed"].update(seqtool_score(ours_u, valid_u, work))
             if args.lmplz:
                 theirs = work / f"lmplz{order}.arpa"
-                r = timed([args.lmplz, "-o", str(order), "-S", "10%"], stdin=train_u, stdout=theirs)
-                r["arpa_mb"] = theirs.stat().st_size / 1e6
-                try:
-                    r.update(kenlm_score(theirs, valid_u))
-                except ImportError:
-                    pass
-                rec["lmplz"] = r
+                rec["lmplz"] = lmplz_run(args.lmplz, order, train_u, valid_u, theirs)
                 rec["vs_lmplz"] = compare(ours_u, theirs)
             rec["load_after"] = load_avg()
             records.append(rec)

@@ -274,23 +274,22 @@ def write_arpa_blocks(
             if whole < m:
                 waiting.append((rows[whole:], logp[whole:], None if logb is None else logb[whole:]))
 
-        for k, rows, logp, logb in blocks:
-            while order < k:
+        def section(k: int) -> int:
+            """End the sections before order k's (empty ones too) and start it."""
+            for j in range(order + 1, k + 1):
                 flush(True)
-                if order:
+                if j > 1:
                     f.write(b"\n")
-                order += 1
-                f.write(f"\\{order}-grams:\n".encode("ascii"))
+                f.write(f"\\{j}-grams:\n".encode("ascii"))
+            return max(order, k)
+
+        for k, rows, logp, logb in blocks:
+            order = section(k)
             waiting.append((rows, logp, logb))
             written[k] += len(rows)
             if sum(len(w[0]) for w in waiting) >= _BLOCK:
                 flush(False)
-        while order < N:
-            flush(True)
-            if order:
-                f.write(b"\n")
-            order += 1
-            f.write(f"\\{order}-grams:\n".encode("ascii"))
+        order = section(N)
         flush(True)
         if written[1:] != list(counts):  # the file is not committed then
             raise AssertionError(f"ARPA blocks gave {written[1:]} n-grams, not {list(counts)}")

@@ -838,24 +838,14 @@ class _Estimate:
             for s in range(0, len(lower), _BLOCK):
                 yield 1, s, min(len(lower), s + _BLOCK), _log10(lower[s : s + _BLOCK]), None
 
-    def rows(self, k: int, start: int, stop: int) -> np.ndarray:
-        """The word ids of order-k n-grams ``start:stop`` as (m, k) rows."""
-        V = self.V
-        sel = self.keys[k - 1][start:stop]
-        rows = np.empty((len(sel), k), dtype=np.int64)
-        for j in range(k - 1, 0, -1):
-            sel, rows[:, j] = np.divmod(sel, V)
-            sel = self.keys[j - 1][sel] if j > 1 else sel
-        rows[:, 0] = sel
-        return rows
-
     def arpa_blocks(self) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
         """(order, word id rows, log10 p, log10 backoff) of the kept n-grams, in order."""
+        view = NGramLM(self.words, self.keys, [], [])  # for its rows of word ids
         for k, s, e, logp, logb in self.sections():
             keep = self.kept[k - 1]
             for a in range(s, e, _ARPA_ROWS):
                 b = min(e, a + _ARPA_ROWS)
-                rows = self.rows(k, a, b)
+                rows = view.ngram_rows(k, a, b)
                 lp = logp[a - s : b - s]
                 lb = logb[a - s : b - s] if logb is not None else None
                 if keep is not None:
