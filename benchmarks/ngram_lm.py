@@ -15,7 +15,9 @@ differences against lmplz.  ``uptime`` load averages are printed next to the
 figures: the machine is shared, so only same-run ratios mean much.
 
     python benchmarks/ngram_lm.py --lmplz /path/to/lmplz [--orders 3 4 5] [--nltk]
-    python benchmarks/ngram_lm.py --zipf        # also the 100 MB Zipf corpus (long)
+    python benchmarks/ngram_lm.py --zipf        # the 100 MB Zipf corpus instead (long)
+    python benchmarks/ngram_lm.py --utf8 3 5    # real UTF-8 text instead (Multi30k de,
+                                                # the French side of fra-eng)
     python benchmarks/ngram_lm.py --scoring --query /path/to/query --build-binary /path/to/build_binary
 
 Needs: pip install kenlm nltk; lmplz from ../shared/peers/build-kenlm.sh OUT_DIR.
@@ -168,6 +170,18 @@ def kenlm_score(arpa: Path, valid: Path) -> dict:
         "score_s": time.perf_counter() - t0,
         "score_cpu_s": time.process_time() - c0,
     }
+
+
+def lmplz_run(lmplz: str, order: int, train: Path, valid: Path, arpa: Path) -> dict:
+    """lmplz -S 10% on train (CPU, wall, peak memory, ARPA size), then the kenlm
+    module's load and scoring of valid when it is installed."""
+    r = timed([lmplz, "-o", str(order), "-S", "10%"], stdin=train, stdout=arpa)
+    r["arpa_mb"] = arpa.stat().st_size / 1e6
+    try:
+        r.update(kenlm_score(arpa, valid))
+    except ImportError:
+        pass
+    return r
 
 
 def nltk_run(train: Path, valid: Path, sentences: int) -> dict:
@@ -394,6 +408,89 @@ def scoring(orders: list[int], query: str | None, build_binary: str | None) -> l
     return records
 
 
+def utf8_corpora(work: Path) -> dict[str, tuple[Path, Path]]:
+    """Real UTF-8 text, tokenised on white space, as (train, valid) files:
+
+    * ``de``: Multi30k German (umlauts, ß), train and val (29,000 / 1,014 lines);
+    * ``fr``: the French side of fra-eng.zip (Tatoeba: accents, curly quotes,
+      guillemets), every 10th line held out as valid (150,417 / 16,713 lines).
+
+    lmplz splits words on ASCII white space only, so the other Unicode spaces
+    (no-break, narrow no-break, thin) become ASCII spaces in these copies; the
+    words keep every other character.
+    """
+    import gzip
+    import zipfile
+
+    def plain(text: str) -> str:
+        return "".join(" " if c.isspace() and c != "\n" else c for c in text)
+
+    def read_gz(name: str) -> str:
+        return gzip.decompress((SHARED / "multi30k" / name).read_bytes()).decode("utf-8")
+
+    out = {}
+    de_train, de_valid = work / "de.train.txt", work / "de.valid.txt"
+    de_train.write_text(plain(read_gz("train.de.gz")), encoding="utf-8")
+    de_valid.write_text(plain(read_gz("val.de.gz")), encoding="utf-8")
+    out["de"] = (de_train, de_valid)
+    with zipfile.ZipFile(SHARED / "fra-eng.zip") as z:
+        pairs = z.read("fra-eng/fra.txt").decode("utf-8").splitlines()
+    french = [plain(ln.partition("\t")[2]) for ln in pairs]
+    fr_train, fr_valid = work / "fr.train.txt", work / "fr.valid.txt"
+    fr_train.write_text(
+        "".join(ln + "\n" for i, ln in enumerate(french) if i % 10), encoding="utf-8"
+    )
+    fr_valid.write_text(
+        "".join(ln + "\n" for i, ln in enumerate(french) if not i % 10), encoding="utf-8"
+    )
+    out["fr"] = (fr_train, fr_valid)
+    return out
+
+
+def utf8(orders: list[int], lmplz: str | None) -> list[dict]:
+    """seqtool vs lmplz (estimation) and the kenlm module (scoring) on real UTF-8 text:
+    the same measurements and exactness check as on PTB."""
+    records = []
+    with tempfile.TemporaryDirectory(prefix="ngram-lm-utf8-") as tmp:
+        work = Path(tmp)
+        for corpus, (train, valid) in utf8_corpora(work).items():
+            for order in orders:
+                rec: dict = {"corpus": corpus, "order": order, "load_before": load_avg()}
+                ours = work / f"seqtool-{corpus}{order}.arpa"
+                rec["seqtool"] = seqtool_estimate(train, order, ours, [])
+                rec["seqtool"].update(seqtool_score(ours, valid, work))
+                if lmplz:
+                    theirs = work / f"lmplz-{corpus}{order}.arpa"
+                    rec["lmplz"] = lmplz_run(lmplz, order, train, valid, theirs)
+                    rec["vs_lmplz"] = compare(ours, theirs)
+                rec["load_after"] = load_avg()
+                records.append(rec)
+                print(json.dumps(rec), flush=True)
+    print()
+    print(
+        "| corpus | order | tool | est. CPU s | wall s | peak MB | ARPA MB | valid ppl "
+        "| score CPU s | max dlog10 p vs lmplz | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in records:
+        for tool in ("seqtool", "lmplz"):
+            if tool not in r:
+                continue
+            t = r[tool]
+            diff = (
+                f"{r['vs_lmplz']['max_dlogp']:.1e}" if tool == "seqtool" and "vs_lmplz" in r else ""
+            )
+            ppl = f"{t['ppl']:.2f}" if "ppl" in t else ""
+            score = f"{t['score_cpu_s']:.3f}" if "score_cpu_s" in t else ""
+            name = tool if tool == "seqtool" else "lmplz / kenlm module"
+            print(
+                f"| {r['corpus']} | {r['order']} | {name} | {t['cpu_s']:.2f} | {t['wall_s']:.2f} "
+                f"| {t['peak_mb']:.0f} | {t['arpa_mb']:.1f} | {ppl} | {score} | {diff} "
+                f"| {r['load_before']} |"
+            )
+    return records
+
+
 def renamed(src: Path, dst: Path) -> Path:
     dst.write_text(src.read_text(encoding="utf-8").replace("<unk>", "UNKWORD"), encoding="utf-8")
     return dst
@@ -417,9 +514,16 @@ def main() -> None:
     )
     ap.add_argument("--query", default=shutil.which("query"), help="KenLM's query binary")
     ap.add_argument("--build-binary", default=shutil.which("build_binary"))
+    ap.add_argument(
+        "--utf8", type=int, nargs="*", help="only the UTF-8 corpora (Multi30k de, fra-eng fr)"
+    )
     args = ap.parse_args()
     if args.zipf is not None:
         zipf(args.zipf or [3], args.lmplz)
+        return
+    if args.utf8 is not None:
+        print(f"# {load_avg()}")
+        utf8(args.utf8 or [3, 5], args.lmplz)
         return
     if args.scoring:
         print(f"# CPU: {cpu_name()}, {os.cpu_count()} cores; {load_avg()}")
@@ -448,13 +552,7 @@ def main() -> None:
             rec["seqtool_renamed"].update(seqtool_score(ours_u, valid_u, work))
             if args.lmplz:
                 theirs = work / f"lmplz{order}.arpa"
-                r = timed([args.lmplz, "-o", str(order), "-S", "10%"], stdin=train_u, stdout=theirs)
-                r["arpa_mb"] = theirs.stat().st_size / 1e6
-                try:
-                    r.update(kenlm_score(theirs, valid_u))
-                except ImportError:
-                    pass
-                rec["lmplz"] = r
+                rec["lmplz"] = lmplz_run(args.lmplz, order, train_u, valid_u, theirs)
                 rec["vs_lmplz"] = compare(ours_u, theirs)
             rec["load_after"] = load_avg()
             records.append(rec)

@@ -143,7 +143,13 @@ def lm(
     """
     render.set_quiet(quiet)
     quick_numpy()
-    from seqtool.stats.kneser_ney import LMPLZ_FALLBACK, KNConfig, count_or_load, estimate_from
+    from seqtool.stats.kneser_ney import (
+        LMPLZ_FALLBACK,
+        KNConfig,
+        count_or_load,
+        estimate_arpa_from,
+        estimate_from,
+    )
     from seqtool.text.normalize import Normalizer
 
     paths = inputs_or_stdin(files)
@@ -183,30 +189,41 @@ def lm(
             render.info(f"saved the sentence counts to {save_counts}")
         if output is None and binary is None:
             return
-        model = estimate_from(counts, config, words)
+        streamed = output is not None and output.suffix != ".npz" and binary is None
+        if output is not None and streamed:
+            # ARPA only: written order by order as estimated, never held whole
+            meta = estimate_arpa_from(counts, config, output, words)
+            sizes, vocab_size = meta["counts"], meta["vocab_size"]
+            how = f"estimated and wrote {output} in"
+        else:
+            model = estimate_from(counts, config, words)
+            meta, sizes, vocab_size = model.meta, model.counts(), model.vocab_size
+            how = "estimated in"
     except SeqtoolError as e:
         raise _flagged(e) from None
+    del counts
     seconds = time.perf_counter() - start
-    if output is not None:
-        if output.suffix == ".npz":
-            model.save(output)
-        else:
-            model.write_arpa(output)
-    if binary is not None:
-        model.save(binary)
+    if not streamed:
+        if output is not None:
+            if output.suffix == ".npz":
+                model.save(output)
+            else:
+                model.write_arpa(output)
+        if binary is not None:
+            model.save(binary)
     names = ", ".join(display_name(p) for p in paths)
-    meta = model.meta
-    per_order = ", ".join(f"{c:,}" for c in model.counts())
+    per_order = ", ".join(f"{c:,}" for c in sizes)
     render.info(
         f"{names}: {meta['sentences']:,} sentences, {meta['tokens']:,} tokens, "
-        f"{model.vocab_size:,} words; {order}-gram model with {per_order} n-grams "
-        f"estimated in {seconds:.2f} s"
+        f"{vocab_size:,} words; {order}-gram model with {per_order} n-grams "
+        f"{how} {seconds:.2f} s"
     )
     for k, (d, fb) in enumerate(zip(meta["discounts"], meta["discount_fallback"]), 1):
         note = " (fallback)" if fb else ""
         render.info(f"  {k}-gram discounts D1={d[0]:.4g} D2={d[1]:.4g} D3+={d[2]:.4g}{note}")
-    written = " and ".join(str(p) for p in (output, binary) if p is not None)
-    render.info(f"wrote {written} in {time.perf_counter() - start - seconds:.2f} s")
+    if not streamed:
+        written = " and ".join(str(p) for p in (output, binary) if p is not None)
+        render.info(f"wrote {written} in {time.perf_counter() - start - seconds:.2f} s")
 
 
 @ngrams_app.command("score")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -164,9 +165,12 @@ def _lines(
     p = number_fields(logp)
     b = number_fields(logb) if logb is not None else None
     padded = toks.padded
-    if padded is not None and int(toks.length.max(initial=0)) <= padded.dtype.itemsize:
+    longest = int(toks.length.max(initial=0))
+    if padded is not None and (k > 1 or longest <= padded.dtype.itemsize):
         # Narrow fields for the lines whose tokens are all short (most of them):
-        # fewer padding bytes to copy and delete.  Line order does not matter in ARPA.
+        # fewer padding bytes to copy and delete; the few lines with a token longer
+        # than the widest field are made one at a time.  Line order does not matter
+        # in ARPA (but unigrams keep theirs, the ids).
         need = toks.length[rows].max(axis=1) if m else np.zeros(0, np.int64)
         full = padded.dtype.itemsize
         tables = narrow if narrow is not None else {}
@@ -178,7 +182,7 @@ def _lines(
 
         parts = []
         low = -1
-        widths = (8, 16, full) if k > 1 else (full,)  # unigrams keep their order (the ids)
+        widths = (8, 16, full) if k > 1 else (full,)
         for width in sorted({w for w in widths if w <= full}):
             sel = np.flatnonzero((need > low) & (need <= width))
             low = width
@@ -188,9 +192,21 @@ def _lines(
                 parts.append(
                     _padded_lines(cut(width), rows[sel], p[sel], b[sel] if b is not None else None)
                 )
+        if longest > full:
+            sel = np.flatnonzero(need > full)
+            parts.append(_plain_lines(toks, rows[sel], p[sel], b[sel] if b is not None else None))
         return b"".join(parts)
-    # tokens too long for the padded layout (or holding NULs): one line at a time
-    words = [bytes(toks.blob[s : s + n]) for s, n in zip(toks.start, toks.length)]
+    # tokens too long for the padded layout (unigrams) or holding NULs
+    return _plain_lines(toks, rows, p, b)
+
+
+def _plain_lines(toks: TokenBytes, rows: np.ndarray, p: np.ndarray, b: np.ndarray | None) -> bytes:
+    """ARPA lines made one at a time (number fields from :func:`number_fields`)."""
+    used = np.unique(rows)
+    words = {
+        int(w): bytes(toks.blob[s : s + n])
+        for w, s, n in zip(used.tolist(), toks.start[used].tolist(), toks.length[used].tolist())
+    }
     ps = [r.tobytes().replace(b"\x00", b"") for r in p]
     bs = [r.tobytes().replace(b"\x00", b"") for r in b] if b is not None else None
     parts = []
@@ -202,24 +218,86 @@ def _lines(
 
 def write_arpa(model: NGramLM, path: str | os.PathLike[str]) -> None:
     """Write the model as an ARPA file (atomically; ``.gz`` etc. are not compressed)."""
-    toks = TokenBytes(model.words, escape=False)  # ARPA words as they are: no TSV escapes
-    if toks.padded is not None and toks.padded.dtype.itemsize > PAD_WIDTH:
-        toks.padded = None
-    N = model.order
-    narrow: dict[int, np.ndarray] = {}  # token tables cut to narrower fields, made once
-    with atomic_write(path, "wb") as f:
-        head = ["\\data\\"] + [f"ngram {k}={c}" for k, c in enumerate(model.counts(), 1)]
-        f.write(("\n".join(head) + "\n\n").encode("ascii"))
+
+    def blocks() -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
+        N = model.order
         for k in range(1, N + 1):
-            f.write(f"\\{k}-grams:\n".encode("ascii"))
             m = len(model.keys[k - 1])
             for s in range(0, m, _BLOCK):
                 e = min(m, s + _BLOCK)
-                rows = model.ngram_rows(k, s, e)
                 logb = model.logb[k - 1][s:e] if k < N else None
-                f.write(_lines(toks, rows, model.logp[k - 1][s:e], logb, narrow))
-            f.write(b"\n")
-        f.write(b"\\end\\\n")
+                yield k, model.ngram_rows(k, s, e), model.logp[k - 1][s:e], logb
+
+    write_arpa_blocks(path, model.words, model.counts(), blocks())
+
+
+def write_arpa_blocks(
+    path: str | os.PathLike[str],
+    words: list[str],
+    counts: list[int],
+    blocks: Iterable[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]],
+) -> None:
+    """Write an ARPA file (atomically) from its n-grams as they come: ``blocks`` gives
+    (order k, (m, k) word id rows, log10 p, log10 backoff or None for the highest
+    order) in file order, ``counts`` the n-grams of every order (the header).  Lines
+    are made _BLOCK n-grams at a time whatever the blocks' sizes, so the bytes do not
+    depend on how the n-grams are handed over."""
+    toks = TokenBytes(words, escape=False)  # ARPA words as they are: no TSV escapes
+    if toks.padded is not None and toks.padded.dtype.itemsize > PAD_WIDTH:
+        toks.padded = None
+    N = len(counts)
+    narrow: dict[int, np.ndarray] = {}  # token tables cut to narrower fields, made once
+    written = [0] * (N + 1)
+    with atomic_write(path, "wb") as f:
+        head = ["\\data\\"] + [f"ngram {k}={c}" for k, c in enumerate(counts, 1)]
+        f.write(("\n".join(head) + "\n\n").encode("ascii"))
+        order = 0
+        waiting: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+
+        def flush(everything: bool) -> None:
+            """Write the waiting n-grams of the current order in _BLOCK lines."""
+            if not waiting:
+                return
+            rows = np.concatenate([w[0] for w in waiting]) if len(waiting) > 1 else waiting[0][0]
+            logp = np.concatenate([w[1] for w in waiting]) if len(waiting) > 1 else waiting[0][1]
+            logb = None
+            if waiting[0][2] is not None:
+                logb = (
+                    np.concatenate([w[2] for w in waiting])  # type: ignore[misc]
+                    if len(waiting) > 1
+                    else waiting[0][2]
+                )
+            waiting.clear()
+            m = len(rows)
+            whole = m if everything else m - m % _BLOCK
+            for s in range(0, whole, _BLOCK):
+                e = min(whole, s + _BLOCK)
+                f.write(
+                    _lines(toks, rows[s:e], logp[s:e], None if logb is None else logb[s:e], narrow)
+                )
+            if whole < m:
+                waiting.append((rows[whole:], logp[whole:], None if logb is None else logb[whole:]))
+
+        def section(k: int) -> int:
+            """End the sections before order k's (empty ones too) and start it."""
+            for j in range(order + 1, k + 1):
+                flush(True)
+                if j > 1:
+                    f.write(b"\n")
+                f.write(f"\\{j}-grams:\n".encode("ascii"))
+            return max(order, k)
+
+        for k, rows, logp, logb in blocks:
+            order = section(k)
+            waiting.append((rows, logp, logb))
+            written[k] += len(rows)
+            if sum(len(w[0]) for w in waiting) >= _BLOCK:
+                flush(False)
+        order = section(N)
+        flush(True)
+        if written[1:] != list(counts):  # the file is not committed then
+            raise AssertionError(f"ARPA blocks gave {written[1:]} n-grams, not {list(counts)}")
+        f.write(b"\n\\end\\\n")
 
 
 # ---------------------------------------------------------------------- reading

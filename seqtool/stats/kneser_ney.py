@@ -23,6 +23,11 @@ does a literal ``<unk>`` in the text (the Penn Treebank convention), so ``<unk>`
 estimated like any word from the places it occurs; with no ``<unk>`` in the text
 it keeps only its share of the uniform distribution, as in ``lmplz``.
 
+Memory: the counts' tables (one int64 key and one count, in the narrowest integer
+type that holds it, per distinct n-gram), then, order by order, the suffix rows
+and probabilities of two orders; :func:`estimate_arpa_from` writes each order's
+ARPA section as soon as its backoffs are known and never holds the model whole.
+
 Pruning (``prune[k-1]``, non-decreasing, unigrams never): n-grams of order k seen
 at most that often are dropped after the adjusted counts and discounts are known;
 their discounted mass moves to their context's backoff, as in ``lmplz --prune``.
@@ -32,14 +37,18 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import zipfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import IO, Any
 
 import numpy as np
 
 from seqtool.errors import InputError, UsageError
 from seqtool.io import CHUNK_BYTES, atomic_write, display_name, iter_chunks
+from seqtool.stats import heap
+from seqtool.stats.arpa import write_arpa_blocks
 from seqtool.stats.keys import count_unique
 from seqtool.stats.ngram_lm import (
     BOS,
@@ -56,6 +65,8 @@ from seqtool.text.normalize import Normalizer
 
 MAX_ORDER = 16
 _BLOCK = 1 << 20  # rows computed at a time (bounds the temporary arrays)
+_ARPA_ROWS = 1 << 18  # n-grams turned into ARPA lines at a time
+_RANGE = 1 << 22  # rows whose continuation counts are taken at a time (int64 temporaries)
 COUNTS_FORMAT = "seqtool-lm-counts"
 LMPLZ_FALLBACK = (0.5, 1.0, 1.5)  # lmplz's --discount_fallback values
 
@@ -253,7 +264,10 @@ def merge_sentence_counts(parts: Sequence[SentenceCounts], names: Sequence[str])
     rows = {
         k: np.concatenate([m[p.rows(k)] for p, m in zip(parts, maps)]) for k in range(2, order + 1)
     }
-    counts = {k: np.concatenate([p.counts[k] for p in parts]) for k in range(2, order + 1)}
+    counts = {
+        k: np.concatenate([p.counts[k].astype(np.int64) for p in parts])
+        for k in range(2, order + 1)
+    }
     keys, counts = _tables_of(rows, counts, len(words))
     return SentenceCounts(
         words,
@@ -284,7 +298,7 @@ def _tables_of(
             if len(want) and not np.array_equal(keys[j + 1][pos], want):
                 raise InputError(f"the {k}-gram counts hold n-grams missing from order {j + 1}")
             idx = pos
-        keys[k], summed[k] = count_unique(idx * V + r[:, k - 1], counts.pop(k))
+        keys[k], summed[k] = count_unique(idx * V + r[:, k - 1], counts.pop(k).astype(np.int64))
     return keys, summed
 
 
@@ -323,11 +337,14 @@ def count_sentences(
     if len(unigrams) < len(words.tokens):
         unigrams = np.concatenate((unigrams, np.zeros(len(words.tokens) - len(unigrams), np.int64)))
     keys, counts = counter.finish(len(words.tokens))
+    tokens_of = words.tokens
+    del counter, words
+    heap.release(sum(t.nbytes for t in keys.values()))  # the batches' temporaries, the word index
     tokens = int(unigrams.sum() - unigrams[BOS] - unigrams[EOS])
     if sentences == 0 or tokens == 0:
         raise InputError(f"{names}: empty corpus (no tokens to estimate a language model from)")
     return SentenceCounts(
-        words.tokens, unigrams, keys, counts, sentences, tokens, normalizer, tokenizer
+        tokens_of, unigrams, keys, counts, sentences, tokens, normalizer, tokenizer
     )
 
 
@@ -373,7 +390,10 @@ def _compact(counts: SentenceCounts) -> tuple[list[np.ndarray], list[np.ndarray]
 
 def counts_of_counts(adjusted: np.ndarray) -> np.ndarray:
     """n1..n4: how many n-grams have adjusted count 1, 2, 3, 4; (4,) float64."""
-    return np.bincount(np.minimum(adjusted, 5), minlength=6)[1:5].astype(np.float64)
+    n = np.zeros(6, dtype=np.int64)
+    for s in range(0, len(adjusted), _BLOCK):  # no copy of the whole table
+        n += np.bincount(np.minimum(adjusted[s : s + _BLOCK], 5), minlength=6)
+    return n[1:5].astype(np.float64)
 
 
 def _discounts(
@@ -410,34 +430,87 @@ def _discounts_of(
     return np.array([0.0, *fallback]), n, True
 
 
-def _lmplz_statistics(
-    keys: list[np.ndarray],
-    suffix: list[np.ndarray],
-    first: list[np.ndarray],
-    raw: list[np.ndarray],
-    adjusted: list[np.ndarray],
-    V: int,
-) -> list[np.ndarray]:
-    """Corrections to each order's n1..n4 that give lmplz's discounts, to the last digit.
+def _suffixes(keys: list[np.ndarray], V: int, k: int, below: np.ndarray, small: type) -> np.ndarray:
+    """The row of every order-k n-gram's suffix (its last k-1 words) in order k-1,
+    from ``below``, the suffix rows of order k-1 (unused for k = 2); k >= 2."""
+    table = keys[k - 1]
+    suf: np.ndarray = np.empty(len(table), dtype=small)
+    for s in range(0, len(table), _BLOCK):
+        p, w = np.divmod(table[s : s + _BLOCK], V)
+        if k == 2:
+            suf[s : s + len(p)] = w
+        else:
+            want = below[p].astype(np.int64)
+            want *= V
+            want += w
+            suf[s : s + len(p)] = lookup_sorted(keys[k - 2], want)
+    return suf
 
-    lmplz walks the n-grams in suffix order (last word first) and, when the walk
-    ends, enters the lower-order n-grams still open -- the suffixes of the last
-    full n-gram -- into its counts-of-counts with their raw count instead of their
-    adjusted count.  Ids here are lmplz's (order of first appearance), so the same
-    n-grams are found: the last of the highest-order n-grams and of the lower-order
-    ones that start with <s> (lmplz pads those with <s> on the left).
+
+def _starts(table: np.ndarray, V: int, prefixes: np.ndarray) -> np.ndarray:
+    """The rows (sorted) of the n-grams of ``table`` whose prefix row is in ``prefixes``
+    (sorted): those that start with <s> when the prefixes do."""
+    lo = np.searchsorted(table, prefixes * V)
+    hi = np.searchsorted(table, (prefixes + 1) * V)
+    size = hi - lo
+    ends = np.cumsum(size)
+    return np.repeat(lo - ends + size, size) + np.arange(int(ends[-1]) if len(ends) else 0)
+
+
+def _continuation_into(out: np.ndarray, suffix: np.ndarray) -> None:
+    """``out[r]`` = how many n-grams have suffix row r (the continuation counts), a
+    range of rows at a time: no int64 array of every row or every suffix; out keeps
+    its dtype (raw counts, which continuation counts never exceed)."""
+    m = len(out)
+    limit = np.iinfo(out.dtype).max
+    for lo in range(0, m, _RANGE):
+        hi = min(m, lo + _RANGE)
+        picked = []
+        for s in range(0, len(suffix), _BLOCK):
+            part = suffix[s : s + _BLOCK]
+            sel = part >= lo
+            sel &= part < hi
+            picked.append(part[sel].astype(np.int64))
+        rows = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+        del picked
+        rows -= lo
+        seen = np.bincount(rows, minlength=hi - lo)
+        del rows
+        if seen.max(initial=0) > limit:  # cannot happen: a count above its raw count
+            raise AssertionError("a continuation count exceeds its raw count's type")
+        out[lo:hi] = seen
+
+
+def _row_of(keys: list[np.ndarray], V: int, words: list[int]) -> int:
+    """The row of an n-gram (word ids) known to be in the tables."""
+    row = words[0]
+    for j, w in enumerate(words[1:], start=1):
+        row = int(np.searchsorted(keys[j], row * V + w))
+    return row
+
+
+def _lmplz_open_ngrams(
+    keys: list[np.ndarray], starts: list[np.ndarray], V: int
+) -> list[tuple[int, int]]:
+    """The n-grams lmplz still has open when its counts-of-counts walk ends, as
+    (order, row) from the highest order down (see :func:`_lmplz_fixes`); [] if none.
+
+    lmplz walks the n-grams in suffix order (last word first): the walk ends at the
+    last of the highest-order n-grams and of the lower-order ones that start with
+    <s> (lmplz pads those with <s> on the left), and the lower-order n-grams still
+    open are the suffixes of that one.  Ids here are lmplz's (order of first
+    appearance), so the same n-grams are found.
     """
     N = len(keys)
-    # The walk below starts from every highest-order n-gram; only those whose last
-    # word is the largest of all can win, so they are picked a block at a time first
-    # (no array the size of the table).
+    # Only the highest-order n-grams whose last word is the largest of all can win,
+    # so they are picked a block at a time first (no array the size of the table).
     highest = keys[N - 1]
     largest = max(
         (int((highest[s : s + _BLOCK] % V).max()) for s in range(0, len(highest), _BLOCK)),
         default=-1,
     )
     for k in range(2, N):
-        lead = keys[k - 1][np.flatnonzero(first[k - 1])] % V
+        lead = keys[k - 1][starts[k - 1]] % V
         largest = max(largest, int(lead.max(initial=-1)))
     cands = {
         N: np.concatenate(
@@ -449,7 +522,7 @@ def _lmplz_statistics(
         )
     }
     for k in range(2, N):
-        cands[k] = np.flatnonzero(first[k - 1])
+        cands[k] = starts[k - 1]
     cur = {k: c.copy() for k, c in cands.items()}
     for j in range(N):
         words = {}
@@ -460,7 +533,7 @@ def _lmplz_statistics(
                 words[k] = np.full(len(c), BOS, dtype=np.int64)
         best = max((int(w.max()) for w in words.values() if len(w)), default=None)
         if best is None:
-            return [np.zeros(4) for _ in range(N)]
+            return []
         for k in list(cur):
             keep = words[k] == best
             cands[k], cur[k] = cands[k][keep], cur[k][keep]
@@ -470,16 +543,89 @@ def _lmplz_statistics(
                 del cands[k], cur[k]
     top = max(cands)  # one n-gram is left (several only for duplicate keys: impossible)
     idx = int(cands[top][0])
+    # its words, then the rows of its suffixes in the orders below
+    words_of: list[int] = []
+    row = idx
+    for k in range(top, 1, -1):
+        row, w = divmod(int(keys[k - 1][row]), V)
+        words_of.append(w)
+    words_of.append(row)
+    words_of.reverse()
+    return [(k, _row_of(keys, V, words_of[top - k :])) for k in range(top, 0, -1)]
+
+
+def _lmplz_fixes(open_ngrams: list[tuple[int, int, int, int]], N: int) -> list[np.ndarray]:
+    """Corrections to each order's n1..n4 that give lmplz's discounts, to the last digit:
+    lmplz enters the lower-order n-grams still open when its walk ends into its
+    counts-of-counts with their raw count instead of their adjusted count.
+    ``open_ngrams``: (order, row, raw count, adjusted count) of each."""
     fixes = [np.zeros(4) for _ in range(N)]
-    for k in range(top, 0, -1):
+    for k, idx, raw, adjusted in open_ngrams:
         if k < N:
-            counted = int(raw[k - 1][idx]) if k > 1 or idx != BOS else 0
-            for seen, sign in ((int(adjusted[k - 1][idx]), -1), (counted, 1)):
+            counted = raw if k > 1 or idx != BOS else 0
+            for seen, sign in ((adjusted, -1), (counted, 1)):
                 if 1 <= seen <= 4:
                     fixes[k - 1][seen - 1] += sign
-        if k > 1:
-            idx = int(suffix[k - 1][idx])
     return fixes
+
+
+def _gammas(
+    keys: np.ndarray,
+    V: int,
+    adjusted: np.ndarray,
+    discounts: np.ndarray,
+    keep: np.ndarray | None,
+    s: int,
+    e: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """For order-k rows s:e (whole contexts): their context offsets from the first
+    context p0, the discounts, the contexts' sums of adjusted counts and backoff
+    weights gamma (float64), p0 and the number of contexts."""
+    p = keys[s:e] // V
+    p0 = int(p[0])
+    p -= p0
+    span = int(p[-1]) + 1
+    a = adjusted[s:e]
+    d = discounts[np.minimum(a, 3)]
+    denom = np.bincount(p, weights=a, minlength=span)
+    mass = d if keep is None else np.where(keep[s:e], d, a)
+    gamma = np.bincount(p, weights=mass, minlength=span)
+    del mass
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
+    return p, d, denom, gamma, p0
+
+
+def _context_blocks(keys: np.ndarray, V: int) -> Iterator[tuple[int, int]]:
+    """Row ranges of about _BLOCK rows that end at a context's last n-gram, so every
+    context's sums are taken in one go, in the same order as over the whole table."""
+    m = len(keys)
+    s = 0
+    while s < m:
+        e = min(m, s + _BLOCK)
+        if e < m:  # move the end to the next context boundary
+            e = int(np.searchsorted(keys, (keys[e] // V) * V))
+            if e <= s:
+                e = int(np.searchsorted(keys, (keys[s] // V + 1) * V))
+        yield s, e
+        s = e
+
+
+def _backoffs(
+    keys: np.ndarray,
+    V: int,
+    adjusted: np.ndarray,
+    discounts: np.ndarray,
+    keep: np.ndarray | None,
+    contexts: int,
+) -> np.ndarray:
+    """log10 backoff (gamma) of every order k-1 context, from order k (float32)."""
+    back = np.zeros(contexts, dtype=np.float32)  # log10 1: contexts that are never followed
+    for s, e in _context_blocks(keys, V):
+        _, _, _, gamma, p0 = _gammas(keys, V, adjusted, discounts, keep, s, e)
+        with np.errstate(divide="ignore"):
+            back[p0 : p0 + len(gamma)] = np.log10(gamma)
+    return back
 
 
 def _probabilities(
@@ -490,49 +636,248 @@ def _probabilities(
     keep: np.ndarray | None,
     suffix: np.ndarray,
     lower: np.ndarray,
-    want_prob: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolated probabilities of one order k >= 2 (float64; log10 float32 when not
-    ``want_prob``) and the log10 backoffs of order k-1 (float32).
-
-    ``p(w|c) = (a - D(a)) / sum a + gamma(c) p(w|c')``, a block of rows at a time;
-    blocks end at a context's last n-gram, so every context's sums are taken in one
-    go, in the same order as over the whole table.
-    """
-    m = len(keys)
-    groups = len(lower)
-    back = np.zeros(groups, dtype=np.float32)  # log10 1: contexts that are never followed
-    prob = np.empty(m, dtype=np.float64 if want_prob else np.float32)
-    s = 0
-    while s < m:
-        e = min(m, s + _BLOCK)
-        if e < m:  # move the end to the next context boundary
-            e = int(np.searchsorted(keys, (keys[e] // V) * V))
-            if e <= s:
-                e = int(np.searchsorted(keys, (keys[s] // V + 1) * V))
-        p = keys[s:e] // V
-        p0 = int(p[0])
-        p -= p0
-        span = int(p[-1]) + 1
-        a = adjusted[s:e]
-        d = discounts[np.minimum(a, 3)]
-        denom = np.bincount(p, weights=a, minlength=span)
-        mass = d if keep is None else np.where(keep[s:e], d, a)
-        gamma = np.bincount(p, weights=mass, minlength=span)
-        del mass
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Interpolated probabilities of one order k >= 2 (float64), a block of rows at a
+    time: ``p(w|c) = (a - D(a)) / sum a + gamma(c) p(w|c')``; yields (start, stop, p)."""
+    for s, e in _context_blocks(keys, V):
+        p, d, denom, gamma, _ = _gammas(keys, V, adjusted, discounts, keep, s, e)
         with np.errstate(divide="ignore", invalid="ignore"):
-            gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
-            pr = (a - d) / denom[p]
+            pr = (adjusted[s:e] - d) / denom[p]
         del d, denom
         pr += gamma[p] * lower[suffix[s:e]]
-        with np.errstate(divide="ignore"):
-            back[p0 : p0 + span] = np.log10(gamma)
-            if want_prob:
+        yield s, e, pr
+
+
+def _log10(prob: np.ndarray) -> np.ndarray:
+    """log10 probabilities as float32 (at most 0)."""
+    with np.errstate(divide="ignore"):
+        return np.minimum(np.log10(prob), 0.0).astype(np.float32)
+
+
+class _Spill:
+    """Arrays parked in an unnamed temporary file until they are needed again (each
+    order's suffix rows, used once for the adjusted counts and once for the
+    probabilities): memory for other arrays meanwhile, and no second computation."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] | None = None
+        self.where: dict[int, tuple[int, np.dtype, int]] = {}  # key -> offset, dtype, length
+
+    def put(self, key: int, array: np.ndarray) -> None:
+        try:
+            if self.file is None:
+                self.file = tempfile.TemporaryFile(prefix="seqtool-lm-")
+            offset = self.file.seek(0, os.SEEK_END)
+            array.tofile(self.file)
+            self.file.flush()
+        except OSError:  # no room for a temporary file: computed again when needed
+            return
+        self.where[key] = (offset, array.dtype, len(array))
+
+    def get(self, key: int) -> np.ndarray | None:
+        if key not in self.where or self.file is None:
+            return None
+        offset, dtype, length = self.where.pop(key)
+        self.file.seek(offset)
+        array = np.fromfile(self.file, dtype=dtype, count=length)
+        if len(array) != length:
+            raise InputError("the temporary file of the n-gram estimation was cut short")
+        if not self.where:
+            self.file.close()
+            self.file = None
+        return array
+
+
+class _Estimate:
+    """Interpolated modified Kneser-Ney over sentence counts (which it consumes): the
+    adjusted counts and discounts of every order, then, order by order, the
+    probabilities and backoffs as ARPA sections (:meth:`sections`).
+
+    Memory: every order's keys and counts (the adjusted counts overwrite the raw
+    ones in place), two orders' suffix rows, and the probabilities of two orders
+    (the one being computed and the one below it); the highest order's are never
+    kept whole.
+    """
+
+    def __init__(
+        self, counts: SentenceCounts, config: KNConfig, vocab: Collection[str] | None
+    ) -> None:
+        mapping = _vocab_map(counts, config.min_count, vocab)
+        if mapping is not None:
+            _remap(counts, mapping)
+        N = self.order = config.order
+        V = self.V = len(counts.words)
+        self.words = counts.words
+        keys, adjusted = _compact(counts)
+        self.keys = keys
+        self.small: type = np.int32 if max(map(len, keys)) < 2**31 else np.int64
+        thresholds = config.thresholds()
+        # per order: the rows of the n-grams that start with <s> (nothing can precede
+        # them: they keep their raw count), and whether pruning keeps each n-gram
+        starts = [np.array([BOS], dtype=np.int64)]
+        for k in range(2, N + 1):
+            starts.append(_starts(keys[k - 1], V, starts[k - 2]))
+        self.kept = [
+            adjusted[k - 1] > thresholds[k - 1] if k > 1 and thresholds[k - 1] > 0 else None
+            for k in range(1, N + 1)
+        ]
+        opened = _lmplz_open_ngrams(keys, starts, V) if mapping is None and N > 1 else []
+        open_raw = [int(adjusted[k - 1][i]) for k, i in opened]
+        # adjusted counts of orders below N: continuation counts, in place of the raw
+        # counts, from the suffix rows of the order above (two orders' rows at a time)
+        suffix = np.zeros(0, dtype=self.small)
+        self.spill = _Spill()
+        for k in range(2, N + 1):
+            suffix = _suffixes(keys, V, k, suffix, self.small)
+            self.spill.put(k, suffix)
+            a = adjusted[k - 2]
+            keep_raw = a[starts[k - 2]]
+            _continuation_into(a, suffix)
+            a[starts[k - 2]] = keep_raw
+            if k == 2:
+                a[BOS] = 0
+        del suffix, starts
+        self.size = sum(t.nbytes for t in keys)
+        heap.release(self.size)
+        if N == 1:
+            adjusted[0][BOS] = 0
+        fixes = _lmplz_fixes(
+            [(k, i, r, int(adjusted[k - 1][i])) for (k, i), r in zip(opened, open_raw)], N
+        )
+        self.adjusted = adjusted
+        self.discounts = []
+        counts_of = []
+        fell_back = []
+        for k in range(1, N + 1):
+            n = counts_of_counts(adjusted[k - 1]) + fixes[k - 1]
+            d, n, fb = _discounts_of(k, n, config.discount_fallback)
+            self.discounts.append(d)
+            counts_of.append(n)
+            fell_back.append(fb)
+        self.meta = {
+            "estimator": "interpolated modified Kneser-Ney",
+            "order": N,
+            "sentences": counts.sentences,
+            "tokens": counts.tokens,
+            "discounts": [d[1:].tolist() for d in self.discounts],
+            "discount_fallback": fell_back,
+            "counts_of_counts": [n.astype(int).tolist() for n in counts_of],
+            "prune": thresholds,
+            "min_count": config.min_count,
+            "normalizer": config.normalizer.to_dict(),
+            "tokenizer": config.tokenizer,
+        }
+
+    def counts(self) -> list[int]:
+        """The number of n-grams of every order that the model keeps (after pruning)."""
+        return [
+            len(t) if keep is None else int(np.count_nonzero(keep))
+            for t, keep in zip(self.keys, self.kept)
+        ]
+
+    def sections(self) -> Iterator[tuple[int, int, int, np.ndarray, np.ndarray | None]]:
+        """(order k, start, stop, log10 p, log10 backoff or None for the highest order)
+        of the n-grams ``start:stop`` of every order, order by order, before pruning.
+
+        Order k's backoffs come from order k+1's counts alone, so order k is handed
+        out before order k+1's probabilities are computed; the arrays of each order
+        (its adjusted counts, suffix rows, probabilities) are dropped once used.
+        """
+        N, V = self.order, self.V
+        keys, adjusted, discounts, kept = self.keys, self.adjusted, self.discounts, self.kept
+        # unigrams: interpolated with the uniform distribution (<unk> in, <s> out)
+        a = adjusted[0]
+        d = discounts[0][np.minimum(a, 3)]
+        one = np.zeros(V, dtype=np.int64)  # one context: the empty one
+        denom = np.bincount(one, weights=a, minlength=1)
+        mass = d if kept[0] is None else np.where(kept[0], d, a)
+        gamma = np.bincount(one, weights=mass, minlength=1)
+        del one, mass
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
+            lower = (a - d) / denom[0]
+        g = np.full(V, gamma[0])
+        g[BOS] = 0.0
+        lower[BOS] = 1.0
+        lower += g * (1.0 / (V - 1))
+        del d, g
+        adjusted[0] = np.zeros(0, dtype=np.int64)
+        suffix: np.ndarray = np.zeros(0, dtype=self.small)
+        for k in range(2, N + 1):
+            table, a = keys[k - 1], adjusted[k - 1]
+            back = _backoffs(table, V, a, discounts[k - 1], kept[k - 1], len(keys[k - 2]))
+            for s in range(0, len(lower), _BLOCK):
+                yield (
+                    k - 1,
+                    s,
+                    min(len(lower), s + _BLOCK),
+                    _log10(lower[s : s + _BLOCK]),
+                    back[s : s + _BLOCK],
+                )
+            del back
+            parked = self.spill.get(k)
+            # not parked: computed again from the order below
+            suffix = parked if parked is not None else _suffixes(keys, V, k, suffix, self.small)
+            del parked
+            blocks = _probabilities(table, V, a, discounts[k - 1], kept[k - 1], suffix, lower)
+            if k == N:
+                for s, e, pr in blocks:
+                    yield k, s, e, _log10(pr), None
+                break
+            prob = np.empty(len(table), dtype=np.float64)
+            for s, e, pr in blocks:
                 prob[s:e] = pr
-            else:
-                prob[s:e] = np.minimum(np.log10(pr), 0.0)
-        s = e
-    return prob, back
+            del blocks
+            adjusted[k - 1] = np.zeros(0, dtype=np.int64)
+            lower = prob
+            del prob
+            if k + 1 in self.spill.where:  # else kept to compute the next order's again
+                suffix = np.zeros(0, dtype=self.small)
+            heap.release(self.size)
+        else:  # a unigram model
+            for s in range(0, len(lower), _BLOCK):
+                yield 1, s, min(len(lower), s + _BLOCK), _log10(lower[s : s + _BLOCK]), None
+
+    def arpa_blocks(self) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]:
+        """(order, word id rows, log10 p, log10 backoff) of the kept n-grams, in order."""
+        view = NGramLM(self.words, self.keys, [], [])  # for its rows of word ids
+        for k, s, e, logp, logb in self.sections():
+            keep = self.kept[k - 1]
+            for a in range(s, e, _ARPA_ROWS):
+                b = min(e, a + _ARPA_ROWS)
+                rows = view.ngram_rows(k, a, b)
+                lp = logp[a - s : b - s]
+                lb = logb[a - s : b - s] if logb is not None else None
+                if keep is not None:
+                    sel = keep[a:b]
+                    rows, lp = rows[sel], lp[sel]
+                    lb = lb[sel] if lb is not None else None
+                yield k, rows, lp, lb
+
+    def model(self) -> NGramLM:
+        """The whole model as an :class:`NGramLM` (pruned n-grams dropped)."""
+        N, V = self.order, self.V
+        keys = self.keys
+        logp = [np.empty(len(t), dtype=np.float32) for t in keys]
+        logb = [np.empty(len(t), dtype=np.float32) for t in keys[:-1]]
+        for k, s, e, lp, lb in self.sections():
+            logp[k - 1][s:e] = lp
+            if lb is not None:
+                logb[k - 1][s:e] = lb
+        # drop pruned n-grams, renumbering the prefixes of the next order (the next
+        # order's n-grams with a pruned prefix are pruned too)
+        for k in range(2, N + 1):
+            keep = self.kept[k - 1]
+            if keep is None:
+                continue
+            renumber = np.cumsum(keep) - 1
+            keys[k - 1] = keys[k - 1][keep]
+            logp[k - 1] = logp[k - 1][keep]
+            if k < N:
+                logb[k - 1] = logb[k - 1][keep]
+                p, w = np.divmod(keys[k], V)
+                keys[k] = renumber[p] * V + w
+        return NGramLM(self.words, keys, logp, logb, self.meta)
 
 
 def estimate_counts(
@@ -541,139 +886,23 @@ def estimate_counts(
     vocab: Collection[str] | None = None,
 ) -> NGramLM:
     """The interpolated modified Kneser-Ney model of raw counts (see the module docstring)."""
-    mapping = _vocab_map(counts, config.min_count, vocab)
-    if mapping is not None:
-        _remap(counts, mapping)
-    N = config.order
-    V = len(counts.words)
-    keys, raw = _compact(counts)
-    small = np.int32 if max(map(len, keys)) < 2**31 else np.int64  # halves the index arrays
-    # per order: the row of each n-gram's suffix in the order below, and whether it
-    # starts with <s> (nothing can precede it then); a block of rows at a time
-    suffix: list[np.ndarray] = [np.zeros(0, dtype=small)]
-    first: list[np.ndarray] = [keys[0] == BOS]
-    for k in range(2, N + 1):
-        m = len(keys[k - 1])
-        suf = np.empty(m, dtype=small)
-        fst = np.empty(m, dtype=bool)
-        for s in range(0, m, _BLOCK):
-            p, w = np.divmod(keys[k - 1][s : s + _BLOCK], V)
-            fst[s : s + len(p)] = first[k - 2][p]
-            if k == 2:
-                suf[s : s + len(p)] = w
-            else:
-                below = suffix[k - 2][p].astype(np.int64)
-                below *= V
-                below += w
-                suf[s : s + len(p)] = lookup_sorted(keys[k - 2], below)
-            del p, w
-        suffix.append(suf)
-        first.append(fst)
-        del suf, fst
-    # adjusted counts (the raw ones for the highest order)
-    adjusted = []
-    for k in range(1, N + 1):
-        if k == N and k > 1:
-            a = raw[k - 1]
-        elif k == N:
-            a = raw[k - 1].copy()
-        else:
-            a = np.bincount(suffix[k], minlength=len(keys[k - 1]))
-            a = a.astype(raw[k - 1].dtype if a.max(initial=0) < 2**31 else np.int64)
-            if k > 1:
-                starts = first[k - 1]
-                a[starts] = raw[k - 1][starts]
-        if k == 1:
-            a[BOS] = 0
-        adjusted.append(a)
-    thresholds = config.thresholds()
-    kept = [
-        raw[k - 1] > thresholds[k - 1] if k > 1 and thresholds[k - 1] > 0 else None
-        for k in range(1, N + 1)
-    ]
-    fixes = [np.zeros(4) for _ in range(N)]
-    if mapping is None and N > 1:
-        fixes = _lmplz_statistics(keys, suffix, first, raw, adjusted, V)
-    del first, raw
-    discounts = []
-    counts_of = []
-    fell_back = []
-    for k in range(1, N + 1):
-        n = counts_of_counts(adjusted[k - 1]) + fixes[k - 1]
-        d, n, fb = _discounts_of(k, n, config.discount_fallback)
-        discounts.append(d)
-        counts_of.append(n)
-        fell_back.append(fb)
-    # probabilities, order by order; each order's arrays are dropped once used
-    uniform = 1.0 / (V - 1)  # <unk> included, <s> excluded
-    logp: list[np.ndarray] = []
-    logb: list[np.ndarray] = []
-    lower = np.zeros(0)
-    for k in range(1, N + 1):
-        a = adjusted[k - 1]
-        adjusted[k - 1] = np.zeros(0, dtype=np.int64)
-        if k == 1:
-            d = discounts[0][np.minimum(a, 3)]
-            one = np.zeros(V, dtype=small)  # one context: the empty one
-            denom = np.bincount(one, weights=a, minlength=1)
-            keep = kept[0]
-            mass = d if keep is None else np.where(keep, d, a)
-            gamma = np.bincount(one, weights=mass, minlength=1)
-            del one, mass
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gamma = np.where(denom > 0, gamma / np.where(denom > 0, denom, 1), 1.0)
-                prob = (a - d) / denom[0]
-            g = np.full(V, gamma[0])
-            g[BOS] = 0.0
-            prob[BOS] = 1.0
-            prob += g * uniform
-            del d, g
-        else:
-            prob, back = _probabilities(
-                keys[k - 1], V, a, discounts[k - 1], kept[k - 1], suffix[k - 1], lower, k < N
-            )
-            logb.append(back)  # order k-1's backoffs
-        del a
-        suffix[k - 1] = np.zeros(0, dtype=small)
-        if k == N and k > 1:
-            logp.append(prob)  # already log10, float32
-        else:
-            lp = np.empty(len(prob), dtype=np.float32)
-            with np.errstate(divide="ignore"):
-                for s in range(0, len(prob), _BLOCK):
-                    lp[s : s + _BLOCK] = np.minimum(np.log10(prob[s : s + _BLOCK]), 0.0)
-            logp.append(lp)
-            del lp
-        lower = prob
-        del prob
-    del lower
-    # drop pruned n-grams, renumbering the prefixes of the next order
-    for k in range(2, N + 1):
-        keep = kept[k - 1]
-        if keep is None:
-            continue
-        renumber = np.cumsum(keep) - 1
-        keys[k - 1] = keys[k - 1][keep]
-        logp[k - 1] = logp[k - 1][keep]
-        if k < N:
-            logb[k - 1] = logb[k - 1][keep]
-            p, w = np.divmod(keys[k], V)
-            keys[k] = renumber[p] * V + w
-            # the next order's n-grams with a pruned prefix are pruned too
-    meta = {
-        "estimator": "interpolated modified Kneser-Ney",
-        "order": N,
-        "sentences": counts.sentences,
-        "tokens": counts.tokens,
-        "discounts": [d[1:].tolist() for d in discounts],
-        "discount_fallback": fell_back,
-        "counts_of_counts": [n.astype(int).tolist() for n in counts_of],
-        "prune": thresholds,
-        "min_count": config.min_count,
-        "normalizer": config.normalizer.to_dict(),
-        "tokenizer": config.tokenizer,
-    }
-    return NGramLM(counts.words, keys, logp, logb, meta)
+    return _Estimate(counts, config, vocab).model()
+
+
+def estimate_to_arpa(
+    counts: SentenceCounts,
+    config: KNConfig,
+    path: str | os.PathLike[str],
+    vocab: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Estimate as :func:`estimate_counts` and write the model as an ARPA file while
+    its orders are computed, never holding it whole (the counts are consumed);
+    the same file as ``estimate_counts(...).write_arpa(path)``.  Returns the
+    model's meta data, with ``counts`` (n-grams per order) and ``vocab_size``."""
+    est = _Estimate(counts, config, vocab)
+    sizes = est.counts()
+    write_arpa_blocks(path, est.words, sizes, est.arpa_blocks())
+    return {**est.meta, "counts": sizes, "vocab_size": est.V}
 
 
 def estimate(
@@ -697,6 +926,23 @@ def estimate_from(
     counts: SentenceCounts, config: KNConfig, vocab: Collection[str] | None = None
 ) -> NGramLM:
     """The model of sentence counts (of any order >= config.order; they are consumed)."""
+    return estimate_counts(counts, _settings(counts, config), vocab)
+
+
+def estimate_arpa_from(
+    counts: SentenceCounts,
+    config: KNConfig,
+    path: str | os.PathLike[str],
+    vocab: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """:func:`estimate_from` written straight to an ARPA file, order by order (the
+    same file as ``estimate_from(...).write_arpa(path)`` in less memory); returns
+    the model's meta data with ``counts`` and ``vocab_size``."""
+    return estimate_to_arpa(counts, _settings(counts, config), path, vocab)
+
+
+def _settings(counts: SentenceCounts, config: KNConfig) -> KNConfig:
+    """The settings to estimate with from counts; orders above config.order are dropped."""
     config.check()
     if counts.order < config.order:
         raise UsageError(f"order {config.order} is above the saved counts' order {counts.order}")
@@ -704,7 +950,7 @@ def estimate_from(
         del counts.keys[k], counts.counts[k]
     if (counts.normalizer, counts.tokenizer) != (config.normalizer, config.tokenizer):
         config = replace(config, normalizer=counts.normalizer, tokenizer=counts.tokenizer)
-    return estimate_counts(counts, config, vocab)
+    return config
 
 
 def count_or_load(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqtool.errors import InputError
+from seqtool.stats import heap
 
 EOS = 2  # the id of </s>, which ends every sentence
 MIN_BITS = 10
@@ -55,8 +56,10 @@ class PrefixCounter:
         self.bits = MIN_BITS
         self.batch = batch  # tokens gathered before they are counted and merged
         self.keys: dict[int, np.ndarray] = {k: np.zeros(0, np.int64) for k in range(2, order + 1)}
-        # counts as int32 while they cannot overflow it (fewer tokens than 2**31)
-        self.counts: dict[int, np.ndarray] = {k: np.zeros(0, np.int32) for k in range(2, order + 1)}
+        # counts in the narrowest type that holds them: one byte while every count of
+        # the order is below 256 (most n-grams of a high order are seen once), wider
+        # when a count outgrows it
+        self.counts: dict[int, np.ndarray] = {k: np.zeros(0, np.uint8) for k in range(2, order + 1)}
         self.tokens = 0
         self.pending: list[np.ndarray] = []
         self.pending_tokens = 0
@@ -67,8 +70,6 @@ class PrefixCounter:
             return
         self._widen(vocab_size)
         self.tokens += len(ids)
-        if self.tokens >= 2**31 and any(c.dtype != np.int64 for c in self.counts.values()):
-            self.counts = {k: c.astype(np.int64) for k, c in self.counts.items()}
         self.pending.append(ids)
         self.pending_tokens += len(ids)
         if self.pending_tokens >= self.batch:
@@ -120,6 +121,7 @@ class PrefixCounter:
                 del first
             if remap is not None:
                 self._renumber(k, remap)
+                remap = None  # dropped before the next map is built
             local, remap = self._merge(k, u, c, want_remap=k < N)
             del u, c
             if k < N:
@@ -127,6 +129,8 @@ class PrefixCounter:
                 pref[at[order]] = local[rank]
                 del order, rank, local
             del at
+        # the batch's temporaries: the heap stays at the tables' size
+        heap.release(sum(t.nbytes for t in self.keys.values()))
 
     def _renumber(self, k: int, remap: np.ndarray) -> None:
         """Order-k keys after the order-(k-1) rows moved (``remap``: old row -> new row)."""
@@ -149,46 +153,60 @@ class PrefixCounter:
         Returns each key's row in the merged table and, when rows of the old table
         moved, old row -> new row (None when none moved).
         """
-        old, old_counts = self.keys[k], self.counts[k]
+        old = self.keys[k]
         T = len(old)
-        c = c.astype(old_counts.dtype)
         if T == 0:
-            self.keys[k], self.counts[k] = u, c
+            self.keys[k], self.counts[k] = u, c.astype(_count_type(int(c.max(initial=0))))
             return np.arange(len(u)), None
         pos = np.searchsorted(old, u)
         hit = old[np.minimum(pos, T - 1)] == u
         hit &= pos < T
         new = np.flatnonzero(~hit)
+        found = np.flatnonzero(hit)
+        # the counts of the keys already there, and a wider type if a count outgrows it
+        summed = self.counts[k][pos[found]].astype(np.int64)
+        summed += c[found]
+        top = max(int(summed.max(initial=0)), int(c[new].max(initial=0)))
+        wanted = _count_type(top)
+        if np.dtype(wanted).itemsize > self.counts[k].dtype.itemsize:
+            self.counts[k] = self.counts[k].astype(wanted)
+        old_counts = self.counts[k]
         if not len(new):
-            old_counts[pos] += c  # distinct keys: distinct rows
+            old_counts[pos] = summed  # distinct keys: distinct rows
             return pos, None
         ins = pos[new]  # insertion points, non-decreasing
         size = T + len(new)
         row_type: type = np.int32 if size < 2**31 else np.int64
-        # old row i moves up by the number of insertions at or before it
-        moved: np.ndarray = np.repeat(
-            np.arange(len(new) + 1, dtype=row_type), np.diff(ins, prepend=0, append=T)
-        )
-        for s in range(0, T, _BLOCK):
-            moved[s : s + _BLOCK] += np.arange(s, min(T, s + _BLOCK), dtype=row_type)
+        # old row i moves up by the number of insertions at or before it: a whole
+        # map when the next order needs it, else a block at a time
+        moved: np.ndarray | None = None
+        if want_remap:
+            moved = np.repeat(
+                np.arange(len(new) + 1, dtype=row_type), np.diff(ins, prepend=0, append=T)
+            )
+            for s in range(0, T, _BLOCK):
+                moved[s : s + _BLOCK] += np.arange(s, min(T, s + _BLOCK), dtype=row_type)
         rows = ins + np.arange(len(new))
         # grown in place, old rows moved up from the last block down (a block's new
         # places lie above every earlier block), then the new keys written in between
         del self.keys[k], self.counts[k]
-        for table, values in ((old, u), (old_counts, c)):
-            table.resize(size, refcheck=False)
-            for s in range(((T - 1) // _BLOCK) * _BLOCK, -1, -_BLOCK):
-                e = min(T, s + _BLOCK)
-                table[moved[s:e]] = table[s:e].copy()
-            table[rows] = values[new]
+        old.resize(size, refcheck=False)
+        old_counts.resize(size, refcheck=False)
+        for s in range(((T - 1) // _BLOCK) * _BLOCK, -1, -_BLOCK):
+            e = min(T, s + _BLOCK)
+            to = moved[s:e] if moved is not None else _moved_block(ins, s, e)
+            old[to] = old[s:e].copy()
+            old_counts[to] = old_counts[s:e].copy()
+        old[rows] = u[new]
+        old_counts[rows] = c[new]
         self.keys[k], self.counts[k] = old, old_counts
-        counts = old_counts
-        found = np.flatnonzero(hit)
-        local = np.empty(len(u), dtype=np.int64)
-        local[new] = rows
-        local[found] = moved[pos[found]]
-        counts[local[found]] += c[found]
-        return local, moved if want_remap else None
+        # a key's row: its old row moved up by the new keys before it (u is sorted)
+        is_new = ~hit
+        local = np.cumsum(is_new)
+        local -= is_new
+        local += pos
+        old_counts[local[found]] = summed
+        return local, moved
 
     def finish(self, vocab_size: int) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
         """Keys ``row * vocab_size + w`` (sorted) and raw counts of every order >= 2."""
@@ -205,3 +223,21 @@ class PrefixCounter:
         tables, counts = self.keys, self.counts
         self.keys, self.counts = {}, {}
         return tables, counts
+
+
+def _moved_block(ins: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The new rows of old rows ``start:stop`` when keys are inserted before the old
+    rows ``ins`` (sorted): each moves up by the insertions at or before it."""
+    lo, hi = np.searchsorted(ins, [start, stop])
+    moved = np.cumsum(np.bincount(ins[lo:hi] - start, minlength=stop - start))
+    moved += lo + start
+    moved += np.arange(stop - start)
+    return moved
+
+
+def _count_type(top: int) -> type:
+    """The narrowest count type that holds ``top``."""
+    for kind in (np.uint8, np.uint16, np.int32):
+        if top <= np.iinfo(kind).max:
+            return kind
+    return np.int64
