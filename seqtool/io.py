@@ -199,93 +199,182 @@ def _chunks_of(
     a strict UTF-8 codec, where the decoded text is the file's bytes exactly (less
     a byte-order mark)."""
     name = display_name(path)
-    decoder = codecs.getincrementaldecoder(encoding)(errors)
     # Blocks no longer than the cap: a line inside one block is then within the cap,
     # and only lines spanning blocks need counting (``open_bytes``).
     block_size = max(1, min(chunk_bytes, cap))
-    consumed = 0  # bytes handed to the decoder so far
-    lines_before = 0  # complete lines already yielded
-    parts: list[str] = []  # the unfinished line, decoded, in pieces: joined once (linear)
-    open_bytes = 0  # raw bytes of the unfinished line
-    first = True
     keep = raw and errors == "strict" and codecs.lookup(encoding).name == "utf-8"
-    raw_parts: list[bytes] = []  # the unfinished line's bytes, with ``keep``
-    # In UTF-16/32 NUL bytes are ordinary; in every other codec they mean binary data.
-    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
     stream = open_binary(path)
     # read1: at most one read of the file underneath, so it returns what has arrived
     read = getattr(stream, "read1", stream.read) if eager else stream.read
+    blocks = _checked_blocks(name, read, block_size, cap, encoding)
     try:
-        while True:
-            try:
-                block = read(block_size)
-            except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
-                raise InputError(f"{name}: cannot read compressed data: {e}") from None
-            final = not block
-            if block:
-                nl = block.find(b"\n")
-                if open_bytes + (len(block) if nl < 0 else nl) > cap:
-                    raise _too_long(name, lines_before + 1, cap)
-                last = block.rfind(b"\n") if nl >= 0 else -1
-                open_bytes = open_bytes + len(block) if nl < 0 else len(block) - last - 1
-            if first and not wide:
-                _sniff(name, block, encoding)
-            if not wide and b"\x00" in block:  # before decoding: a binary file is not text
-                line = lines_before + block[: block.index(b"\x00")].count(b"\n") + 1
-                raise _binary(name, line)
-            pending = decoder.getstate()[0]
-            try:
-                text = decoder.decode(block, final=final)
-            except UnicodeDecodeError as e:
-                offset = consumed - len(pending) + e.start
-                data = pending + block
-                line = lines_before + data[: e.start].count(b"\n") + 1
-                bad = data[e.start : e.end][:1]
-                raise InputError(
-                    f"{name}:{line}: invalid {encoding} byte 0x{bad.hex()} at byte offset {offset}",
-                    hint="pass --encoding to name the file's encoding, or --errors replace",
-                ) from None
-            except UnicodeError as e:  # utf-16/32 without a byte-order mark, and the like
-                raise InputError(
-                    f"{name}: cannot decode as {encoding}: {e}",
-                    hint="name the byte order (e.g. --encoding utf-16-le or utf-16-be)",
-                ) from None
-            consumed += len(block)
-            if first:
-                if text.startswith("\ufeff"):
-                    text = text[1:]
-                    block = block[len(codecs.BOM_UTF8) :] if keep else block
-                first = False
-            nul = -1 if keep else text.find("\x00")  # UTF-8: the bytes were checked above
-            if nul >= 0:
-                raise _binary(name, lines_before + text[:nul].count("\n") + 1)
-            if final:
-                rest = "".join(parts) + text
-                if rest:
-                    end = "" if rest.endswith("\n") else "\n"
-                    yield rest + end, b"".join(raw_parts) + end.encode() if keep else None
-                return
-            cut = text.rfind("\n")
-            if cut < 0:
-                if text:
-                    parts.append(text)
-                if keep and block:
-                    raw_parts.append(block)
-                continue
-            piece = "".join(parts) + text[: cut + 1] if parts else text[: cut + 1]
-            parts = [text[cut + 1 :]] if cut + 1 < len(text) else []
-            piece_bytes = None
-            if keep:  # a line break is one byte in UTF-8: the text's cut is the bytes' cut
-                cut_b = block.rfind(b"\n")
-                piece_bytes = b"".join((*raw_parts, block[: cut_b + 1]))
-                raw_parts = [block[cut_b + 1 :]] if cut_b + 1 < len(block) else []
-                lines_before += piece_bytes.count(b"\n")  # faster than in the text
-            else:
-                lines_before += piece.count("\n")
-            yield piece, piece_bytes
+        if keep:
+            yield from _utf8_pieces(name, blocks)
+        else:
+            yield from _decoded_pieces(name, blocks, encoding, errors)
     finally:
         if str(path) != STDIN:
             stream.close()
+
+
+class _Block:
+    """One block read from an input; ``lines_before``: the complete lines handed on
+    before it (the reader of the blocks keeps it up to date, for error messages)."""
+
+    __slots__ = ("data", "lines_before")
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.lines_before = 0
+
+
+def _checked_blocks(
+    name: str, read: Callable[[int], bytes], block_size: int, cap: int, encoding: str
+) -> Iterator[_Block]:
+    """The blocks of a stream, the last one empty, each checked before it is decoded:
+    no line longer than ``cap``, no UTF-16/32 text read as another encoding, no NUL
+    byte (binary data) except in UTF-16/32.  The same object comes every time."""
+    # In UTF-16/32 NUL bytes are ordinary; in every other codec they mean binary data.
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    open_bytes = 0  # raw bytes of the unfinished line
+    first = True
+    out = _Block()
+    while True:
+        try:
+            block = read(block_size)
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
+            raise InputError(f"{name}: cannot read compressed data: {e}") from None
+        if block:
+            nl = block.find(b"\n")
+            if open_bytes + (len(block) if nl < 0 else nl) > cap:
+                raise _too_long(name, out.lines_before + 1, cap)
+            last = block.rfind(b"\n") if nl >= 0 else -1
+            open_bytes = open_bytes + len(block) if nl < 0 else len(block) - last - 1
+        if first and not wide:
+            _sniff(name, block, encoding)
+        first = False
+        if not wide and b"\x00" in block:  # before decoding: a binary file is not text
+            line = out.lines_before + block[: block.index(b"\x00")].count(b"\n") + 1
+            raise _binary(name, line)
+        out.data = block
+        yield out
+        if not block:
+            return
+
+
+def _decode_error(
+    name: str, e: UnicodeDecodeError, data: bytes, offset: int, lines_before: int, encoding: str
+) -> InputError:
+    """The error for an undecodable byte of ``data``, which starts at byte ``offset``
+    of the input after ``lines_before`` complete lines."""
+    line = lines_before + data[: e.start].count(b"\n") + 1
+    bad = data[e.start : e.end][:1]
+    return InputError(
+        f"{name}:{line}: invalid {encoding} byte 0x{bad.hex()} at byte offset {offset + e.start}",
+        hint="pass --encoding to name the file's encoding, or --errors replace",
+    )
+
+
+def _decoded_pieces(
+    name: str, blocks: Iterator[_Block], encoding: str, errors: str
+) -> Iterator[tuple[str, None]]:
+    """Pieces of text ending at line breaks, decoded block by block."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
+    consumed = 0  # bytes handed to the decoder so far
+    parts: list[str] = []  # the unfinished line, decoded, in pieces: joined once (linear)
+    first = True
+    for b in blocks:
+        block, lines_before = b.data, b.lines_before
+        final = not block
+        pending = decoder.getstate()[0]
+        try:
+            text = decoder.decode(block, final=final)
+        except UnicodeDecodeError as e:
+            raise _decode_error(
+                name, e, pending + block, consumed - len(pending), lines_before, encoding
+            ) from None
+        except UnicodeError as e:  # utf-16/32 without a byte-order mark, and the like
+            raise InputError(
+                f"{name}: cannot decode as {encoding}: {e}",
+                hint="name the byte order (e.g. --encoding utf-16-le or utf-16-be)",
+            ) from None
+        consumed += len(block)
+        if first:
+            text = text.removeprefix("\ufeff")
+            first = False
+        nul = text.find("\x00")
+        if nul >= 0:
+            raise _binary(name, lines_before + text[:nul].count("\n") + 1)
+        if final:
+            rest = "".join(parts) + text
+            if rest:
+                yield rest + ("" if rest.endswith("\n") else "\n"), None
+            return
+        cut = text.rfind("\n")
+        if cut < 0:
+            if text:
+                parts.append(text)
+            continue
+        piece = "".join(parts) + text[: cut + 1] if parts else text[: cut + 1]
+        parts = [text[cut + 1 :]] if cut + 1 < len(text) else []
+        b.lines_before += piece.count("\n")
+        yield piece, None
+
+
+def _utf8_pieces(name: str, blocks: Iterator[_Block]) -> Iterator[tuple[str, bytes]]:
+    """Pieces of strict UTF-8 input ending at line breaks, with their bytes as read.
+
+    A line break is one byte in UTF-8 and never part of another character, so the
+    pieces are cut in the bytes and each is decoded once, whole: no text is sliced
+    or joined (which costs more than decoding for text that is not ASCII).  The
+    bytes after the last line break of a block are checked as they arrive, so an
+    invalid byte is reported where the block-by-block decoder reports it.
+    """
+    check = codecs.getincrementaldecoder("utf-8")("strict")  # the unfinished line
+    checked = 0  # bytes of the unfinished line handed to ``check``
+    start = 0  # byte offset of the unfinished line
+    parts: list[bytes] = []  # the unfinished line's bytes
+    first = True
+
+    def feed(data: bytes, lines_before: int) -> None:
+        nonlocal checked
+        pending = check.getstate()[0]
+        try:
+            check.decode(data)
+        except UnicodeDecodeError as e:
+            at = start + checked - len(pending)
+            raise _decode_error(name, e, pending + data, at, lines_before, "utf-8") from None
+        checked += len(data)
+
+    for b in blocks:
+        block = b.data
+        if first:
+            first = False
+            if block.startswith(codecs.BOM_UTF8):
+                block = block[len(codecs.BOM_UTF8) :]
+                start = len(codecs.BOM_UTF8)
+        cut = block.rfind(b"\n")
+        if block and cut < 0:  # a line longer than a block goes on
+            parts.append(block)
+            feed(block, b.lines_before)
+            continue
+        piece = b"".join((*parts, block[: cut + 1]))
+        tail = block[cut + 1 :]
+        if not block and piece and not piece.endswith(b"\n"):
+            piece += b"\n"  # the last line of an input without a final line break
+        try:
+            text = piece.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _decode_error(name, e, piece, start, b.lines_before, "utf-8") from None
+        if piece:
+            b.lines_before += piece.count(b"\n")
+            start += len(piece)
+            yield text, piece
+        parts = [tail] if tail else []
+        check.reset()
+        checked = 0
+        if tail:
+            feed(tail, b.lines_before)
 
 
 def read_lines(
