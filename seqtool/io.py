@@ -140,6 +140,75 @@ def iter_chunks_utf8(
         yield from _chunks_of(path, encoding, errors, chunk_bytes, cap, raw=True)
 
 
+def iter_utf8_bytes(
+    paths: Iterable[str | os.PathLike[str]], chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[bytes]:
+    """The UTF-8 bytes of the pieces :func:`iter_chunks` gives for strict UTF-8 input,
+    checked (:func:`utf8_valid`; the same errors) but not decoded: for tokenisers
+    that work on bytes alone.  A byte-order mark is dropped."""
+    cap = limits.max_line_bytes()
+    for path in paths:
+        for _, piece in _chunks_of(
+            path, "utf-8", "strict", chunk_bytes, cap, raw=True, decode=False
+        ):
+            assert piece is not None  # strict UTF-8: the bytes are kept
+            yield piece
+
+
+def utf8_valid(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8, as ``data.decode("utf-8")`` judges it (RFC 3629: no
+    overlong forms, surrogates or code points above U+10FFFF), with array work on
+    its non-ASCII characters: about twice as fast as decoding text that is not ASCII.
+
+    Each first byte (>= 0xC0) gives its character's length; the bytes that follow it
+    must be continuation bytes (0x80-0xBF), and there must be no others: if every
+    character's are, they are distinct (a first byte is no continuation byte), so
+    equal counts leave no stray continuation byte."""
+    if data.isascii():
+        return True
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    lead = np.flatnonzero(arr >= 0xC0)
+    if not len(lead):
+        return False  # continuation bytes alone
+    first = arr[lead]
+    if first.min() < 0xC2 or first.max() > 0xF4:  # C0/C1: overlong; F5+: beyond U+10FFFF
+        return False
+    size = (first >= 0xE0).astype(np.intp)
+    size += first >= 0xF0
+    size += 2
+    if int(lead[-1] + size[-1]) > len(arr):
+        return False  # the last character is cut short
+    if np.count_nonzero(arr >= 0x80) != int(size.sum()):  # continuation bytes: as many
+        return False
+    last = len(arr) - 1
+    # A character cut short by the end of the data holds the next first byte (checked
+    # below, in range) unless it is the last one (checked above): clipping is safe.
+    second = arr[lead + 1]
+    ok = (second & 0xC0) == 0x80
+    for k in (2, 3):
+        more = np.flatnonzero(size > k)
+        if len(more):
+            ok[more] &= (arr[np.minimum(lead[more] + k, last)] & 0xC0) == 0x80
+    if not ok.all():
+        return False
+    # second bytes that make overlong forms (E0, F0), surrogates (ED), too large (F4)
+    bad = ((first == 0xE0) & (second < 0xA0)) | ((first == 0xED) & (second >= 0xA0))
+    bad |= ((first == 0xF0) & (second < 0x90)) | ((first == 0xF4) & (second >= 0x90))
+    return not bad.any()
+
+
+def utf8_chars(data: bytes) -> int:
+    """The number of characters of valid UTF-8 (its bytes less the continuation bytes)."""
+    if data.isascii():
+        return len(data)
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    return len(data) - int(np.count_nonzero((arr & 0xC0) == 0x80))
+
+
 def _too_long(name: str, line: int, cap: int) -> InputError:
     return InputError(
         f"{name}:{line}: line longer than {cap} bytes (max_line_bytes); "
@@ -194,10 +263,12 @@ def _chunks_of(
     cap: int,
     eager: bool = False,
     raw: bool = False,
+    decode: bool = True,
 ) -> Iterator[tuple[str, bytes | None]]:
     """(text, its UTF-8 bytes or None) of each piece; the bytes only with ``raw`` and
     a strict UTF-8 codec, where the decoded text is the file's bytes exactly (less
-    a byte-order mark)."""
+    a byte-order mark).  Those bytes come with ``decode`` False checked but not
+    decoded (the text is then empty)."""
     name = display_name(path)
     # Blocks no longer than the cap: a line inside one block is then within the cap,
     # and only lines spanning blocks need counting (``open_bytes``).
@@ -209,7 +280,7 @@ def _chunks_of(
     blocks = _checked_blocks(name, read, block_size, cap, encoding)
     try:
         if keep:
-            yield from _utf8_pieces(name, blocks)
+            yield from _utf8_pieces(name, blocks, decode)
         else:
             yield from _decoded_pieces(name, blocks, encoding, errors)
     finally:
@@ -321,8 +392,12 @@ def _decoded_pieces(
         yield piece, None
 
 
-def _utf8_pieces(name: str, blocks: Iterator[_Block]) -> Iterator[tuple[str, bytes]]:
-    """Pieces of strict UTF-8 input ending at line breaks, with their bytes as read.
+def _utf8_pieces(
+    name: str, blocks: Iterator[_Block], decode: bool = True
+) -> Iterator[tuple[str, bytes]]:
+    """Pieces of strict UTF-8 input ending at line breaks, with their bytes as read
+    (without ``decode``, the bytes are checked by :func:`utf8_valid`, and the text is
+    empty: decoding is for the error message).
 
     A line break is one byte in UTF-8 and never part of another character, so the
     pieces are cut in the bytes and each is decoded once, whole: no text is sliced
@@ -363,7 +438,7 @@ def _utf8_pieces(name: str, blocks: Iterator[_Block]) -> Iterator[tuple[str, byt
         if not block and piece and not piece.endswith(b"\n"):
             piece += b"\n"  # the last line of an input without a final line break
         try:
-            text = piece.decode("utf-8")
+            text = piece.decode("utf-8") if decode or not utf8_valid(piece) else ""
         except UnicodeDecodeError as e:
             raise _decode_error(name, e, piece, start, b.lines_before, "utf-8") from None
         if piece:

@@ -26,6 +26,7 @@ of the tokens, as ``--`` does for the default ``letters`` word tokens.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import zipfile
@@ -41,12 +42,15 @@ from seqtool.errors import InputError, UsageError
 from seqtool.io import (
     CHUNK_BYTES,
     atomic_write,
+    check_encoding,
     display_name,
     iter_chunks,
     iter_chunks_utf8,
+    iter_utf8_bytes,
     load_json,
     read_npz,
     tsv_escape,
+    utf8_chars,
 )
 from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, packs, unpack
 from seqtool.stats.tokens import BOUNDARY, ChunkTokenizer
@@ -538,7 +542,7 @@ class _ChunkCounter:
         self.orders = orders
         self.reported = 1  # lexicon entries already sent to the merging process
 
-    def ids(self, index: int, chunk: str, utf8: bytes | None = None) -> np.ndarray:
+    def ids(self, index: int, chunk: str | None, utf8: bytes | None = None) -> np.ndarray:
         return self.tokenize(chunk, first=index == 0, utf8=utf8)
 
     def count(self, index: int, chunk: str) -> _ChunkResult:
@@ -699,7 +703,19 @@ def count_ngrams(
         chunks = iter_chunks(paths, encoding, errors, chunk_bytes)
         merger = _count_parallel(chunks, settings, orders, vocab, workers, on_chunk)
     else:
-        pieces = iter_chunks_utf8(paths, encoding, errors, chunk_bytes)
+        pieces: Iterable[tuple[str | None, bytes | None]]
+        subword = vocab if vocab is not None and vocab.is_subword else None
+        check_encoding(encoding, errors)
+        if (
+            ChunkTokenizer.reads_bytes(
+                settings.normalizer, settings.tokenizer, settings.per_line, subword, heaps
+            )
+            and errors == "strict"
+            and codecs.lookup(encoding).name == "utf-8"
+        ):  # tokenised from the bytes: checked, never decoded
+            pieces = ((None, piece) for piece in iter_utf8_bytes(paths, chunk_bytes))
+        else:
+            pieces = iter_chunks_utf8(paths, encoding, errors, chunk_bytes)
         merger = _count_serial(pieces, settings, orders, vocab, heaps, on_chunk)
     for t in merger.tables.values():
         t.flush()
@@ -716,7 +732,7 @@ def count_ngrams(
 
 
 def _count_serial(
-    chunks: Iterable[tuple[str, bytes | None]],
+    chunks: Iterable[tuple[str | None, bytes | None]],
     settings: Settings,
     orders: tuple[int, ...],
     vocab: Vocab | None,
@@ -734,7 +750,7 @@ def _count_serial(
         else:
             merger.add_inline(counter.ids(i, chunk, utf8), len(lex))
         if on_chunk:
-            on_chunk(len(chunk))
+            on_chunk(len(chunk) if chunk is not None else utf8_chars(utf8 or b""))
     merger.tokens = lex.entries()
     merger.tokens[0] = ""
     return merger

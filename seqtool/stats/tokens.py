@@ -150,16 +150,43 @@ class ChunkTokenizer:
         self.lexicon = Lexicon(char=tokenizer == "char")
         self._table = byte_table(normalizer.lower, per_line, keep_high=False)
         self._collapses = normalizer.name in ("d2l", "letters")
-        # Array-only word ids (seqtool.stats.letters) give ids out of first-appearance
-        # order, so they are off when the caller needs that order (Heaps' law).
-        packable = tokenizer == "word" and vocab is None and not per_line and normalizer.lower
-        self._codes = (
-            LetterCodes(self.lexicon) if packable and self._collapses and not ordered_ids else None
+        packed = self.reads_bytes(normalizer, tokenizer, per_line, vocab, ordered_ids)
+        self._codes = LetterCodes(self.lexicon) if packed else None
+
+    @staticmethod
+    def reads_bytes(
+        normalizer: Normalizer,
+        tokenizer: str = "word",
+        per_line: bool = False,
+        vocab: Vocab | None = None,
+        ordered_ids: bool = False,
+    ) -> bool:
+        """Whether chunks are tokenised from their UTF-8 bytes alone (array-only word
+        ids, :mod:`seqtool.stats.letters`): the text may then be passed as None.
+
+        Those ids come out of first-appearance order, so they are off when the caller
+        needs that order (Heaps' law)."""
+        return (
+            tokenizer == "word"
+            and vocab is None
+            and not per_line
+            and normalizer.lower
+            and normalizer.name in ("d2l", "letters")
+            and not ordered_ids
         )
 
-    def __call__(self, chunk: str, first: bool = False, utf8: bytes | None = None) -> np.ndarray:
+    def __call__(
+        self, chunk: str | None, first: bool = False, utf8: bytes | None = None
+    ) -> np.ndarray:
         """Ids of one chunk; ``first`` marks the start of the whole input (char mode);
-        ``utf8``: the chunk's UTF-8 bytes, when known (not encoded again)."""
+        ``utf8``: the chunk's UTF-8 bytes, when known (not encoded again).  The text
+        may be None when the bytes are given and :meth:`reads_bytes` holds."""
+        if chunk is None:
+            assert utf8 is not None
+            packed = self._packable(None, utf8) if self._codes is not None else None
+            if self._codes is not None and packed is not None:
+                return self._codes.word_ids(*packed)
+            chunk = utf8.decode("utf-8")
         if self.vocab is not None:
             return self.lexicon.word_ids(self._subword_tokens(chunk))
         if self.kind == "char":
@@ -171,28 +198,32 @@ class ChunkTokenizer:
         return self.lexicon.word_ids(self._word_tokens(chunk))
 
     def unigram_counts(
-        self, chunk: str, utf8: bytes | None = None
+        self, chunk: str | None, utf8: bytes | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """(distinct ids, counts) of the chunk's tokens when the packed-letters path
         applies (see :meth:`LetterCodes.word_counts`), else None: call the tokenizer.
-        ``utf8`` as in :meth:`__call__`."""
+        ``chunk`` and ``utf8`` as in :meth:`__call__`."""
         if self._codes is not None:
             packed = self._packable(chunk, utf8)
             if packed is not None:
                 return self._codes.word_counts(*packed)
         return None
 
-    def _fast(self, chunk: str) -> bool:
-        return self.norm.name == "d2l" or (self.norm.name == "letters" and chunk.isascii())
+    def _fast(self, chunk: str | None, utf8: bytes | None = None) -> bool:
+        if self.norm.name == "d2l":
+            return True
+        ascii_text = chunk.isascii() if chunk is not None else utf8 is not None and utf8.isascii()
+        return self.norm.name == "letters" and ascii_text
 
     def _packable(
-        self, chunk: str, utf8: bytes | None = None
+        self, chunk: str | None, utf8: bytes | None = None
     ) -> tuple[bytes, bool, np.ndarray | None] | None:
         """The chunk as :class:`LetterCodes` takes it: raw bytes (d2l, ASCII text), or
         ``letters`` applied to UTF-8 bytes (flag True, with where the non-ASCII
-        letters start); None: use the normaliser."""
-        if self._fast(chunk):
-            return utf8 or chunk.encode("utf-8"), False, None
+        letters start); None: use the normaliser.  One of ``chunk`` and ``utf8``
+        may be None."""
+        if self._fast(chunk, utf8):
+            return utf8 or (chunk or "").encode("utf-8"), False, None
         spaced = letter_bytes(chunk, self.norm.lower, utf8=utf8)
         return None if spaced is None else (spaced.text, True, spaced.letters)
 

@@ -157,20 +157,27 @@ def byte_table(lower: bool, line_mark: bool, keep_high: bool = True) -> bytes:
 
 
 def letter_bytes(
-    text: str, lower: bool, line_mark: bool = False, utf8: bytes | None = None
+    text: str | None, lower: bool, line_mark: bool = False, utf8: bytes | None = None
 ) -> Spaced | None:
     """UTF-8 bytes of ``text`` with the tokens of ``letters`` separated by spaces.
 
     ``line_mark``: line breaks become NUL bytes instead.  ``utf8``: the text's UTF-8
-    bytes when the caller has them (as read from the file): not encoded again.  None
-    when the text cannot be encoded (lone surrogates): use the normaliser itself.
+    bytes when the caller has them (as read from the file): not encoded again; the
+    text may then be None (valid UTF-8, decoded only if it must be composed or its
+    lowercase depends on the context).  None when the text cannot be encoded (lone
+    surrogates): use the normaliser itself.
     """
     table = byte_table(lower, line_mark)
-    if text.isascii():
+    if text is None:
+        assert utf8 is not None
+        if utf8.isascii():
+            return Spaced(utf8.translate(table), _NONE)
+    elif text.isascii():
         return Spaced((utf8 or text.encode("ascii")).translate(table), _NONE)
     if utf8 is not None:
         raw = utf8
     else:
+        assert text is not None
         try:
             raw = text.encode("utf-8")
         except UnicodeEncodeError:
@@ -182,10 +189,13 @@ def letter_bytes(
     cps = _decode(arr, lead, first, size)
     kinds = _kinds(lower)
     kind = kinds.of(cps)
-    if (kind >= _UNSAFE).any() and not unicodedata.is_normalized("NFC", text):
-        return letter_bytes(unicodedata.normalize("NFC", text), lower, line_mark)
+    if (kind >= _UNSAFE).any():
+        text = raw.decode("utf-8") if text is None else text
+        if not unicodedata.is_normalized("NFC", text):
+            return letter_bytes(unicodedata.normalize("NFC", text), lower, line_mark)
     kind &= _UNSAFE - 1
     if (kind == _SPECIAL).any():
+        text = raw.decode("utf-8") if text is None else text
         return Spaced(_by_code_points(text, kinds, line_mark), None)
     buf = bytearray(raw).translate(table)
     out = np.frombuffer(buf, dtype=np.uint8)
