@@ -31,10 +31,13 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from seqtool import limits
 from seqtool.errors import InputError, ResourceError, SeqtoolError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 STDIN = "-"
 CHUNK_BYTES = 1 << 20
@@ -120,7 +123,7 @@ def iter_chunks(
     if cap < 1:
         raise UsageError(f"max_line_bytes must be at least 1, not {cap}")
     for path in paths:
-        for text, _ in _chunks_of(path, encoding, errors, chunk_bytes, cap, eager):
+        for text, _, _ in _chunks_of(path, encoding, errors, chunk_bytes, cap, eager):
             yield text
 
 
@@ -137,51 +140,61 @@ def iter_chunks_utf8(
     check_encoding(encoding, errors)
     cap = limits.max_line_bytes()
     for path in paths:
-        yield from _chunks_of(path, encoding, errors, chunk_bytes, cap, raw=True)
+        for text, raw, _ in _chunks_of(path, encoding, errors, chunk_bytes, cap, raw=True):
+            yield text, raw
 
 
 def iter_utf8_bytes(
     paths: Iterable[str | os.PathLike[str]], chunk_bytes: int = CHUNK_BYTES
-) -> Iterator[bytes]:
+) -> Iterator[tuple[bytes, np.ndarray]]:
     """The UTF-8 bytes of the pieces :func:`iter_chunks` gives for strict UTF-8 input,
-    checked (:func:`utf8_valid`; the same errors) but not decoded: for tokenisers
-    that work on bytes alone.  A byte-order mark is dropped."""
+    checked (:func:`utf8_leads`; the same errors) but not decoded, for tokenisers
+    that work on bytes alone, each with where its non-ASCII characters start.  A
+    byte-order mark is dropped."""
     cap = limits.max_line_bytes()
     for path in paths:
-        for _, piece in _chunks_of(
+        for _, piece, leads in _chunks_of(
             path, "utf-8", "strict", chunk_bytes, cap, raw=True, decode=False
         ):
-            assert piece is not None  # strict UTF-8: the bytes are kept
-            yield piece
+            assert piece is not None and leads is not None  # strict UTF-8, not decoded
+            yield piece, leads
 
 
 def utf8_valid(data: bytes) -> bool:
-    """Whether ``data`` is UTF-8, as ``data.decode("utf-8")`` judges it (RFC 3629: no
-    overlong forms, surrogates or code points above U+10FFFF), with array work on
-    its non-ASCII characters: about twice as fast as decoding text that is not ASCII.
+    """Whether ``data`` is UTF-8, as ``data.decode("utf-8")`` judges it."""
+    return data.isascii() or utf8_leads(data) is not None
+
+
+def utf8_leads(data: bytes) -> np.ndarray | None:
+    """Where the non-ASCII characters of ``data`` start (int64 offsets of their first
+    bytes), or None when ``data`` is not UTF-8 as ``data.decode("utf-8")`` judges it
+    (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF).  Array
+    work on the non-ASCII bytes: text that is mostly ASCII is checked several times
+    faster than it is decoded.
 
     Each first byte (>= 0xC0) gives its character's length; the bytes that follow it
     must be continuation bytes (0x80-0xBF), and there must be no others: if every
     character's are, they are distinct (a first byte is no continuation byte), so
     equal counts leave no stray continuation byte."""
-    if data.isascii():
-        return True
     import numpy as np
 
+    if data.isascii():
+        return np.zeros(0, dtype=np.intp)
     arr = np.frombuffer(data, dtype=np.uint8)
-    lead = np.flatnonzero(arr >= 0xC0)
+    high = np.flatnonzero(arr >= 0x80)
+    lead = high[arr[high] >= 0xC0]
     if not len(lead):
-        return False  # continuation bytes alone
+        return None  # continuation bytes alone
     first = arr[lead]
     if first.min() < 0xC2 or first.max() > 0xF4:  # C0/C1: overlong; F5+: beyond U+10FFFF
-        return False
+        return None
     size = (first >= 0xE0).astype(np.intp)
     size += first >= 0xF0
     size += 2
     if int(lead[-1] + size[-1]) > len(arr):
-        return False  # the last character is cut short
-    if np.count_nonzero(arr >= 0x80) != int(size.sum()):  # continuation bytes: as many
-        return False
+        return None  # the last character is cut short
+    if len(high) != int(size.sum()):  # as many continuation bytes as the characters need
+        return None
     last = len(arr) - 1
     # A character cut short by the end of the data holds the next first byte (checked
     # below, in range) unless it is the last one (checked above): clipping is safe.
@@ -192,11 +205,11 @@ def utf8_valid(data: bytes) -> bool:
         if len(more):
             ok[more] &= (arr[np.minimum(lead[more] + k, last)] & 0xC0) == 0x80
     if not ok.all():
-        return False
+        return None
     # second bytes that make overlong forms (E0, F0), surrogates (ED), too large (F4)
     bad = ((first == 0xE0) & (second < 0xA0)) | ((first == 0xED) & (second >= 0xA0))
     bad |= ((first == 0xF0) & (second < 0x90)) | ((first == 0xF4) & (second >= 0x90))
-    return not bad.any()
+    return None if bad.any() else lead
 
 
 def utf8_chars(data: bytes) -> int:
@@ -264,11 +277,12 @@ def _chunks_of(
     eager: bool = False,
     raw: bool = False,
     decode: bool = True,
-) -> Iterator[tuple[str, bytes | None]]:
-    """(text, its UTF-8 bytes or None) of each piece; the bytes only with ``raw`` and
-    a strict UTF-8 codec, where the decoded text is the file's bytes exactly (less
-    a byte-order mark).  Those bytes come with ``decode`` False checked but not
-    decoded (the text is then empty)."""
+) -> Iterator[tuple[str, bytes | None, np.ndarray | None]]:
+    """(text, its UTF-8 bytes or None, None) of each piece; the bytes only with ``raw``
+    and a strict UTF-8 codec, where the decoded text is the file's bytes exactly
+    (less a byte-order mark).  Those bytes come with ``decode`` False checked but not
+    decoded: the text is then empty, and the third item says where the non-ASCII
+    characters start (:func:`utf8_leads`)."""
     name = display_name(path)
     # Blocks no longer than the cap: a line inside one block is then within the cap,
     # and only lines spanning blocks need counting (``open_bytes``).
@@ -348,7 +362,7 @@ def _decode_error(
 
 def _decoded_pieces(
     name: str, blocks: Iterator[_Block], encoding: str, errors: str
-) -> Iterator[tuple[str, None]]:
+) -> Iterator[tuple[str, None, None]]:
     """Pieces of text ending at line breaks, decoded block by block."""
     decoder = codecs.getincrementaldecoder(encoding)(errors)
     consumed = 0  # bytes handed to the decoder so far
@@ -379,7 +393,7 @@ def _decoded_pieces(
         if final:
             rest = "".join(parts) + text
             if rest:
-                yield rest + ("" if rest.endswith("\n") else "\n"), None
+                yield rest + ("" if rest.endswith("\n") else "\n"), None, None
             return
         cut = text.rfind("\n")
         if cut < 0:
@@ -389,15 +403,16 @@ def _decoded_pieces(
         piece = "".join(parts) + text[: cut + 1] if parts else text[: cut + 1]
         parts = [text[cut + 1 :]] if cut + 1 < len(text) else []
         b.lines_before += piece.count("\n")
-        yield piece, None
+        yield piece, None, None
 
 
 def _utf8_pieces(
     name: str, blocks: Iterator[_Block], decode: bool = True
-) -> Iterator[tuple[str, bytes]]:
+) -> Iterator[tuple[str, bytes, np.ndarray | None]]:
     """Pieces of strict UTF-8 input ending at line breaks, with their bytes as read
-    (without ``decode``, the bytes are checked by :func:`utf8_valid`, and the text is
-    empty: decoding is for the error message).
+    (without ``decode``, the bytes are checked by :func:`utf8_leads`, which also says
+    where the non-ASCII characters start, and the text is empty: decoding is then for
+    the error message alone).
 
     A line break is one byte in UTF-8 and never part of another character, so the
     pieces are cut in the bytes and each is decoded once, whole: no text is sliced
@@ -437,14 +452,15 @@ def _utf8_pieces(
         tail = block[cut + 1 :]
         if not block and piece and not piece.endswith(b"\n"):
             piece += b"\n"  # the last line of an input without a final line break
+        leads = None if decode else utf8_leads(piece)
         try:
-            text = piece.decode("utf-8") if decode or not utf8_valid(piece) else ""
+            text = piece.decode("utf-8") if leads is None else ""
         except UnicodeDecodeError as e:
             raise _decode_error(name, e, piece, start, b.lines_before, "utf-8") from None
         if piece:
             b.lines_before += piece.count(b"\n")
             start += len(piece)
-            yield text, piece
+            yield text, piece, leads
         parts = [tail] if tail else []
         check.reset()
         checked = 0

@@ -23,6 +23,7 @@ from seqtool.io import (
     read_lines,
     read_text,
     utf8_chars,
+    utf8_leads,
     utf8_valid,
     write_text,
 )
@@ -190,8 +191,12 @@ def test_utf8_valid_judges_as_decoding_does(pieces: list[bytes]) -> None:
     except UnicodeDecodeError:
         text = None
     assert utf8_valid(data) == (text is not None)
+    leads = utf8_leads(data)
+    assert (leads is not None) == (text is not None)
     if text is not None:
         assert utf8_chars(data) == len(text)
+        starts = [i for i, b in enumerate(data) if b >= 0xC0]  # where the characters start
+        assert leads is not None and leads.tolist() == starts
 
 
 @settings(max_examples=300, deadline=None)
@@ -217,4 +222,4 @@ def test_utf8_bytes_are_the_pieces_with_the_same_errors(
     want = outcome(
         lambda: [raw or b"" for _, raw in iter_chunks_utf8([p], chunk_bytes=chunk_bytes)]
     )
-    assert outcome(lambda: list(iter_utf8_bytes([p], chunk_bytes=chunk_bytes))) == want
+    assert outcome(lambda: [b for b, _ in iter_utf8_bytes([p], chunk_bytes=chunk_bytes)]) == want

@@ -542,8 +542,14 @@ class _ChunkCounter:
         self.orders = orders
         self.reported = 1  # lexicon entries already sent to the merging process
 
-    def ids(self, index: int, chunk: str | None, utf8: bytes | None = None) -> np.ndarray:
-        return self.tokenize(chunk, first=index == 0, utf8=utf8)
+    def ids(
+        self,
+        index: int,
+        chunk: str | None,
+        utf8: bytes | None = None,
+        leads: np.ndarray | None = None,
+    ) -> np.ndarray:
+        return self.tokenize(chunk, first=index == 0, utf8=utf8, leads=leads)
 
     def count(self, index: int, chunk: str) -> _ChunkResult:
         ids = self.ids(index, chunk)
@@ -703,7 +709,7 @@ def count_ngrams(
         chunks = iter_chunks(paths, encoding, errors, chunk_bytes)
         merger = _count_parallel(chunks, settings, orders, vocab, workers, on_chunk)
     else:
-        pieces: Iterable[tuple[str | None, bytes | None]]
+        pieces: Iterable[tuple[str | None, bytes | None, np.ndarray | None]]
         subword = vocab if vocab is not None and vocab.is_subword else None
         check_encoding(encoding, errors)
         if (
@@ -713,9 +719,11 @@ def count_ngrams(
             and errors == "strict"
             and codecs.lookup(encoding).name == "utf-8"
         ):  # tokenised from the bytes: checked, never decoded
-            pieces = ((None, piece) for piece in iter_utf8_bytes(paths, chunk_bytes))
+            pieces = ((None, b, leads) for b, leads in iter_utf8_bytes(paths, chunk_bytes))
         else:
-            pieces = iter_chunks_utf8(paths, encoding, errors, chunk_bytes)
+            pieces = (
+                (t, b, None) for t, b in iter_chunks_utf8(paths, encoding, errors, chunk_bytes)
+            )
         merger = _count_serial(pieces, settings, orders, vocab, heaps, on_chunk)
     for t in merger.tables.values():
         t.flush()
@@ -732,7 +740,7 @@ def count_ngrams(
 
 
 def _count_serial(
-    chunks: Iterable[tuple[str | None, bytes | None]],
+    chunks: Iterable[tuple[str | None, bytes | None, np.ndarray | None]],
     settings: Settings,
     orders: tuple[int, ...],
     vocab: Vocab | None,
@@ -743,12 +751,14 @@ def _count_serial(
     merger = _Merger(settings, orders, heaps)
     lex = counter.tokenize.lexicon
     unigrams = orders == (1,) and not heaps
-    for i, (chunk, utf8) in enumerate(chunks):  # utf8: the chunk's bytes as read, or None
-        counted = counter.tokenize.unigram_counts(chunk, utf8) if unigrams else None
+    # utf8: the chunk's bytes as read, or None; chunk: its text, or None (bytes only,
+    # checked: leads says where its non-ASCII characters start)
+    for i, (chunk, utf8, leads) in enumerate(chunks):
+        counted = counter.tokenize.unigram_counts(chunk, utf8, leads) if unigrams else None
         if counted is not None:
             merger.add_unigrams(*counted, len(lex))
         else:
-            merger.add_inline(counter.ids(i, chunk, utf8), len(lex))
+            merger.add_inline(counter.ids(i, chunk, utf8, leads), len(lex))
         if on_chunk:
             on_chunk(len(chunk) if chunk is not None else utf8_chars(utf8 or b""))
     merger.tokens = lex.entries()

@@ -176,14 +176,19 @@ class ChunkTokenizer:
         )
 
     def __call__(
-        self, chunk: str | None, first: bool = False, utf8: bytes | None = None
+        self,
+        chunk: str | None,
+        first: bool = False,
+        utf8: bytes | None = None,
+        leads: np.ndarray | None = None,
     ) -> np.ndarray:
         """Ids of one chunk; ``first`` marks the start of the whole input (char mode);
         ``utf8``: the chunk's UTF-8 bytes, when known (not encoded again).  The text
-        may be None when the bytes are given and :meth:`reads_bytes` holds."""
+        may be None when the bytes are given and :meth:`reads_bytes` holds; ``leads``:
+        where the bytes' non-ASCII characters start, when known."""
         if chunk is None:
             assert utf8 is not None
-            packed = self._packable(None, utf8) if self._codes is not None else None
+            packed = self._packable(None, utf8, leads) if self._codes is not None else None
             if self._codes is not None and packed is not None:
                 return self._codes.word_ids(*packed)
             chunk = utf8.decode("utf-8")
@@ -192,19 +197,19 @@ class ChunkTokenizer:
         if self.kind == "char":
             return self.lexicon.char_ids(self._code_points(chunk, first))
         if self._codes is not None:
-            packed = self._packable(chunk, utf8)
+            packed = self._packable(chunk, utf8, leads)
             if packed is not None:
                 return self._codes.word_ids(*packed)
         return self.lexicon.word_ids(self._word_tokens(chunk))
 
     def unigram_counts(
-        self, chunk: str | None, utf8: bytes | None = None
+        self, chunk: str | None, utf8: bytes | None = None, leads: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """(distinct ids, counts) of the chunk's tokens when the packed-letters path
         applies (see :meth:`LetterCodes.word_counts`), else None: call the tokenizer.
-        ``chunk`` and ``utf8`` as in :meth:`__call__`."""
+        ``chunk``, ``utf8`` and ``leads`` as in :meth:`__call__`."""
         if self._codes is not None:
-            packed = self._packable(chunk, utf8)
+            packed = self._packable(chunk, utf8, leads)
             if packed is not None:
                 return self._codes.word_counts(*packed)
         return None
@@ -216,7 +221,7 @@ class ChunkTokenizer:
         return self.norm.name == "letters" and ascii_text
 
     def _packable(
-        self, chunk: str | None, utf8: bytes | None = None
+        self, chunk: str | None, utf8: bytes | None = None, leads: np.ndarray | None = None
     ) -> tuple[bytes, bool, np.ndarray | None] | None:
         """The chunk as :class:`LetterCodes` takes it: raw bytes (d2l, ASCII text), or
         ``letters`` applied to UTF-8 bytes (flag True, with where the non-ASCII
@@ -224,7 +229,7 @@ class ChunkTokenizer:
         may be None."""
         if self._fast(chunk, utf8):
             return utf8 or (chunk or "").encode("utf-8"), False, None
-        spaced = letter_bytes(chunk, self.norm.lower, utf8=utf8)
+        spaced = letter_bytes(chunk, self.norm.lower, utf8=utf8, leads=leads)
         return None if spaced is None else (spaced.text, True, spaced.letters)
 
     def _letters(self, chunk: str, line_mark: bool) -> bytes | None:

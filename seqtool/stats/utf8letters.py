@@ -157,14 +157,19 @@ def byte_table(lower: bool, line_mark: bool, keep_high: bool = True) -> bytes:
 
 
 def letter_bytes(
-    text: str | None, lower: bool, line_mark: bool = False, utf8: bytes | None = None
+    text: str | None,
+    lower: bool,
+    line_mark: bool = False,
+    utf8: bytes | None = None,
+    leads: np.ndarray | None = None,
 ) -> Spaced | None:
     """UTF-8 bytes of ``text`` with the tokens of ``letters`` separated by spaces.
 
     ``line_mark``: line breaks become NUL bytes instead.  ``utf8``: the text's UTF-8
     bytes when the caller has them (as read from the file): not encoded again; the
     text may then be None (valid UTF-8, decoded only if it must be composed or its
-    lowercase depends on the context).  None when the text cannot be encoded (lone
+    lowercase depends on the context).  ``leads``: where the non-ASCII characters of
+    ``utf8`` start, when known.  None when the text cannot be encoded (lone
     surrogates): use the normaliser itself.
     """
     table = byte_table(lower, line_mark)
@@ -183,7 +188,7 @@ def letter_bytes(
         except UnicodeEncodeError:
             return None
     arr = np.frombuffer(raw, dtype=np.uint8)
-    lead = np.flatnonzero(arr >= 0xC0)
+    lead = np.flatnonzero(arr >= 0xC0) if leads is None or utf8 is None else leads
     first = arr[lead]
     size = _SIZE[first]  # UTF-8 length of each character
     cps = _decode(arr, lead, first, size)
