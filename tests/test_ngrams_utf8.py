@@ -16,6 +16,7 @@ from seqtool.errors import InputError
 from seqtool.stats import ngrams as ngrams_module
 from seqtool.stats import utf8letters as U
 from seqtool.stats.ngrams import Settings, count_ngrams
+from seqtool.stats.wordbytes import split_words
 from seqtool.text import normalize as N
 from seqtool.text.normalize import Normalizer
 from tests.test_ngrams import as_counter, reference, write
@@ -191,3 +192,16 @@ def test_letters_words_are_counted_from_checked_bytes(
         count_ngrams([bad], (1,), s, chunk_bytes=300)
     with pytest.raises(AssertionError, match="decoded"):  # Heaps' law needs ids in text order
         count_ngrams([path], (1,), s, heaps=True)
+
+
+def test_none_words_split_from_bytes_as_str_split(tmp_path: Path) -> None:
+    """``none`` words come from the bytes (no decoding, no encoding of each word):
+    every white space character str.split knows separates them, nothing else does."""
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    text = "x".join(spaces) + "é’\u180e\u200b€y «ça» l’été\r\n" + TEXTS[1]
+    assert split_words(text.encode()) == [t.encode() for t in text.split()]
+    path = write(tmp_path, text * 30)
+    s = Settings(Normalizer.make("none"), "word", False)
+    got = count_ngrams([path], (1, 2), s, chunk_bytes=500)
+    for n in (1, 2):
+        assert as_counter(got, n) == reference(text * 30, n, s)

@@ -23,6 +23,7 @@ import numpy as np
 
 from seqtool.stats.letters import LetterCodes
 from seqtool.stats.utf8letters import byte_table, letter_bytes
+from seqtool.stats.wordbytes import split_words
 from seqtool.text.normalize import Normalizer
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ class ChunkTokenizer:
             packed = self._packable(chunk, utf8, leads)
             if packed is not None:
                 return self._codes.word_ids(*packed)
-        return self.lexicon.word_ids(self._word_tokens(chunk))
+        return self.lexicon.word_ids(self._word_tokens(chunk, utf8))
 
     def unigram_counts(
         self, chunk: str | None, utf8: bytes | None = None, leads: np.ndarray | None = None
@@ -240,7 +241,10 @@ class ChunkTokenizer:
         spaced = letter_bytes(chunk, self.norm.lower, line_mark)
         return None if spaced is None else spaced.text
 
-    def _word_tokens(self, chunk: str) -> list[bytes]:
+    def _word_tokens(self, chunk: str, utf8: bytes | None = None) -> list[bytes]:
+        if utf8 is not None and self.norm.name == "none" and not self.norm.lower:
+            if not self.per_line:
+                return split_words(utf8)  # the text as it is: its words, from the bytes
         if self._fast(chunk):
             buf = chunk.encode("utf-8").translate(self._table)
             if self.per_line:
