@@ -112,7 +112,8 @@ class _Kinds:
         kind = self.kind[cps]
         unknown = kind == _UNKNOWN
         if unknown.any():
-            for cp in np.unique(cps[unknown]).tolist():
+            # a set, not np.unique: that imports numpy.ma on first use (tens of ms)
+            for cp in set(cps[unknown].tolist()):
                 self._classify(cp)
             kind = self.kind[cps]
         return kind
