@@ -242,9 +242,9 @@ class ChunkTokenizer:
         return None if spaced is None else spaced.text
 
     def _word_tokens(self, chunk: str, utf8: bytes | None = None) -> list[bytes]:
-        if utf8 is not None and self.norm.name == "none" and not self.norm.lower:
-            if not self.per_line:
-                return split_words(utf8)  # the text as it is: its words, from the bytes
+        none = self.norm.name == "none" and not self.norm.lower and not self.per_line
+        if none and utf8 is not None:
+            return split_words(utf8)  # the text as it is: its words, from the bytes
         if self._fast(chunk):
             buf = chunk.encode("utf-8").translate(self._table)
             if self.per_line:
