@@ -21,16 +21,35 @@ Corpora (built under benchmarks/work/, which git ignores):
   fr10          real UTF-8 text: the French side of fra-eng.zip (Tatoeba; accents,
                 curly quotes, guillemets, narrow no-break spaces), repeated to 10 MB;
   de10          the German side of Multi30k train (umlauts, ß), repeated to 10 MB;
-  fr10a, de10a  the same texts transliterated to ASCII (accents dropped, quotes
-                straightened): the UTF-8 cost is the time of fr10 over fr10a.
+  novel10       prose as a UTF-8 novel is set (War and Peace in Project Gutenberg's
+                UTF-8 edition): The Time Machine with curly quotes and apostrophes and
+                em dashes, and after every other paragraph a few French sentences of
+                fra-eng as dialogue (War and Peace has its French passages), repeated
+                to 10 MB: 29% of its lines hold a non-ASCII character, 1% of its words;
+  fr10a, de10a, novel10a  the same texts transliterated to ASCII (accents dropped,
+                quotes straightened): the UTF-8 cost is the time of fr10 over fr10a.
+
+``--normalize none`` counts whitespace-separated tokens as they are instead of
+the ``letters`` rule: seqtool ``--normalize none``, ``str.split`` in the Python
+peers, and ``tr -s`` of ASCII white space to line breaks in the ``sort`` pipeline
+(``ngt`` is skipped).
 
     python benchmarks/ngrams.py                       # everything (long)
     python benchmarks/ngrams.py --corpora tm10 --reps 5
     python benchmarks/ngrams.py --corpora fr10,fr10a --tools seqtool,sort --base /work/main
+    python benchmarks/ngrams.py --corpora novel10,novel10a --tools seqtool,sort --normalize none
     python benchmarks/ngrams.py --peer counter FILE N OUT   # one peer run (used internally)
 
-``--base DIR`` adds the tool ``seqtool@base``: the same command with another
-checkout of seqtool on PYTHONPATH, interleaved with the others (before/after).
+The tool ``seqtool-cpu`` is the library call behind ``seqtool ngrams`` in a
+process of its own, reporting the CPU seconds of counting alone (``counting``
+column): on a machine shared with other jobs the fairest figure for the cost of
+UTF-8 text (the ``UTF-8 / ASCII`` table below the main one).
+
+``--base DIR`` adds the tools ``seqtool@base`` (and ``seqtool-cpu@base``): the same
+commands with another checkout of seqtool on PYTHONPATH, interleaved with the others
+(before/after).  Compile both checkouts first (``python -m compileall -q DIR/seqtool``)
+where ``PYTHONDONTWRITEBYTECODE`` is set: an installed package has its bytecode, and
+compiling seqtool's modules at every start adds 0.05-0.1 s to every run.
 
 Needs: pip install nltk; optional: apt-get install irstlm (ngt).
 """
@@ -53,7 +72,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work"
-SHARED = Path(os.environ.get("SEQTOOL_SHARED_DATA", ROOT.parents[1] / "shared" / "data"))
+SHARED = Path(
+    os.environ.get("SEQTOOL_SHARED_DATA")
+    or os.environ.get("SEQTOOL_DATA")
+    or ROOT.parents[1] / "shared" / "data"
+)
 NGT = shutil.which("ngt") or "/usr/lib/irstlm/bin/ngt"
 MB = 1 << 20
 
@@ -115,6 +138,32 @@ def _german() -> str:
     return gzip.decompress((SHARED / "multi30k" / "train.de.gz").read_bytes()).decode("utf-8")
 
 
+def _typographic(text: str) -> str:
+    """Straight quotes and double hyphens as a typeset UTF-8 book has them."""
+    text = text.replace("--", "\u2014")
+    text = re.sub(r"(?<=\w)'(?=\w)", "\u2019", text)  # apostrophes
+    text = re.sub(r"(^|[\s(\u2014])['\"]", "\\1\u201c", text)  # opening quotes
+    return text.replace("'", "\u201d").replace('"', "\u201d")  # the rest close
+
+
+def _novel() -> str:
+    """The Time Machine set as a UTF-8 novel, with French dialogue from fra-eng."""
+    import textwrap
+    import zipfile
+
+    book = (SHARED / "timemachine.txt").read_text(encoding="utf-8")
+    with zipfile.ZipFile(SHARED / "fra-eng.zip") as z:
+        pairs = z.read("fra-eng/fra.txt").decode("utf-8").splitlines()
+    french = [s for s in (ln.partition("\t")[2] for ln in pairs) if len(s) > 40]
+    out: list[str] = []
+    for i, para in enumerate(p for p in re.split(r"\n\s*\n", _typographic(book)) if p.strip()):
+        out.append(para.strip())
+        if i % 2:
+            said = " ".join(french[3 * (i // 2) : 3 * (i // 2) + 3])
+            out.append("\n".join(textwrap.wrap(f"\u201c{said}\u201d said he in French.", 70)))
+    return "\n\n".join(out) + "\n"
+
+
 _ASCII = {"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "—": "-", "–": "-",
           "…": "...", "œ": "oe", "Œ": "OE", "æ": "ae", "ß": "ss", "ẞ": "SS"}  # fmt: skip
 
@@ -130,7 +179,7 @@ def transliterate(text: str) -> str:
 def build_utf8(name: str, size_mb: int, ascii_copy: bool) -> Path:
     out = WORK / f"{name}{size_mb}{'a' if ascii_copy else ''}.txt"
     if not out.exists():
-        text = {"fr": _french, "de": _german}[name]()
+        text = {"fr": _french, "de": _german, "novel": _novel}[name]()
         text = transliterate(text) if ascii_copy else text
         reps = size_mb * 1_000_000 // len(text.encode("utf-8")) + 1
         out.write_text(text * reps, encoding="utf-8")
@@ -145,16 +194,20 @@ CORPORA = {
     "fr10a": lambda: build_utf8("fr", 10, True),
     "de10": lambda: build_utf8("de", 10, False),
     "de10a": lambda: build_utf8("de", 10, True),
+    "novel10": lambda: build_utf8("novel", 10, False),
+    "novel10a": lambda: build_utf8("novel", 10, True),
 }
-UTF8 = {"fr10", "de10"}
+UTF8 = {"fr10", "de10", "novel10"}
 
 
 # ---------------------------------------------------------------- peers
-def _d2l_tokens(path: str) -> list[str]:
+def _d2l_tokens(path: str, normalize: str = "letters") -> list[str]:
     import re
 
     with open(path, encoding="utf-8") as f:
         text = f.read()
+    if normalize == "none":
+        return text.split()
     if text.isascii():
         return re.sub("[^A-Za-z]+", " ", text).lower().split()
     import unicodedata
@@ -163,38 +216,46 @@ def _d2l_tokens(path: str) -> list[str]:
     return re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", text).lower())
 
 
-def peer_counter(path: str, n: int, out: str) -> None:
+def peer_counter(path: str, n: int, out: str, normalize: str = "letters") -> None:
     from collections import Counter
 
-    toks = _d2l_tokens(path)
+    toks = _d2l_tokens(path, normalize)
     counts = Counter(toks) if n == 1 else Counter(zip(*(toks[i:] for i in range(n))))
     with open(out, "w", encoding="utf-8") as f:
         for k, v in counts.most_common():
             f.write(f"{k if n == 1 else '--'.join(k)}\t{v}\n")
 
 
-def peer_nltk(path: str, n: int, out: str) -> None:
+def peer_nltk(path: str, n: int, out: str, normalize: str = "letters") -> None:
     from nltk import FreqDist, ngrams
 
-    toks = _d2l_tokens(path)
+    toks = _d2l_tokens(path, normalize)
     fd = FreqDist(ngrams(toks, n))
     with open(out, "w", encoding="utf-8") as f:
         for k, v in fd.most_common():
             f.write(f"{'--'.join(k)}\t{v}\n")
 
 
-def command(tool: str, corpus: Path, n: int, out: Path, base: str = "") -> list[str] | None:
+def command(
+    tool: str, corpus: Path, n: int, out: Path, base: str = "", normalize: str = "letters"
+) -> list[str] | None:
     py = sys.executable
     if tool in ("seqtool", "seqtool@base"):
         exe = shutil.which("seqtool") or f"{Path(py).parent}/seqtool"
         env = f"PYTHONPATH={base} " if tool == "seqtool@base" else ""
-        return ["bash", "-c", f"{env}{exe} ngrams {corpus} -n {n} --top 0 > {out}"]
+        norm = f" --normalize {normalize}" if normalize != "letters" else ""
+        return ["bash", "-c", f"{env}{exe} ngrams {corpus} -n {n} --top 0{norm} > {out}"]
     if tool in ("counter", "nltk"):
-        return [py, __file__, "--peer", tool, str(corpus), str(n), str(out)]
+        return [py, __file__, "--peer", tool, str(corpus), str(n), str(out), normalize]
+    if tool in ("seqtool-cpu", "seqtool-cpu@base"):
+        env = ["env", f"PYTHONPATH={base}"] if tool == "seqtool-cpu@base" else []
+        return [*env, py, __file__, "--count-cpu", str(corpus), str(n), str(out), normalize]
     if tool == "sort":
         words = f"{out}.words"
         letters = "A-Za-z\\200-\\377" if corpus.stem in UTF8 else "A-Za-z"
         tok = f"tr -cs '{letters}' '\\n' < {corpus} | tr 'A-Z' 'a-z'"
+        if normalize == "none":  # white space (ASCII only: bytes) to line breaks
+            tok = f"tr -s '[:space:]' '\\n' < {corpus}"
         if n == 1:
             script = f"{tok} | sort | uniq -c > {out}"
         else:
@@ -205,7 +266,7 @@ def command(tool: str, corpus: Path, n: int, out: Path, base: str = "") -> list[
             )
         return ["bash", "-c", f"export LC_ALL=C; {script}"]
     if tool == "ngt":
-        if not Path(NGT).exists():
+        if not Path(NGT).exists() or normalize == "none":
             return None
         words = WORK / f"{corpus.stem}.d2l.txt"  # tokenised beforehand: ngt counts only
         if not words.exists():
@@ -215,6 +276,21 @@ def command(tool: str, corpus: Path, n: int, out: Path, base: str = "") -> list[
             )  # fmt: skip
         return [NGT, f"-i={words}", f"-n={n}", f"-o={out}", "-gooout=yes"]
     raise ValueError(tool)
+
+
+def count_cpu(path: str, n: int, out: str, normalize: str) -> None:
+    """The tool ``seqtool-cpu``: the library call behind ``seqtool ngrams`` (counting
+    only), timed in CPU seconds of this process, which other jobs on a busy machine
+    inflate far less than wall time; reported as seqtool reports its counting time."""
+    from seqtool.stats.counting import NgramConfig, count_ngrams
+
+    start = time.process_time()
+    counts = count_ngrams(path, NgramConfig(orders=(n,), normalize=normalize))
+    seconds = time.process_time() - start
+    with open(out, "wb") as f:
+        for block in counts.tsv_blocks(n):
+            f.write(block)
+    print(f"counted in {seconds:.3f} s", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- measuring
@@ -315,7 +391,12 @@ def agree(outputs: dict[str, Path], utf8: bool = False) -> str:
 
 # ---------------------------------------------------------------- main
 def run(
-    corpora: list[str], orders: list[int], tools: list[str], reps: int, base: str = ""
+    corpora: list[str],
+    orders: list[int],
+    tools: list[str],
+    reps: int,
+    base: str = "",
+    normalize: str = "letters",
 ) -> list[dict]:
     WORK.mkdir(exist_ok=True)
     outdir = WORK / "out"
@@ -332,7 +413,7 @@ def run(
                 outputs = {}
                 for tool in order:
                     out = outdir / f"{tool}.{c}.{n}.txt"
-                    cmd = command(tool, paths[c], n, out, base)
+                    cmd = command(tool, paths[c], n, out, base, normalize)
                     if cmd is None:
                         continue
                     wall, peak, code, counting, cpu = measure(cmd)
@@ -384,7 +465,10 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--peer":
         tool, path, n, out = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-        {"counter": peer_counter, "nltk": peer_nltk}[tool](path, n, out)
+        {"counter": peer_counter, "nltk": peer_nltk}[tool](path, n, out, *sys.argv[6:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--count-cpu":
+        count_cpu(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpora", default="tm10,tm100,zipf100")
@@ -393,12 +477,16 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
     ap.add_argument("--base", default="", help="Also time seqtool from this checkout.")
+    ap.add_argument("--normalize", default="letters", choices=("letters", "none"))
     a = ap.parse_args()
-    tools = a.tools.split(",") + (["seqtool@base"] if a.base else [])
-    rows = run(a.corpora.split(","), [int(x) for x in a.orders.split(",")], tools, a.reps, a.base)
+    at_base = [f"{t}@base" for t in ("seqtool", "seqtool-cpu") if t in a.tools.split(",")]
+    tools = a.tools.split(",") + (at_base if a.base else [])
+    orders = [int(x) for x in a.orders.split(",")]
+    rows = run(a.corpora.split(","), orders, tools, a.reps, a.base, a.normalize)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
-    print(f"CPU: {_cpu()}; load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
+    print(f"CPU: {_cpu()}; load average (1 min) at the end: {os.getloadavg()[0]:.2f}; "
+          f"normaliser: {a.normalize}")  # fmt: skip
     print(table(rows))
     pairs = utf8_cost(rows)
     if pairs:

@@ -31,10 +31,13 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from seqtool import limits
 from seqtool.errors import InputError, ResourceError, SeqtoolError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 STDIN = "-"
 CHUNK_BYTES = 1 << 20
@@ -120,7 +123,7 @@ def iter_chunks(
     if cap < 1:
         raise UsageError(f"max_line_bytes must be at least 1, not {cap}")
     for path in paths:
-        for text, _ in _chunks_of(path, encoding, errors, chunk_bytes, cap, eager):
+        for text, _, _ in _chunks_of(path, encoding, errors, chunk_bytes, cap, eager):
             yield text
 
 
@@ -137,7 +140,85 @@ def iter_chunks_utf8(
     check_encoding(encoding, errors)
     cap = limits.max_line_bytes()
     for path in paths:
-        yield from _chunks_of(path, encoding, errors, chunk_bytes, cap, raw=True)
+        for text, raw, _ in _chunks_of(path, encoding, errors, chunk_bytes, cap, raw=True):
+            yield text, raw
+
+
+def iter_utf8_bytes(
+    paths: Iterable[str | os.PathLike[str]], chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[bytes, np.ndarray]]:
+    """The UTF-8 bytes of the pieces :func:`iter_chunks` gives for strict UTF-8 input,
+    checked (:func:`utf8_leads`; the same errors) but not decoded, for tokenisers
+    that work on bytes alone, each with where its non-ASCII characters start.  A
+    byte-order mark is dropped."""
+    cap = limits.max_line_bytes()
+    for path in paths:
+        for _, piece, leads in _chunks_of(
+            path, "utf-8", "strict", chunk_bytes, cap, raw=True, decode=False
+        ):
+            assert piece is not None and leads is not None  # strict UTF-8, not decoded
+            yield piece, leads
+
+
+def utf8_valid(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8, as ``data.decode("utf-8")`` judges it."""
+    return data.isascii() or utf8_leads(data) is not None
+
+
+def utf8_leads(data: bytes) -> np.ndarray | None:
+    """Where the non-ASCII characters of ``data`` start (int64 offsets of their first
+    bytes), or None when ``data`` is not UTF-8 as ``data.decode("utf-8")`` judges it
+    (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF).  Array
+    work on the non-ASCII bytes: text that is mostly ASCII is checked several times
+    faster than it is decoded.
+
+    Each first byte (>= 0xC0) gives its character's length; the bytes that follow it
+    must be continuation bytes (0x80-0xBF), and there must be no others: if every
+    character's are, they are distinct (a first byte is no continuation byte), so
+    equal counts leave no stray continuation byte."""
+    import numpy as np
+
+    if data.isascii():
+        return np.zeros(0, dtype=np.intp)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    lead = np.flatnonzero(arr >= 0xC0)  # fewer hits to list than all bytes >= 0x80
+    if not len(lead):
+        return None  # continuation bytes alone
+    first = arr[lead]
+    if first.min() < 0xC2 or first.max() > 0xF4:  # C0/C1: overlong; F5+: beyond U+10FFFF
+        return None
+    size = (first >= 0xE0).astype(np.intp)
+    size += first >= 0xF0
+    size += 2
+    if int(lead[-1] + size[-1]) > len(arr):
+        return None  # the last character is cut short
+    if np.count_nonzero(arr >= 0x80) != int(size.sum()):  # no byte >= 0x80 left over
+        return None
+    last = len(arr) - 1
+    # A character cut short by the end of the data holds the next first byte (checked
+    # below, in range) unless it is the last one (checked above): clipping is safe.
+    second = arr[lead + 1]
+    ok = (second & 0xC0) == 0x80
+    for k in (2, 3):
+        more = np.flatnonzero(size > k)
+        if len(more):
+            ok[more] &= (arr[np.minimum(lead[more] + k, last)] & 0xC0) == 0x80
+    if not ok.all():
+        return None
+    # second bytes that make overlong forms (E0, F0), surrogates (ED), too large (F4)
+    bad = ((first == 0xE0) & (second < 0xA0)) | ((first == 0xED) & (second >= 0xA0))
+    bad |= ((first == 0xF0) & (second < 0x90)) | ((first == 0xF4) & (second >= 0x90))
+    return None if bad.any() else lead
+
+
+def utf8_chars(data: bytes) -> int:
+    """The number of characters of valid UTF-8 (its bytes less the continuation bytes)."""
+    if data.isascii():
+        return len(data)
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    return len(data) - int(np.count_nonzero((arr & 0xC0) == 0x80))
 
 
 def _too_long(name: str, line: int, cap: int) -> InputError:
@@ -194,98 +275,196 @@ def _chunks_of(
     cap: int,
     eager: bool = False,
     raw: bool = False,
-) -> Iterator[tuple[str, bytes | None]]:
-    """(text, its UTF-8 bytes or None) of each piece; the bytes only with ``raw`` and
-    a strict UTF-8 codec, where the decoded text is the file's bytes exactly (less
-    a byte-order mark)."""
+    decode: bool = True,
+) -> Iterator[tuple[str, bytes | None, np.ndarray | None]]:
+    """(text, its UTF-8 bytes or None, None) of each piece; the bytes only with ``raw``
+    and a strict UTF-8 codec, where the decoded text is the file's bytes exactly
+    (less a byte-order mark).  Those bytes come with ``decode`` False checked but not
+    decoded: the text is then empty, and the third item says where the non-ASCII
+    characters start (:func:`utf8_leads`)."""
     name = display_name(path)
-    decoder = codecs.getincrementaldecoder(encoding)(errors)
     # Blocks no longer than the cap: a line inside one block is then within the cap,
     # and only lines spanning blocks need counting (``open_bytes``).
     block_size = max(1, min(chunk_bytes, cap))
-    consumed = 0  # bytes handed to the decoder so far
-    lines_before = 0  # complete lines already yielded
-    parts: list[str] = []  # the unfinished line, decoded, in pieces: joined once (linear)
-    open_bytes = 0  # raw bytes of the unfinished line
-    first = True
     keep = raw and errors == "strict" and codecs.lookup(encoding).name == "utf-8"
-    raw_parts: list[bytes] = []  # the unfinished line's bytes, with ``keep``
-    # In UTF-16/32 NUL bytes are ordinary; in every other codec they mean binary data.
-    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
     stream = open_binary(path)
     # read1: at most one read of the file underneath, so it returns what has arrived
     read = getattr(stream, "read1", stream.read) if eager else stream.read
+    blocks = _checked_blocks(name, read, block_size, cap, encoding)
     try:
-        while True:
-            try:
-                block = read(block_size)
-            except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
-                raise InputError(f"{name}: cannot read compressed data: {e}") from None
-            final = not block
-            if block:
-                nl = block.find(b"\n")
-                if open_bytes + (len(block) if nl < 0 else nl) > cap:
-                    raise _too_long(name, lines_before + 1, cap)
-                last = block.rfind(b"\n") if nl >= 0 else -1
-                open_bytes = open_bytes + len(block) if nl < 0 else len(block) - last - 1
-            if first and not wide:
-                _sniff(name, block, encoding)
-            if not wide and b"\x00" in block:  # before decoding: a binary file is not text
-                line = lines_before + block[: block.index(b"\x00")].count(b"\n") + 1
-                raise _binary(name, line)
-            pending = decoder.getstate()[0]
-            try:
-                text = decoder.decode(block, final=final)
-            except UnicodeDecodeError as e:
-                offset = consumed - len(pending) + e.start
-                data = pending + block
-                line = lines_before + data[: e.start].count(b"\n") + 1
-                bad = data[e.start : e.end][:1]
-                raise InputError(
-                    f"{name}:{line}: invalid {encoding} byte 0x{bad.hex()} at byte offset {offset}",
-                    hint="pass --encoding to name the file's encoding, or --errors replace",
-                ) from None
-            except UnicodeError as e:  # utf-16/32 without a byte-order mark, and the like
-                raise InputError(
-                    f"{name}: cannot decode as {encoding}: {e}",
-                    hint="name the byte order (e.g. --encoding utf-16-le or utf-16-be)",
-                ) from None
-            consumed += len(block)
-            if first:
-                if text.startswith("\ufeff"):
-                    text = text[1:]
-                    block = block[len(codecs.BOM_UTF8) :] if keep else block
-                first = False
-            nul = -1 if keep else text.find("\x00")  # UTF-8: the bytes were checked above
-            if nul >= 0:
-                raise _binary(name, lines_before + text[:nul].count("\n") + 1)
-            if final:
-                rest = "".join(parts) + text
-                if rest:
-                    end = "" if rest.endswith("\n") else "\n"
-                    yield rest + end, b"".join(raw_parts) + end.encode() if keep else None
-                return
-            cut = text.rfind("\n")
-            if cut < 0:
-                if text:
-                    parts.append(text)
-                if keep and block:
-                    raw_parts.append(block)
-                continue
-            piece = "".join(parts) + text[: cut + 1] if parts else text[: cut + 1]
-            parts = [text[cut + 1 :]] if cut + 1 < len(text) else []
-            piece_bytes = None
-            if keep:  # a line break is one byte in UTF-8: the text's cut is the bytes' cut
-                cut_b = block.rfind(b"\n")
-                piece_bytes = b"".join((*raw_parts, block[: cut_b + 1]))
-                raw_parts = [block[cut_b + 1 :]] if cut_b + 1 < len(block) else []
-                lines_before += piece_bytes.count(b"\n")  # faster than in the text
-            else:
-                lines_before += piece.count("\n")
-            yield piece, piece_bytes
+        if keep:
+            yield from _utf8_pieces(name, blocks, decode)
+        else:
+            yield from _decoded_pieces(name, blocks, encoding, errors)
     finally:
         if str(path) != STDIN:
             stream.close()
+
+
+class _Block:
+    """One block read from an input; ``lines_before``: the complete lines handed on
+    before it (the reader of the blocks keeps it up to date, for error messages)."""
+
+    __slots__ = ("data", "lines_before")
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.lines_before = 0
+
+
+def _checked_blocks(
+    name: str, read: Callable[[int], bytes], block_size: int, cap: int, encoding: str
+) -> Iterator[_Block]:
+    """The blocks of a stream, the last one empty, each checked before it is decoded:
+    no line longer than ``cap``, no UTF-16/32 text read as another encoding, no NUL
+    byte (binary data) except in UTF-16/32.  The same object comes every time."""
+    # In UTF-16/32 NUL bytes are ordinary; in every other codec they mean binary data.
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    open_bytes = 0  # raw bytes of the unfinished line
+    first = True
+    out = _Block()
+    while True:
+        try:
+            block = read(block_size)
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
+            raise InputError(f"{name}: cannot read compressed data: {e}") from None
+        if block:
+            nl = block.find(b"\n")
+            if open_bytes + (len(block) if nl < 0 else nl) > cap:
+                raise _too_long(name, out.lines_before + 1, cap)
+            last = block.rfind(b"\n") if nl >= 0 else -1
+            open_bytes = open_bytes + len(block) if nl < 0 else len(block) - last - 1
+        if first and not wide:
+            _sniff(name, block, encoding)
+        first = False
+        if not wide and b"\x00" in block:  # before decoding: a binary file is not text
+            line = out.lines_before + block[: block.index(b"\x00")].count(b"\n") + 1
+            raise _binary(name, line)
+        out.data = block
+        yield out
+        if not block:
+            return
+
+
+def _decode_error(
+    name: str, e: UnicodeDecodeError, data: bytes, offset: int, lines_before: int, encoding: str
+) -> InputError:
+    """The error for an undecodable byte of ``data``, which starts at byte ``offset``
+    of the input after ``lines_before`` complete lines."""
+    line = lines_before + data[: e.start].count(b"\n") + 1
+    bad = data[e.start : e.end][:1]
+    return InputError(
+        f"{name}:{line}: invalid {encoding} byte 0x{bad.hex()} at byte offset {offset + e.start}",
+        hint="pass --encoding to name the file's encoding, or --errors replace",
+    )
+
+
+def _decoded_pieces(
+    name: str, blocks: Iterator[_Block], encoding: str, errors: str
+) -> Iterator[tuple[str, None, None]]:
+    """Pieces of text ending at line breaks, decoded block by block."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
+    consumed = 0  # bytes handed to the decoder so far
+    parts: list[str] = []  # the unfinished line, decoded, in pieces: joined once (linear)
+    first = True
+    for b in blocks:
+        block, lines_before = b.data, b.lines_before
+        final = not block
+        pending = decoder.getstate()[0]
+        try:
+            text = decoder.decode(block, final=final)
+        except UnicodeDecodeError as e:
+            raise _decode_error(
+                name, e, pending + block, consumed - len(pending), lines_before, encoding
+            ) from None
+        except UnicodeError as e:  # utf-16/32 without a byte-order mark, and the like
+            raise InputError(
+                f"{name}: cannot decode as {encoding}: {e}",
+                hint="name the byte order (e.g. --encoding utf-16-le or utf-16-be)",
+            ) from None
+        consumed += len(block)
+        if first:
+            text = text.removeprefix("\ufeff")
+            first = False
+        nul = text.find("\x00")
+        if nul >= 0:
+            raise _binary(name, lines_before + text[:nul].count("\n") + 1)
+        if final:
+            rest = "".join(parts) + text
+            if rest:
+                yield rest + ("" if rest.endswith("\n") else "\n"), None, None
+            return
+        cut = text.rfind("\n")
+        if cut < 0:
+            if text:
+                parts.append(text)
+            continue
+        piece = "".join(parts) + text[: cut + 1] if parts else text[: cut + 1]
+        parts = [text[cut + 1 :]] if cut + 1 < len(text) else []
+        b.lines_before += piece.count("\n")
+        yield piece, None, None
+
+
+def _utf8_pieces(
+    name: str, blocks: Iterator[_Block], decode: bool = True
+) -> Iterator[tuple[str, bytes, np.ndarray | None]]:
+    """Pieces of strict UTF-8 input ending at line breaks, with their bytes as read
+    (without ``decode``, the bytes are checked by :func:`utf8_leads`, which also says
+    where the non-ASCII characters start, and the text is empty: decoding is then for
+    the error message alone).
+
+    A line break is one byte in UTF-8 and never part of another character, so the
+    pieces are cut in the bytes and each is decoded once, whole: no text is sliced
+    or joined (which costs more than decoding for text that is not ASCII).  The
+    bytes after the last line break of a block are checked as they arrive, so an
+    invalid byte is reported where the block-by-block decoder reports it.
+    """
+    check = codecs.getincrementaldecoder("utf-8")("strict")  # the unfinished line
+    checked = 0  # bytes of the unfinished line handed to ``check``
+    start = 0  # byte offset of the unfinished line
+    parts: list[bytes] = []  # the unfinished line's bytes
+    first = True
+
+    def feed(data: bytes, lines_before: int) -> None:
+        nonlocal checked
+        pending = check.getstate()[0]
+        try:
+            check.decode(data)
+        except UnicodeDecodeError as e:
+            at = start + checked - len(pending)
+            raise _decode_error(name, e, pending + data, at, lines_before, "utf-8") from None
+        checked += len(data)
+
+    for b in blocks:
+        block = b.data
+        if first:
+            first = False
+            if block.startswith(codecs.BOM_UTF8):
+                block = block[len(codecs.BOM_UTF8) :]
+                start = len(codecs.BOM_UTF8)
+        cut = block.rfind(b"\n")
+        if block and cut < 0:  # a line longer than a block goes on
+            parts.append(block)
+            feed(block, b.lines_before)
+            continue
+        piece = b"".join((*parts, block[: cut + 1]))
+        tail = block[cut + 1 :]
+        if not block and piece and not piece.endswith(b"\n"):
+            piece += b"\n"  # the last line of an input without a final line break
+        leads = None if decode else utf8_leads(piece)
+        try:
+            text = piece.decode("utf-8") if leads is None else ""
+        except UnicodeDecodeError as e:
+            raise _decode_error(name, e, piece, start, b.lines_before, "utf-8") from None
+        if piece:
+            b.lines_before += piece.count(b"\n")
+            start += len(piece)
+            yield text, piece, leads
+        parts = [tail] if tail else []
+        check.reset()
+        checked = 0
+        if tail:
+            feed(tail, b.lines_before)
 
 
 def read_lines(

@@ -7,17 +7,24 @@ import gzip
 import lzma
 import multiprocessing as mp
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqtool.errors import InputError, UsageError
 from seqtool.io import (
     atomic_write,
     iter_chunks,
     iter_chunks_utf8,
+    iter_utf8_bytes,
     read_lines,
     read_text,
+    utf8_chars,
+    utf8_leads,
+    utf8_valid,
     write_text,
 )
 
@@ -164,3 +171,55 @@ def test_concurrent_writers_never_corrupt(tmp_path: Path) -> None:
     content = p.read_text()
     assert content in ("a" * 200_000, "b" * 200_000)
     assert sorted(os.listdir(tmp_path)) == ["shared.txt"]
+
+
+# Bytes the UTF-8 checks must tell apart: every kind of first byte (C0/C1 and F5+
+# are never valid), the second bytes that make E0/F0 overlong, ED a surrogate and
+# F4 too large, stray continuation bytes, and whole characters of each length.
+UTF8_PIECES = [b"a", b"\n", b"\x80", b"\x8f", b"\x90", b"\x9f", b"\xa0", b"\xbf", b"\xc0",
+               b"\xc1", b"\xc2", b"\xdf", b"\xe0", b"\xed", b"\xef", b"\xf0", b"\xf4", b"\xf5",
+               b"\xff", "é".encode(), "’".encode(), "𝔸".encode(), "\U0010ffff".encode(),
+               b"\xed\x9f\xbf", b"\xee\x80\x80"]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(UTF8_PIECES), max_size=10))
+def test_utf8_valid_judges_as_decoding_does(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    try:
+        text: str | None = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    assert utf8_valid(data) == (text is not None)
+    leads = utf8_leads(data)
+    assert (leads is not None) == (text is not None)
+    if text is not None:
+        assert utf8_chars(data) == len(text)
+        starts = [i for i, b in enumerate(data) if b >= 0xC0]  # where the characters start
+        assert leads is not None and leads.tolist() == starts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from([*UTF8_PIECES, b"\r\n", b" ", b"\x00"]), max_size=30),
+    bom=st.booleans(),
+    chunk_bytes=st.sampled_from([1, 2, 3, 5, 16, 1 << 20]),
+)
+def test_utf8_bytes_are_the_pieces_with_the_same_errors(
+    tmp_path_factory: pytest.TempPathFactory, pieces: list[bytes], bom: bool, chunk_bytes: int
+) -> None:
+    """Pieces checked but not decoded: the bytes of the decoded pieces, and for bad
+    input (undecodable, binary) the same error at the same point."""
+    p = tmp_path_factory.mktemp("b") / "x.txt"
+    p.write_bytes(b"\xef\xbb\xbf" * bom + b"".join(pieces))
+
+    def outcome(read: Callable[[], list[bytes]]) -> tuple[str, object]:
+        try:
+            return "ok", read()
+        except InputError as e:
+            return "error", str(e)
+
+    want = outcome(
+        lambda: [raw or b"" for _, raw in iter_chunks_utf8([p], chunk_bytes=chunk_bytes)]
+    )
+    assert outcome(lambda: [b for b, _ in iter_utf8_bytes([p], chunk_bytes=chunk_bytes)]) == want

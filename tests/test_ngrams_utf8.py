@@ -12,8 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seqtool.errors import InputError
+from seqtool.stats import ngrams as ngrams_module
 from seqtool.stats import utf8letters as U
 from seqtool.stats.ngrams import Settings, count_ngrams
+from seqtool.stats.wordbytes import split_words
 from seqtool.text import normalize as N
 from seqtool.text.normalize import Normalizer
 from tests.test_ngrams import as_counter, reference, write
@@ -158,3 +161,47 @@ def test_utf8_counting_takes_no_regex_path(tmp_path: Path, monkeypatch: pytest.M
 def test_starter_seconds_table_matches_a_scan() -> None:
     """The stored list for this Python's Unicode version equals a scan of the data."""
     assert U._seconds() == U._seconds.__wrapped__("a version with no stored list")
+
+
+def test_letters_words_are_counted_from_checked_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default word counting reads the bytes, checked but never decoded: the same
+    counts, progress in characters, and an undecodable byte is the reading error."""
+    text = TEXTS[0] * 20 + TEXTS[2] * 20  # NFC composition and ASCII lines too
+    path = write(tmp_path, text)
+    s = Settings(Normalizer.make("letters"))
+
+    def refuse(*a: object, **k: object) -> None:
+        raise AssertionError("the chunks were decoded")
+
+    monkeypatch.setattr(ngrams_module, "iter_chunks_utf8", refuse)
+    for orders in ((1,), (1, 2, 3)):
+        seen: list[int] = []
+        got = count_ngrams([path], orders, s, chunk_bytes=300, on_chunk=seen.append)
+        for n in orders:
+            assert as_counter(got, n) == reference(text, n, s)
+        assert sum(seen) == len(text)
+    bad = tmp_path / "bad.txt"
+    head = text.encode()
+    bad.write_bytes(head + b"caf\xc3 au lait\n" + head)
+    line, offset = text.count("\n") + 1, len(head) + 3
+    with pytest.raises(
+        InputError, match=rf"bad.txt:{line}: invalid utf-8 byte 0xc3 at byte offset {offset}$"
+    ):
+        count_ngrams([bad], (1,), s, chunk_bytes=300)
+    with pytest.raises(AssertionError, match="decoded"):  # Heaps' law needs ids in text order
+        count_ngrams([path], (1,), s, heaps=True)
+
+
+def test_none_words_split_from_bytes_as_str_split(tmp_path: Path) -> None:
+    """``none`` words come from the bytes (no decoding, no encoding of each word):
+    every white space character str.split knows separates them, nothing else does."""
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    text = "x".join(spaces) + "é’\u180e\u200b€y «ça» l’été\r\n" + TEXTS[1]
+    assert split_words(text.encode()) == [t.encode() for t in text.split()]
+    path = write(tmp_path, text * 30)
+    s = Settings(Normalizer.make("none"), "word", False)
+    got = count_ngrams([path], (1, 2), s, chunk_bytes=500)
+    for n in (1, 2):
+        assert as_counter(got, n) == reference(text * 30, n, s)

@@ -17,12 +17,13 @@ and counted with array operations alone:
    whichever path met it.
 
 Longer words (rare) go through the dict.  When the text is the output of
-:func:`seqtool.stats.utf8letters.letter_bytes` (``utf8=True``: bytes >= 0x80 are
-letters of a word, already lowercased), a word with non-ASCII letters is coded
-by its UTF-8 bytes when it has at most 7 (with bit 62 set, above every letter
-code), and longer ones go through the dict, one lookup per distinct word.  New ids are given in code order, not
-in order of first appearance, so callers that need the latter (Heaps' law)
-use the dict path.
+:func:`seqtool.stats.utf8letters.letter_bytes` (``utf8=True``: lowercase letters,
+bytes >= 0x80 of non-ASCII letters, spaces), step 1 is skipped: a letter's five
+low bits are its digit, and a word whose bytes (up to 12) hold a top bit has a
+non-ASCII letter.  Such a word is coded by its UTF-8 bytes when it has at most 7
+(with bit 62 set, above every letter code), and longer ones go through the dict,
+one lookup per distinct word.  New ids are given in code order, not in order of
+first appearance, so callers that need the latter (Heaps' law) use the dict path.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ _PAD = 16
 _DIGITS = bytes(
     (c - 64 if 65 <= c <= 90 else c - 96 if 97 <= c <= 122 else 0) for c in range(256)
 )  # A-Z and a-z -> 1..26 (lowercased), all else 0
-_DIGITS_UTF8 = _DIGITS[:128] + bytes([27]) * 128  # bytes of non-ASCII letters: not 0
 _KEEP = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
@@ -65,45 +65,64 @@ _M2, _M2H = np.uint64(0x000003FF000003FF), np.uint64(0x000FFC00000FFC00)
 _M3, _M3H = np.uint64(0x00000000000FFFFF), np.uint64(0x000000FFFFF00000)
 
 
-def _codes(buf: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Packed codes of the words of a translated buffer, with word starts and lengths."""
+def _codes(
+    buf: bytes, spaced: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Packed codes of the words of ``buf``, with word starts and lengths.
+
+    ``buf`` is translated text (letters 1..26, all else 0), or with ``spaced`` the
+    output of ``letter_bytes`` (lowercase letters, the UTF-8 bytes of non-ASCII
+    letters, spaces): a letter's 5 low bits are then its digit, and a word of up to
+    12 bytes holding a byte >= 0x80 has a non-ASCII letter.  Those of up to 7 bytes
+    get their bytes as code (tagged); the rest are returned as needing the dict
+    (None without ``spaced``)."""
+    arr = np.frombuffer(buf, dtype=np.uint8)
     letter = np.zeros(len(buf) + 2, dtype=bool)
-    np.not_equal(np.frombuffer(buf, dtype=np.uint8), 0, out=letter[1:-1])
+    np.not_equal(arr, 32 if spaced else 0, out=letter[1:-1])
     edges = np.flatnonzero(letter[1:] != letter[:-1])  # word starts and ends, alternating
     starts = edges[0::2].copy()  # contiguous: a strided index array slows every gather
     lens = edges[1::2] - starts
     padded = buf + b"\x00" * _PAD
     words = np.ndarray((len(buf) + _PAD - 7,), dtype="<u8", buffer=padded, strides=(1,))
-    codes = _squeeze(words[starts] & _KEEP[np.minimum(lens, 8)], 8)
+    w0 = words[starts]
+    w0 &= _KEEP[np.minimum(lens, 8)]
+    odd = None
+    if spaced:
+        odd = (w0 & _HIGH_BITS) != 0
+        small = np.flatnonzero(odd & (lens <= _BYTE_KEY))
+        by_bytes = w0[small]
+        w0 &= _LOW_BITS
+    codes = _squeeze(w0, 8)
     more = np.flatnonzero(lens > 8)  # letters 9-12 of the (few) longer words
     if len(more):
         w1 = words[starts[more] + 8] & _KEEP[np.minimum(lens[more] - 8, 8)]
+        if odd is not None:
+            odd[more] |= (w1 & _HIGH_BITS) != 0
+            w1 &= _LOW_BITS
         codes[more] |= _squeeze(w1, MAX_LETTERS - 8) << np.uint64(40)
-    return codes.view(np.int64), starts, lens
+    codes = codes.view(np.int64)
+    if odd is not None:  # short words: their UTF-8 bytes are their code, tagged apart
+        codes[small] = by_bytes.view(np.int64) | _TAG
+        odd[small] = False
+    return codes, starts, lens, odd
+
+
+_HIGH_BITS = np.uint64(0x8080808080808080)
+_LOW_BITS = np.uint64(0x1F1F1F1F1F1F1F1F)  # a-z: 0x61-0x7A -> 1..26
 
 
 def _split(
     text: bytes, utf8: bool, high: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Codes, starts and lengths of the words of ``text``, and which words need the dict
-    (more than 12 letters, or with ``utf8`` a non-ASCII letter; ``high``: where those
-    start, if known)."""
-    codes, starts, lens = _codes(text.translate(_DIGITS_UTF8 if utf8 else _DIGITS))
+    (more than 12 letters, or with ``utf8`` a non-ASCII letter and more than 7 bytes).
+    ``utf8``: ``text`` is the output of ``letter_bytes``; ``high`` (where its
+    non-ASCII letters start, if known): when empty, there are none."""
+    spaced = utf8 and (high is None or len(high) > 0)
+    codes, starts, lens, odd = _codes(text if spaced else text.translate(_DIGITS), spaced)
     long = lens > MAX_LETTERS
-    if utf8:
-        if high is None:
-            high = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) >= 0x80)
-        if len(high):
-            odd = np.zeros(len(starts), dtype=bool)
-            odd[np.searchsorted(starts, high, side="right") - 1] = True
-            small = odd & (lens <= _BYTE_KEY)
-            if small.any():  # their UTF-8 bytes are their code, tagged apart from letters
-                at = np.flatnonzero(small)
-                padded = np.frombuffer(text + bytes(8), dtype=np.uint8)
-                raw = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
-                codes[at] = (raw[starts[at]] & _KEEP[lens[at]]).view(np.int64) | _TAG
-                odd &= ~small
-            long |= odd
+    if odd is not None:
+        long |= odd
     return codes, starts, lens, long
 
 
@@ -251,7 +270,8 @@ def _distinct_words(
     the indices (a sort, not the ``argsort`` that indices need).
 
     A Python step per distinct word, not per word: words of up to 8 bytes are one
-    uint64 each (NUL-padded), up to 32 bytes one fixed-width byte string, and
+    uint64 each (NUL-padded), up to 16 bytes two (read as one 16-byte string), up
+    to 32 bytes one fixed-width byte string (cut from a row of bytes), and
     each group is made unique with ``np.unique``; longer ones (rare) are taken one
     by one.  Byte strings drop trailing NULs, and no word holds a NUL byte.
     """
@@ -270,13 +290,21 @@ def _distinct_words(
         yield slice(None), *deduped(starts, lens)
         return
     padded = np.frombuffer(text + bytes(_WIDE), dtype=np.uint8)
+    words = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
     short = lens <= 8
     if short.any():
         at = np.flatnonzero(short)
-        words = np.ndarray((len(text) + 1,), dtype="<u8", buffer=padded, strides=(1,))
         uniq, found = group(words[starts[at]] & _KEEP[lens[at]])
         yield at, uniq.view("S8").tolist(), found  # 8 bytes: few
-    mid = (lens > 8) & (lens <= _WIDE)
+    half = (lens > 8) & (lens <= 16)
+    if half.any():  # two uint64 a word: no mask over a row of bytes
+        at = np.flatnonzero(half)
+        pairs = np.empty((len(at), 2), dtype="<u8")
+        pairs[:, 0] = words[starts[at]]
+        pairs[:, 1] = words[starts[at] + 8] & _KEEP[lens[at] - 8]
+        uniq, found = group(pairs.view("S16").reshape(-1))
+        yield at, uniq, found
+    mid = (lens > 16) & (lens <= _WIDE)
     if mid.any():
         at = np.flatnonzero(mid)
         view = np.lib.stride_tricks.as_strided(padded, (len(text) + 1, _WIDE), (1, 1))

@@ -23,6 +23,7 @@ import numpy as np
 
 from seqtool.stats.letters import LetterCodes
 from seqtool.stats.utf8letters import byte_table, letter_bytes
+from seqtool.stats.wordbytes import split_words
 from seqtool.text.normalize import Normalizer
 
 if TYPE_CHECKING:
@@ -150,50 +151,86 @@ class ChunkTokenizer:
         self.lexicon = Lexicon(char=tokenizer == "char")
         self._table = byte_table(normalizer.lower, per_line, keep_high=False)
         self._collapses = normalizer.name in ("d2l", "letters")
-        # Array-only word ids (seqtool.stats.letters) give ids out of first-appearance
-        # order, so they are off when the caller needs that order (Heaps' law).
-        packable = tokenizer == "word" and vocab is None and not per_line and normalizer.lower
-        self._codes = (
-            LetterCodes(self.lexicon) if packable and self._collapses and not ordered_ids else None
+        packed = self.reads_bytes(normalizer, tokenizer, per_line, vocab, ordered_ids)
+        self._codes = LetterCodes(self.lexicon) if packed else None
+
+    @staticmethod
+    def reads_bytes(
+        normalizer: Normalizer,
+        tokenizer: str = "word",
+        per_line: bool = False,
+        vocab: Vocab | None = None,
+        ordered_ids: bool = False,
+    ) -> bool:
+        """Whether chunks are tokenised from their UTF-8 bytes alone (array-only word
+        ids, :mod:`seqtool.stats.letters`): the text may then be passed as None.
+
+        Those ids come out of first-appearance order, so they are off when the caller
+        needs that order (Heaps' law)."""
+        return (
+            tokenizer == "word"
+            and vocab is None
+            and not per_line
+            and normalizer.lower
+            and normalizer.name in ("d2l", "letters")
+            and not ordered_ids
         )
 
-    def __call__(self, chunk: str, first: bool = False, utf8: bytes | None = None) -> np.ndarray:
+    def __call__(
+        self,
+        chunk: str | None,
+        first: bool = False,
+        utf8: bytes | None = None,
+        leads: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Ids of one chunk; ``first`` marks the start of the whole input (char mode);
-        ``utf8``: the chunk's UTF-8 bytes, when known (not encoded again)."""
+        ``utf8``: the chunk's UTF-8 bytes, when known (not encoded again).  The text
+        may be None when the bytes are given and :meth:`reads_bytes` holds; ``leads``:
+        where the bytes' non-ASCII characters start, when known."""
+        if chunk is None:
+            assert utf8 is not None
+            packed = self._packable(None, utf8, leads) if self._codes is not None else None
+            if self._codes is not None and packed is not None:
+                return self._codes.word_ids(*packed)
+            chunk = utf8.decode("utf-8")
         if self.vocab is not None:
             return self.lexicon.word_ids(self._subword_tokens(chunk))
         if self.kind == "char":
             return self.lexicon.char_ids(self._code_points(chunk, first))
         if self._codes is not None:
-            packed = self._packable(chunk, utf8)
+            packed = self._packable(chunk, utf8, leads)
             if packed is not None:
                 return self._codes.word_ids(*packed)
-        return self.lexicon.word_ids(self._word_tokens(chunk))
+        return self.lexicon.word_ids(self._word_tokens(chunk, utf8))
 
     def unigram_counts(
-        self, chunk: str, utf8: bytes | None = None
+        self, chunk: str | None, utf8: bytes | None = None, leads: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """(distinct ids, counts) of the chunk's tokens when the packed-letters path
         applies (see :meth:`LetterCodes.word_counts`), else None: call the tokenizer.
-        ``utf8`` as in :meth:`__call__`."""
+        ``chunk``, ``utf8`` and ``leads`` as in :meth:`__call__`."""
         if self._codes is not None:
-            packed = self._packable(chunk, utf8)
+            packed = self._packable(chunk, utf8, leads)
             if packed is not None:
                 return self._codes.word_counts(*packed)
         return None
 
-    def _fast(self, chunk: str) -> bool:
-        return self.norm.name == "d2l" or (self.norm.name == "letters" and chunk.isascii())
+    def _fast(self, chunk: str | None, utf8: bytes | None = None) -> bool:
+        if self.norm.name == "d2l":
+            return True
+        ascii_text = chunk.isascii() if chunk is not None else utf8 is not None and utf8.isascii()
+        return self.norm.name == "letters" and ascii_text
 
     def _packable(
-        self, chunk: str, utf8: bytes | None = None
+        self, chunk: str | None, utf8: bytes | None = None, leads: np.ndarray | None = None
     ) -> tuple[bytes, bool, np.ndarray | None] | None:
         """The chunk as :class:`LetterCodes` takes it: raw bytes (d2l, ASCII text), or
         ``letters`` applied to UTF-8 bytes (flag True, with where the non-ASCII
-        letters start); None: use the normaliser."""
-        if self._fast(chunk):
-            return utf8 or chunk.encode("utf-8"), False, None
-        spaced = letter_bytes(chunk, self.norm.lower, utf8=utf8)
+        letters start); None: use the normaliser.  One of ``chunk`` and ``utf8``
+        may be None."""
+        if self._fast(chunk, utf8):
+            return utf8 or (chunk or "").encode("utf-8"), False, None
+        spaced = letter_bytes(chunk, self.norm.lower, utf8=utf8, leads=leads)
         return None if spaced is None else (spaced.text, True, spaced.letters)
 
     def _letters(self, chunk: str, line_mark: bool) -> bytes | None:
@@ -204,7 +241,10 @@ class ChunkTokenizer:
         spaced = letter_bytes(chunk, self.norm.lower, line_mark)
         return None if spaced is None else spaced.text
 
-    def _word_tokens(self, chunk: str) -> list[bytes]:
+    def _word_tokens(self, chunk: str, utf8: bytes | None = None) -> list[bytes]:
+        none = self.norm.name == "none" and not self.norm.lower and not self.per_line
+        if none and utf8 is not None:
+            return split_words(utf8)  # the text as it is: its words, from the bytes
         if self._fast(chunk):
             buf = chunk.encode("utf-8").translate(self._table)
             if self.per_line:

@@ -41,6 +41,7 @@ _UNSAFE = 8  # flag: text holding this character may not be NFC-composed
 _NONE = np.zeros(0, dtype=np.int64)
 _UNICODE_MAX = 0x110000
 _CAPITAL_SIGMA = 0x3A3  # str.lower maps it by its context (final sigma)
+_SIZE = np.array([1] * 0xC0 + [2] * 32 + [3] * 16 + [4] * 16, dtype=np.intp)  # by first byte
 
 
 def is_letter(c: str) -> bool:
@@ -111,7 +112,8 @@ class _Kinds:
         kind = self.kind[cps]
         unknown = kind == _UNKNOWN
         if unknown.any():
-            for cp in np.unique(cps[unknown]).tolist():
+            # a set, not np.unique: that imports numpy.ma on first use (tens of ms)
+            for cp in set(cps[unknown].tolist()):
                 self._classify(cp)
             kind = self.kind[cps]
         return kind
@@ -156,34 +158,50 @@ def byte_table(lower: bool, line_mark: bool, keep_high: bool = True) -> bytes:
 
 
 def letter_bytes(
-    text: str, lower: bool, line_mark: bool = False, utf8: bytes | None = None
+    text: str | None,
+    lower: bool,
+    line_mark: bool = False,
+    utf8: bytes | None = None,
+    leads: np.ndarray | None = None,
 ) -> Spaced | None:
     """UTF-8 bytes of ``text`` with the tokens of ``letters`` separated by spaces.
 
     ``line_mark``: line breaks become NUL bytes instead.  ``utf8``: the text's UTF-8
-    bytes when the caller has them (as read from the file): not encoded again.  None
-    when the text cannot be encoded (lone surrogates): use the normaliser itself.
+    bytes when the caller has them (as read from the file): not encoded again; the
+    text may then be None (valid UTF-8, decoded only if it must be composed or its
+    lowercase depends on the context).  ``leads``: where the non-ASCII characters of
+    ``utf8`` start, when known.  None when the text cannot be encoded (lone
+    surrogates): use the normaliser itself.
     """
     table = byte_table(lower, line_mark)
-    if text.isascii():
+    if text is None:
+        assert utf8 is not None
+        if utf8.isascii():
+            return Spaced(utf8.translate(table), _NONE)
+    elif text.isascii():
         return Spaced((utf8 or text.encode("ascii")).translate(table), _NONE)
     if utf8 is not None:
         raw = utf8
     else:
+        assert text is not None
         try:
             raw = text.encode("utf-8")
         except UnicodeEncodeError:
             return None
     arr = np.frombuffer(raw, dtype=np.uint8)
-    lead = np.flatnonzero(arr >= 0xC0)
-    size = 2 + (arr[lead] >= 0xE0) + (arr[lead] >= 0xF0)  # UTF-8 length of each character
-    cps = _decode(arr, lead, size)
+    lead = np.flatnonzero(arr >= 0xC0) if leads is None or utf8 is None else leads
+    first = arr[lead]
+    size = _SIZE[first]  # UTF-8 length of each character
+    cps = _decode(arr, lead, first, size)
     kinds = _kinds(lower)
     kind = kinds.of(cps)
-    if (kind >= _UNSAFE).any() and not unicodedata.is_normalized("NFC", text):
-        return letter_bytes(unicodedata.normalize("NFC", text), lower, line_mark)
+    if (kind >= _UNSAFE).any():
+        text = raw.decode("utf-8") if text is None else text
+        if not unicodedata.is_normalized("NFC", text):
+            return letter_bytes(unicodedata.normalize("NFC", text), lower, line_mark)
     kind &= _UNSAFE - 1
     if (kind == _SPECIAL).any():
+        text = raw.decode("utf-8") if text is None else text
         return Spaced(_by_code_points(text, kinds, line_mark), None)
     buf = bytearray(raw).translate(table)
     out = np.frombuffer(buf, dtype=np.uint8)
@@ -198,15 +216,26 @@ def letter_bytes(
     return Spaced(bytes(buf), lead[~blank])
 
 
-def _decode(arr: np.ndarray, lead: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Code points of the (valid) UTF-8 characters that start at ``lead``."""
+def _decode(arr: np.ndarray, lead: np.ndarray, first: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Code points of the (valid) UTF-8 characters that start at ``lead`` (their first
+    bytes ``first``, their lengths ``size``).  Two-byte characters (the accented
+    Latin, Greek and Cyrillic letters) take no mask; the rest are decoded apart."""
     last = len(arr) - 1
-    cp = arr[lead].astype(np.int32)
-    cp &= np.where(size == 2, 0x1F, np.where(size == 3, 0x0F, 0x07)).astype(np.int32)
-    for k in (1, 2, 3):
-        more = size > k
-        cont = arr[np.minimum(lead + k, last)].astype(np.int32) & 0x3F
-        cp[more] = (cp[more] << 6) | cont[more]
+    b0 = first.astype(np.int32)
+    b1 = arr.take(np.minimum(lead + 1, last)).astype(np.int32)
+    b1 &= 0x3F
+    cp = b0 & 0x1F
+    cp <<= 6
+    cp |= b1
+    big = np.flatnonzero(size > 2)
+    if len(big):
+        at = lead[big]
+        c0, c1 = b0[big], b1[big]
+        c2 = arr.take(np.minimum(at + 2, last)).astype(np.int32) & 0x3F
+        c3 = arr.take(np.minimum(at + 3, last)).astype(np.int32) & 0x3F
+        three = ((c0 & 0x0F) << 12) | (c1 << 6) | c2
+        four = ((c0 & 0x07) << 18) | (c1 << 12) | (c2 << 6) | c3
+        cp[big] = np.where(size[big] == 3, three, four)
     return cp
 
 

@@ -51,6 +51,51 @@ def plain_spaces(data: bytes, buf: np.ndarray) -> bool:
 _ASCII_OTHER = [bytes([c]) for c in (11, 12, 28, 29, 30, 31)]
 
 
+_SEPARATORS = bytes.maketrans(b"\x1c\x1d\x1e\x1f", b"    ")  # str.split's, not bytes.split's
+# The other white space str.split knows, as (first byte << 16 | second << 8 | third):
+# U+0085 and U+00A0 (two bytes: third 0), U+1680, U+2000-U+200A, U+2028, U+2029,
+# U+202F, U+205F, U+3000.
+_OTHER_SPACES = (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+_SPACE_KEYS = np.array(
+    sorted(
+        (b[0] << 16) | (b[1] << 8) | (b[2] if len(b) > 2 else 0)
+        for b in (chr(c).encode() for c in _OTHER_SPACES)
+    ),
+    dtype=np.int64,
+)
+
+
+def split_words(data: bytes) -> list[bytes]:
+    """The words of UTF-8 text as ``str.split`` finds them, in bytes, with no decoding
+    and no encoding of each word: the white space that ``bytes.split`` does not know
+    (the information separators, and the Unicode spaces, found among the characters
+    whose first byte is C2, E1, E2 or E3 with array work) made spaces first."""
+    if any(c in data for c in (b"\x1c", b"\x1d", b"\x1e", b"\x1f")):
+        data = data.translate(_SEPARATORS)
+    if data.isascii():
+        return data.split()
+    arr = np.frombuffer(data, dtype=np.uint8)
+    lead = np.flatnonzero(arr >= 0xC2)
+    first = arr[lead]
+    lead = lead[(first == 0xC2) | ((first >= 0xE1) & (first <= 0xE3))]
+    if not len(lead):
+        return data.split()
+    padded = np.concatenate((arr, np.zeros(2, dtype=np.uint8)))  # a character may end the data
+    first = padded[lead].astype(np.int64)
+    key = (first << 16) | (padded[lead + 1].astype(np.int64) << 8)
+    three = first != 0xC2
+    key[three] |= padded[lead[three] + 2]
+    space = np.isin(key, _SPACE_KEYS)
+    if not space.any():
+        return data.split()
+    buf = bytearray(data)
+    out = np.frombuffer(buf, dtype=np.uint8)
+    at, wide = lead[space], three[space]
+    out[at] = out[at + 1] = 32
+    out[at[wide] + 2] = 32
+    return bytes(buf).split()
+
+
 def spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end offsets of the words (runs of non-space bytes) of a uint8 array."""
     word = np.ones(len(buf) + 2, dtype=bool)
