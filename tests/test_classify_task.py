@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from seqtool.errors import InputError, UsageError
+from seqtool.models.classifier import word_tables
 from seqtool.tasks.classify import (
     Classifier,
     ClassifyBatches,
@@ -58,6 +59,8 @@ def small(model: str = "cnn", **kw: object) -> dict[str, object]:
         "cnn": {"dim": 16, "maps": 8},
         "birnn": {"dim": 16, "hidden": 8},
         "transformer": {"dim": 16, "heads": 2, "layers": 1, "ff_dim": 32},
+        "nb": {"buckets": 1000},
+        "ensemble": {"members": "nb,cnn", "dim": 16, "maps": 8, "buckets": 1000},
     }
     return {"model": model, **sizes[model], **kw}
 
@@ -69,7 +72,7 @@ def options(**kw: object) -> TrainOptions:
 
 
 # ---------------------------------------------------------------------- API
-@pytest.mark.parametrize("model", ["bow", "cnn", "birnn", "transformer"])
+@pytest.mark.parametrize("model", ["bow", "cnn", "birnn", "transformer", "nb", "ensemble"])
 def test_train_save_load_predict_round_trip(
     tmp_path: Path, data: tuple[Path, Path], model: str
 ) -> None:
@@ -140,6 +143,25 @@ def test_same_seed_same_model_and_exact_resume(tmp_path: Path, data: tuple[Path,
     assert resumed.run.result.steps == 24
 
 
+def test_ensemble_resume_is_exact_and_keeps_the_ratios(
+    tmp_path: Path, data: tuple[Path, Path]
+) -> None:
+    train, dev = data
+    cfg = ClassifyConfig(files=[train], valid=[dev], **small("ensemble", batch_size=32))  # type: ignore[arg-type]
+    flat = {"eval_every": 8, "schedule": "constant"}
+    train_classify(cfg, options(max_steps=16, **flat), tmp_path / "a.pt")
+    train_classify(cfg, options(max_steps=8, **flat), tmp_path / "b.pt")
+    train_classify(
+        cfg, options(max_steps=16, resume=tmp_path / "b.last.pt", **flat), tmp_path / "b.pt"
+    )
+    a = torch.load(tmp_path / "a.last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b.last.pt", weights_only=True)["model"]
+    assert set(a) == set(b) and "members.0.ratios" in a
+    assert a["members.0.ratios"].abs().sum() > 0  # counted on the training lines
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
 def test_bow_resume_is_exact_with_sparse_sgd(tmp_path: Path, data: tuple[Path, Path]) -> None:
     train, dev = data
     # the torch runner's bow (the numpy engine's runs last seconds and keep no state)
@@ -189,6 +211,24 @@ def test_vectors_set_dim_and_are_reported(tmp_path: Path, data: tuple[Path, Path
         train_classify(
             ClassifyConfig(files=[train], model="cnn", dim=8, vectors=vec), options(max_steps=1)
         )
+    # an ensemble starts every member that has a word table from the vectors; nb has none
+    ens = train_classify(
+        ClassifyConfig(
+            files=[train], valid=[dev], vectors=vec, freeze_vectors=True,
+            **small("ensemble", members="nb,cnn,birnn", hidden=4),
+        ),  # type: ignore[arg-type]
+        options(max_steps=2),
+        tmp_path / "e.pt",
+    )  # fmt: skip
+    tables = word_tables(ens.model)
+    assert len(tables) == 2 and all(t.weight.shape[1] == 12 for t in tables)
+    great = ens.vocab.index["great"]
+    for t in tables:
+        assert not t.weight.requires_grad
+        torch.testing.assert_close(t.weight[great], t.weight.new_tensor(
+            WordVectors.load(vec).vectors[0]))  # fmt: skip
+    with pytest.raises(UsageError, match="`vectors`: the nb model has no word embedding"):
+        ClassifyConfig(files=[train], model="nb", vectors=vec).check()
 
 
 def test_batches_cover_every_line_once_per_epoch() -> None:
@@ -220,6 +260,8 @@ def test_config_errors_name_parameters(data: tuple[Path, Path]) -> None:
         ClassifyConfig(files=[train], model="svm").check()
     with pytest.raises(UsageError, match="`maps`: not a setting of the bow model"):
         ClassifyConfig(files=[train], model="bow", maps=3).check()
+    with pytest.raises(UsageError, match="`members`: not a setting of the cnn model"):
+        ClassifyConfig(files=[train], model="cnn", members="nb,cnn").check()
     with pytest.raises(UsageError, match="freeze_vectors needs `vectors`"):
         ClassifyConfig(files=[train], freeze_vectors=True).check()
 

@@ -52,6 +52,8 @@ CLASSIFY_MODEL: dict[str, dict[str, Any]] = {
     "cnn": {"dim": 128, "maps": 100, "dropout": 0.5, "batch_size": 50},
     "birnn": {"dim": 128, "hidden": 128, "cell": "lstm", "pool": "max", "batch_size": 32},
     "transformer": {"dim": 128, "heads": 4, "layers": 2, "ff_dim": 256, "batch_size": 32},
+    "nb": {"word_ngrams": 2, "buckets": 200_000, "batch_size": 32},
+    "ensemble": {"members": "nb,birnn,birnn,cnn", "batch_size": 32},
 }
 CLASSIFY_TRAIN: dict[str, dict[str, Any]] = {
     "bow": {
@@ -66,4 +68,6 @@ CLASSIFY_TRAIN: dict[str, dict[str, Any]] = {
     "cnn": {"lr": 1e-3, "epochs": 10},
     "birnn": {"lr": 2e-3, "epochs": 10},
     "transformer": {"lr": 5e-4, "warmup": 100, "epochs": 10},
+    "nb": {"lr": 2e-3, "epochs": 4},
+    "ensemble": {"lr": 2e-3, "epochs": 4},
 }
