@@ -93,10 +93,10 @@ def train_cmd(
         _opt(
             "--model",
             "-m",
-            help="bow, cnn, birnn (default), transformer, nb (naive-Bayes-weighted n-grams) "
-            "or ensemble (of --members).",
+            help="ensemble (default: the mean of its --members), bow, cnn, birnn, "
+            "transformer or nb (naive-Bayes-weighted word n-grams).",
         ),
-    ] = "birnn",
+    ] = "ensemble",
     dim: Annotated[int | None, _opt("--dim", help="Embedding (and model) width.")] = None,
     word_ngrams: Annotated[
         int | None, _opt("--word-ngrams", help="bow: word n-grams up to this length.")
@@ -169,7 +169,8 @@ def train_cmd(
         files=files, valid=valid, valid_fraction=valid_fraction, model=model, dim=dim,
         word_ngrams=word_ngrams, buckets=buckets, widths=_widths(widths), maps=maps,
         hidden=hidden, layers=layers, cell=cell, pool=pool, heads=heads, ff_dim=ff_dim,
-        dropout=dropout, members=members, batch_size=batch_size, vectors=vectors, freeze_vectors=freeze_vectors,
+        dropout=dropout, members=members, batch_size=batch_size, vectors=vectors,
+        freeze_vectors=freeze_vectors,
         input_format=input_format, text_col=text_col, label_col=label_col, normalize=normalize,
         lower=lower, min_freq=min_freq, encoding=encoding, errors=errors, engine=engine,
     )  # fmt: skip

@@ -68,6 +68,6 @@ CLASSIFY_TRAIN: dict[str, dict[str, Any]] = {
     "cnn": {"lr": 1e-3, "epochs": 10},
     "birnn": {"lr": 2e-3, "epochs": 10},
     "transformer": {"lr": 5e-4, "warmup": 100, "epochs": 10},
-    "nb": {"lr": 2e-3, "epochs": 4},
-    "ensemble": {"lr": 2e-3, "epochs": 4},
+    "nb": {"lr": 2e-3, "epochs": 4, "eval_every": 100},
+    "ensemble": {"lr": 2e-3, "epochs": 4, "eval_every": 100},
 }
