@@ -144,39 +144,38 @@ def test_same_seed_same_model_and_exact_resume(tmp_path: Path, data: tuple[Path,
     assert resumed.run.result.steps == 24
 
 
+def resumed_is_exact(
+    cfg: ClassifyConfig, tmp_path: Path, steps: int, stop: int, **flat: object
+) -> dict[str, torch.Tensor]:
+    """Train ``steps`` straight, and ``stop`` steps resumed to ``steps``: the same
+    final weights (returned)."""
+    train_classify(cfg, options(max_steps=steps, **flat), tmp_path / "a.pt")
+    train_classify(cfg, options(max_steps=stop, **flat), tmp_path / "b.pt")
+    train_classify(
+        cfg, options(max_steps=steps, resume=tmp_path / "b.last.pt", **flat), tmp_path / "b.pt"
+    )
+    a = torch.load(tmp_path / "a.last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b.last.pt", weights_only=True)["model"]
+    assert set(a) == set(b)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    return a
+
+
 def test_ensemble_resume_is_exact_and_keeps_the_ratios(
     tmp_path: Path, data: tuple[Path, Path]
 ) -> None:
     train, dev = data
     cfg = ClassifyConfig(files=[train], valid=[dev], **small("ensemble", batch_size=32))  # type: ignore[arg-type]
-    flat = {"eval_every": 8, "schedule": "constant"}
-    train_classify(cfg, options(max_steps=16, **flat), tmp_path / "a.pt")
-    train_classify(cfg, options(max_steps=8, **flat), tmp_path / "b.pt")
-    train_classify(
-        cfg, options(max_steps=16, resume=tmp_path / "b.last.pt", **flat), tmp_path / "b.pt"
-    )
-    a = torch.load(tmp_path / "a.last.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "b.last.pt", weights_only=True)["model"]
-    assert set(a) == set(b) and "members.0.ratios" in a
-    assert a["members.0.ratios"].abs().sum() > 0  # counted on the training lines
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    weights = resumed_is_exact(cfg, tmp_path, 16, 8, eval_every=8, schedule="constant")
+    assert weights["members.0.ratios"].abs().sum() > 0  # counted on the training lines
 
 
 def test_bow_resume_is_exact_with_sparse_sgd(tmp_path: Path, data: tuple[Path, Path]) -> None:
     train, dev = data
     # the torch runner's bow (the numpy engine's runs last seconds and keep no state)
     cfg = ClassifyConfig(files=[train], valid=[dev], engine="torch", **small("bow"))  # type: ignore[arg-type]
-    flat = {"schedule": "constant"}
-    train_classify(cfg, options(max_steps=30, **flat), tmp_path / "a.pt")
-    train_classify(cfg, options(max_steps=13, **flat), tmp_path / "b.pt")
-    train_classify(
-        cfg, options(max_steps=30, resume=tmp_path / "b.last.pt", **flat), tmp_path / "b.pt"
-    )
-    a = torch.load(tmp_path / "a.last.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "b.last.pt", weights_only=True)["model"]
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    resumed_is_exact(cfg, tmp_path, 30, 13, schedule="constant")
 
 
 def test_vectors_set_dim_and_are_reported(tmp_path: Path, data: tuple[Path, Path]) -> None:
