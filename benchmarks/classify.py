@@ -46,7 +46,7 @@ SHARED = Path(
         ROOT.parents[1] / "shared" / "data",
     )
 )
-MODELS = ("bow", "cnn", "birnn", "transformer")
+MODELS = ("bow", "cnn", "birnn", "transformer", "nb", "ensemble")
 
 FASTTEXT = r"""
 import sys, fasttext

@@ -97,13 +97,20 @@ def train_cmd(
         ),
     ] = None,
     model: Annotated[
-        str, _opt("--model", "-m", help="bow, cnn, birnn (default) or transformer.")
-    ] = "birnn",
+        str,
+        _opt(
+            "--model",
+            "-m",
+            help="ensemble (default: the mean of its --members), bow, cnn, birnn, "
+            "transformer or nb (naive-Bayes-weighted word n-grams).",
+        ),
+    ] = "ensemble",
     dim: Annotated[
         int | None,
         _opt(
             "--dim",
-            help="Embedding (and model) width (default: bow 100, or 16 on its numpy engine; else 128).",
+            help="Embedding (and model) width (default: bow 100, or 16 on its numpy engine; "
+            "else 128).",
         ),
     ] = None,
     word_ngrams: Annotated[
@@ -123,6 +130,10 @@ def train_cmd(
     heads: Annotated[int | None, _opt("--heads", help="transformer: attention heads.")] = None,
     ff_dim: Annotated[int | None, _opt("--ff-dim", help="transformer: feed-forward size.")] = None,
     dropout: Annotated[float | None, _opt("--dropout", help="Dropout rate.")] = None,
+    members: Annotated[
+        str | None,
+        _opt("--members", help="ensemble: its models, e.g. nb,birnn,birnn,cnn."),
+    ] = None,
     batch_size: Annotated[int | None, _opt("--batch-size", help="Lines per batch.")] = None,
     vectors: Annotated[
         Path | None,
@@ -171,7 +182,8 @@ def train_cmd(
         files=files, valid=valid, valid_fraction=valid_fraction, model=model, dim=dim,
         word_ngrams=word_ngrams, buckets=buckets, widths=_widths(widths), maps=maps,
         hidden=hidden, layers=layers, cell=cell, pool=pool, heads=heads, ff_dim=ff_dim,
-        dropout=dropout, batch_size=batch_size, vectors=vectors, freeze_vectors=freeze_vectors,
+        dropout=dropout, members=members, batch_size=batch_size, vectors=vectors,
+        freeze_vectors=freeze_vectors,
         input_format=input_format, text_col=text_col, label_col=label_col, normalize=normalize,
         lower=lower, min_freq=min_freq, encoding=encoding, errors=errors, engine=engine,
     )  # fmt: skip

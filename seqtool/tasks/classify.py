@@ -33,17 +33,18 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtool.errors import CheckpointError, InputError, UsageError
 from seqtool.metrics.classification import ClassificationScores, classification_scores
 from seqtool.models.classifier import (
     Coverage,
+    FitsData,
     collate,
     init_from_vectors,
     make_config,
     model_from_config,
+    word_tables,
 )
 from seqtool.models.transformer_lm import count_parameters
 from seqtool.tasks.classify_bow import train_bow_numpy, use_numpy
@@ -54,6 +55,7 @@ from seqtool.tasks.classify_config import (
     VALID_FRACTION,
     ClassifyConfig,
     held_out,
+    member_list,
     read_split,
 )
 from seqtool.text.labels import Labelled, LabelSet
@@ -132,9 +134,11 @@ class ClassifyBatches:
 
 
 def classify_loss(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, int]:
-    """The summed cross-entropy of a batch and its number of lines."""
-    logits, _ = model(batch["x"], batch["lengths"])  # (B, K)
-    return F.cross_entropy(logits.float(), batch["y"], reduction="sum"), int(batch["y"].numel())
+    """The model's own loss of a batch, summed over its lines, and their number (the
+    mean cross-entropy; an ensemble's is the mean of its members')."""
+    _, loss = model(batch["x"], batch["lengths"], batch["y"])
+    n = int(batch["y"].numel())
+    return loss * n, n
 
 
 @torch.no_grad()
@@ -208,6 +212,8 @@ class ClassifyTask:
             settings = {**CLASSIFY_MODEL[c.model], **c.model_settings()}
             self.batch_size = int(c.batch_size or settings.pop("batch_size"))
             settings.pop("batch_size", None)
+            if "members" in settings:
+                settings["members"] = member_list(settings["members"])
             if c.vectors is not None:
                 self._vectors = WordVectors.load(c.vectors)
                 if c.dim is None:
@@ -235,14 +241,26 @@ class ClassifyTask:
     def build_model(self) -> nn.Module:
         model = model_from_config(self.model_name, self.model_config)
         if self._vectors is not None:
-            self.coverage = init_from_vectors(
-                model.embedding,  # type: ignore[arg-type]
-                self.vocab.tokens,
-                self.vocab.counts,
-                self._vectors.words,
-                self._vectors.vectors,
-                first=len(SPECIALS),
-                freeze=self.config.freeze_vectors,
+            for table in word_tables(model):
+                self.coverage = init_from_vectors(
+                    table,
+                    self.vocab.tokens,
+                    self.vocab.counts,
+                    self._vectors.words,
+                    self._vectors.vectors,
+                    first=len(SPECIALS),
+                    freeze=self.config.freeze_vectors,
+                )
+        shape_only = any(p.is_meta for p in model.parameters())  # built to check a checkpoint
+        if isinstance(model, FitsData) and not shape_only:
+            # counts on the training lines (a resumed run's weights then replace them
+            # with the same numbers)
+            ids, labels = self.train.ids, self.train.labels
+            model.fit_data(
+                [
+                    (*collate(ids[lo : lo + 512]), torch.tensor(labels[lo : lo + 512]))
+                    for lo in range(0, len(ids), 512)
+                ]
             )
         return model
 

@@ -52,6 +52,8 @@ CLASSIFY_MODEL: dict[str, dict[str, Any]] = {
     "cnn": {"dim": 128, "maps": 100, "dropout": 0.5, "batch_size": 50},
     "birnn": {"dim": 128, "hidden": 128, "cell": "lstm", "pool": "max", "batch_size": 32},
     "transformer": {"dim": 128, "heads": 4, "layers": 2, "ff_dim": 256, "batch_size": 32},
+    "nb": {"word_ngrams": 2, "buckets": 200_000, "batch_size": 32},
+    "ensemble": {"members": "nb,birnn,birnn,cnn", "batch_size": 32},
 }
 # The numpy engine trains fastText's model in its linear form (the output layer held at a
 # scaled identity): dimensions past the number of classes stay zero, so it stores 16.
@@ -69,4 +71,6 @@ CLASSIFY_TRAIN: dict[str, dict[str, Any]] = {
     "cnn": {"lr": 1e-3, "epochs": 10},
     "birnn": {"lr": 2e-3, "epochs": 10},
     "transformer": {"lr": 5e-4, "warmup": 100, "epochs": 10},
+    "nb": {"lr": 2e-3, "epochs": 4, "eval_every": 100},
+    "ensemble": {"lr": 2e-3, "epochs": 4, "eval_every": 100},
 }
