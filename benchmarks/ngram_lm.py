@@ -259,27 +259,9 @@ def plain(text: str) -> str:
 
 def scoring_corpora(work: Path) -> list[tuple[str, Path, Path]]:
     """(name, train, valid) for the scoring comparison: PTB as it is (a literal <unk>:
-    the unknown word for both tools), Multi30k German (UTF-8, raw) and the French side
-    of fra-eng (every 20th line held out), both with :func:`plain` spaces."""
-    out = [("ptb", PTB / "ptb.train.txt", PTB / "ptb.valid.txt")]
-    m30k = SHARED / "multi30k"
-    if (m30k / "train.de.gz").exists():
-        import gzip
-
-        for split in ("train", "val"):
-            text = gzip.open(m30k / f"{split}.de.gz", "rt", encoding="utf-8").read()
-            (work / f"m30k.{split}.de").write_text(plain(text), encoding="utf-8")
-        out.append(("multi30k-de", work / "m30k.train.de", work / "m30k.val.de"))
-    fra = Path(os.environ.get("SEQTOOL_FRA", Path.home() / ".cache/seqtool/fra-eng/fra.txt"))
-    if fra.exists():
-        lines = fra.read_text(encoding="utf-8").splitlines()
-        french = [plain(ln.split("\t")[1]) for ln in lines]
-        train = [t for i, t in enumerate(french) if i % 20]
-        valid = [t for i, t in enumerate(french) if not i % 20]
-        (work / "fra.train").write_text("\n".join(train) + "\n", encoding="utf-8")
-        (work / "fra.valid").write_text("\n".join(valid) + "\n", encoding="utf-8")
-        out.append(("fra-eng-fr", work / "fra.train", work / "fra.valid"))
-    return out
+    the unknown word for both tools) and the UTF-8 corpora (French: every 20th line
+    held out)."""
+    return [("ptb", PTB / "ptb.train.txt", PTB / "ptb.valid.txt"), *utf8_corpora(work, 20)]
 
 
 def score_both(arpa: Path, npz: Path, valid: Path, kenlm_binary: Path | None) -> dict:
@@ -408,42 +390,48 @@ def scoring(orders: list[int], query: str | None, build_binary: str | None) -> l
     return records
 
 
-def utf8_corpora(work: Path) -> dict[str, tuple[Path, Path]]:
-    """Real UTF-8 text, tokenised on white space, as (train, valid) files:
+def utf8_corpora(work: Path, every: int = 10) -> list[tuple[str, Path, Path]]:
+    """Real UTF-8 text, tokenised on white space, as (name, train, valid) files:
 
-    * ``de``: Multi30k German (umlauts, ß), train and val (29,000 / 1,014 lines);
-    * ``fr``: the French side of fra-eng.zip (Tatoeba: accents, curly quotes,
-      guillemets), every 10th line held out as valid (150,417 / 16,713 lines).
+    * ``multi30k-de``: Multi30k German (umlauts, ß), train and val (29,000 / 1,014 lines);
+    * ``fra-eng-fr``: the French side of fra-eng.zip (Tatoeba: accents, curly quotes,
+      guillemets), every ``every``-th line held out as valid (10: 150,417 / 16,713 lines).
 
-    lmplz splits words on ASCII white space only, so the other Unicode spaces
-    (no-break, narrow no-break, thin) become ASCII spaces in these copies; the
-    words keep every other character.
+    Both with :func:`plain` spaces (lmplz and KenLM split words on ASCII white space
+    only); the words keep every other character.
     """
     import gzip
     import zipfile
 
-    def plain(text: str) -> str:
-        return "".join(" " if c.isspace() and c != "\n" else c for c in text)
+    def write(path: Path, lines: list[str]) -> Path:
+        path.write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
+        return path
 
-    def read_gz(name: str) -> str:
-        return gzip.decompress((SHARED / "multi30k" / name).read_bytes()).decode("utf-8")
-
-    out = {}
-    de_train, de_valid = work / "de.train.txt", work / "de.valid.txt"
-    de_train.write_text(plain(read_gz("train.de.gz")), encoding="utf-8")
-    de_valid.write_text(plain(read_gz("val.de.gz")), encoding="utf-8")
-    out["de"] = (de_train, de_valid)
-    with zipfile.ZipFile(SHARED / "fra-eng.zip") as z:
-        pairs = z.read("fra-eng/fra.txt").decode("utf-8").splitlines()
-    french = [plain(ln.partition("\t")[2]) for ln in pairs]
-    fr_train, fr_valid = work / "fr.train.txt", work / "fr.valid.txt"
-    fr_train.write_text(
-        "".join(ln + "\n" for i, ln in enumerate(french) if i % 10), encoding="utf-8"
-    )
-    fr_valid.write_text(
-        "".join(ln + "\n" for i, ln in enumerate(french) if not i % 10), encoding="utf-8"
-    )
-    out["fr"] = (fr_train, fr_valid)
+    out = []
+    m30k = SHARED / "multi30k"
+    if (m30k / "train.de.gz").exists():
+        train, valid = (
+            plain(gzip.decompress((m30k / f"{split}.de.gz").read_bytes()).decode("utf-8"))
+            for split in ("train", "val")
+        )
+        out.append(
+            (
+                "multi30k-de",
+                write(work / "de.train.txt", train.splitlines()),
+                write(work / "de.valid.txt", valid.splitlines()),
+            )
+        )
+    if (SHARED / "fra-eng.zip").exists():
+        with zipfile.ZipFile(SHARED / "fra-eng.zip") as z:
+            pairs = z.read("fra-eng/fra.txt").decode("utf-8").splitlines()
+        french = [plain(ln.partition("\t")[2]) for ln in pairs]
+        out.append(
+            (
+                "fra-eng-fr",
+                write(work / "fr.train.txt", [t for i, t in enumerate(french) if i % every]),
+                write(work / "fr.valid.txt", [t for i, t in enumerate(french) if not i % every]),
+            )
+        )
     return out
 
 
@@ -453,7 +441,7 @@ def utf8(orders: list[int], lmplz: str | None) -> list[dict]:
     records = []
     with tempfile.TemporaryDirectory(prefix="ngram-lm-utf8-") as tmp:
         work = Path(tmp)
-        for corpus, (train, valid) in utf8_corpora(work).items():
+        for corpus, train, valid in utf8_corpora(work):
             for order in orders:
                 rec: dict = {"corpus": corpus, "order": order, "load_before": load_avg()}
                 ours = work / f"seqtool-{corpus}{order}.arpa"
