@@ -52,6 +52,7 @@ from seqtool.io import (
     tsv_escape,
     utf8_chars,
 )
+from seqtool.stats import heap
 from seqtool.stats.keys import KeyTable, bits_for, count_unique, pack, packs, unpack
 from seqtool.stats.tokens import BOUNDARY, ChunkTokenizer
 from seqtool.stats.tsv import TokenBytes, tsv_lines
@@ -701,7 +702,7 @@ def count_ngrams(
     """
     orders = check_orders(orders)
     settings = settings or Settings()
-    _keep_freed_arrays()
+    heap.keep_freed_blocks()
     if vocab is not None:
         settings = Settings(vocab.normalizer, vocab.kind, settings.per_line, vocab.fingerprint)
     elif settings.tokenizer not in TOKENIZERS:
@@ -738,27 +739,6 @@ def count_ngrams(
     if vocab is not None and not vocab.is_subword:
         counts = restrict_to_vocab(counts, vocab)
     return counts
-
-
-_KEEP_BYTES = 24 << 20
-_kept = False
-
-
-def _keep_freed_arrays() -> None:
-    """Make the C allocator keep freed blocks of up to 24 MB for reuse (once a process).
-
-    Counting a chunk allocates and frees a few dozen arrays of about its size.  glibc
-    serves blocks above its mmap threshold (128 KB at first) with fresh pages and
-    returns them when freed, so every chunk's arrays fault their pages in again:
-    measured, a quarter to a third of the counting time.  The threshold follows the
-    largest block freed (mallopt(3), up to 32 MB), so one 24 MB block allocated and
-    freed makes later blocks come from the heap and be reused (the heap then keeps up
-    to twice that much free memory); other allocators just allocate and free it.
-    """
-    global _kept
-    if not _kept:
-        _kept = True
-        np.empty(_KEEP_BYTES, dtype=np.uint8)  # mapped and unmapped, never touched
 
 
 def _count_serial(
